@@ -1,0 +1,92 @@
+"""Resolve the warehouse from the Airflow connection `marketflow_warehouse`.
+
+The connection can come from `AIRFLOW_CONN_MARKETFLOW_WAREHOUSE`, a secrets backend or the UI;
+when none is defined the embedded default is a SQLite file under the Airflow home.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+WAREHOUSE_CONN_ID = "marketflow_warehouse"
+
+_POSTGRES_TYPES = {"postgres", "postgresql"}
+
+
+def default_sqlite_path() -> Path:
+    """The embedded warehouse: `$AIRFLOW_HOME/marketflow_warehouse.db`."""
+    airflow_home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
+    return airflow_home / "marketflow_warehouse.db"
+
+
+def url_from_connection(conn: Any) -> URL:
+    """Turn an Airflow Connection (sqlite or postgres type) into a SQLAlchemy URL."""
+    conn_type = (conn.conn_type or "").lower()
+    if conn_type == "sqlite":
+        # Airflow parses sqlite:////abs/path.db into schema="/abs/path.db" (host stays empty).
+        path = conn.schema or conn.host
+        if not path:
+            raise ValueError(f"Connection {WAREHOUSE_CONN_ID!r} of type sqlite has no database path")
+        return URL.create("sqlite", database=path)
+    if conn_type in _POSTGRES_TYPES:
+        return URL.create(
+            "postgresql+psycopg2",
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host or None,
+            port=conn.port or None,
+            database=conn.schema or None,
+        )
+    raise ValueError(
+        f"Connection {WAREHOUSE_CONN_ID!r} has type {conn.conn_type!r}; "
+        "the warehouse supports 'sqlite' and 'postgres'"
+    )
+
+
+def warehouse_url() -> URL:
+    """The warehouse URL from the Airflow connection, or the embedded SQLite default."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(WAREHOUSE_CONN_ID)
+    except AirflowNotFoundException:
+        path = default_sqlite_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return URL.create("sqlite", database=str(path))
+    return url_from_connection(conn)
+
+
+def _enable_sqlite_foreign_keys_and_wal(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_warehouse_engine(url: URL | str) -> Engine:
+    """An engine with the per-dialect settings the pipeline relies on."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url)
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys_and_wal)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    return create_warehouse_engine(url)
+
+
+def warehouse_engine(url: URL | str | None = None) -> Engine:
+    """A cached engine for `url`, or for the `marketflow_warehouse` connection when omitted."""
+    resolved = make_url(url) if url is not None else warehouse_url()
+    return _engine_for(resolved.render_as_string(hide_password=False))

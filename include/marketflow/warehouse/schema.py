@@ -1,0 +1,272 @@
+"""Every warehouse table of the pipeline, in one place so migrations can be checked against it.
+
+Conventions: day-partitioned tables carry the partition date in their primary key so a task can
+replace exactly its data interval; data tables hold no wall-clock timestamps, so re-running a
+date leaves them identical (audit times live in the *_runs tables).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# --- ingest -------------------------------------------------------------------------------------
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_date", Date, primary_key=True, comment="partition: the export file's date"),
+    Column("source_line", Integer, primary_key=True, comment="line number in the source file"),
+    Column("invoice_no", String(16), nullable=False),
+    Column("stock_code", String(32), nullable=False),
+    Column("description", String(255)),
+    Column("quantity", Integer, nullable=False, comment="negative for returns"),
+    Column("invoice_ts", DateTime, nullable=False),
+    Column("unit_price", Float, nullable=False),
+    Column("customer_id", String(16), comment="NULL for guest checkouts: product stats only"),
+    Column("country", String(64), nullable=False),
+    Column("is_return", Boolean, nullable=False, comment="cancellation invoice (C...)"),
+    Column("source_file", String(512), nullable=False),
+    Index(None, "customer_id", "order_date"),
+    Index(None, "stock_code"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("file_date", Date, primary_key=True),
+    Column("file_kind", String(16), primary_key=True, comment="orders | customers"),
+    Column("source_line", Integer, primary_key=True),
+    Column("source_file", String(512), nullable=False),
+    Column("reason", String(512), nullable=False),
+    Column("raw_line", Text, nullable=False),
+)
+
+ingest_days = Table(
+    "ingest_days",
+    metadata,
+    Column("file_date", Date, primary_key=True),
+    Column("file_kind", String(16), primary_key=True),
+    Column("status", String(16), nullable=False, comment="loaded | no_trading | failed"),
+    Column("source_file", String(512)),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("rows_loaded", Integer, nullable=False, default=0),
+    Column("rows_quarantined", Integer, nullable=False, default=0),
+    Column("validation_success", Boolean),
+    Column("validation_result", JSON, comment="expectation -> success, unexpected count"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("stock_code", String(32), primary_key=True),
+    Column("description", String(255), comment="latest non-empty description seen"),
+    Column("unit_price", Float, comment="latest positive price seen"),
+    Column("first_seen", Date, nullable=False),
+    Column("last_seen", Date, nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(16), primary_key=True),
+    Column("country", String(64), nullable=False, comment="country of the latest order"),
+    Column("first_order_date", Date, nullable=False),
+    Column("last_order_date", Date, nullable=False),
+)
+
+customer_contacts = Table(
+    "customer_contacts",
+    metadata,
+    Column("customer_id", String(16), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("updated_on", Date, nullable=False),
+)
+
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("customer_id", String(16), primary_key=True),
+    Column("effective_date", Date, primary_key=True),
+    Column("marketing_consent", Boolean, nullable=False),
+    Column("source_file", String(512), nullable=False),
+)
+
+# --- profiles -----------------------------------------------------------------------------------
+
+product_groups = Table(
+    "product_groups",
+    metadata,
+    Column("stock_code", String(32), primary_key=True),
+    Column("group_id", Integer, nullable=False),
+    Column("group_name", String(128), nullable=False),
+)
+
+customer_profiles = Table(
+    "customer_profiles",
+    metadata,
+    Column("as_of_date", Date, primary_key=True),
+    Column("customer_id", String(16), primary_key=True),
+    Column("country", String(64)),
+    Column("recency_days", Integer, nullable=False),
+    Column("frequency", Integer, nullable=False, comment="distinct purchase invoices"),
+    Column("monetary", Float, nullable=False, comment="net spend to date"),
+    Column("tenure_days", Integer, nullable=False),
+    Column("avg_basket_value", Float, nullable=False),
+    Column("return_rate", Float, nullable=False),
+    Column("purchases_30d", Integer, nullable=False),
+    Column("purchases_90d", Integer, nullable=False),
+    Column("purchases_365d", Integer, nullable=False),
+    Column("favourite_products", JSON),
+    Column("favourite_group", String(128)),
+    Column("price_band", String(16)),
+    Column("marketing_consent", Boolean, nullable=False, default=False),
+    Column("r_score", Integer, nullable=False),
+    Column("f_score", Integer, nullable=False),
+    Column("m_score", Integer, nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("expected_purchases_90d", Float),
+    Column("expected_spend_90d", Float),
+    Index(None, "as_of_date", "segment"),
+)
+
+# --- models -------------------------------------------------------------------------------------
+
+model_registry = Table(
+    "model_registry",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("model_kind", String(32), nullable=False, comment="recommender | propensity"),
+    Column("trained_as_of", Date, nullable=False),
+    Column("data_start", Date),
+    Column("data_end", Date),
+    Column("params", JSON),
+    Column("metrics", JSON),
+    Column("code_version", String(64)),
+    Column("artifact_uri", String(1024)),
+    Column("status", String(16), nullable=False, comment="challenger | champion | retired | rejected"),
+    Column("decision", Text, comment="why it was or was not promoted"),
+    Column("registered_at", DateTime, nullable=False),
+    Column("promoted_at", DateTime),
+    Index(None, "model_kind", "status"),
+)
+
+recommendations = Table(
+    "recommendations",
+    metadata,
+    Column("model_id", String(64), ForeignKey("model_registry.model_id"), primary_key=True),
+    Column("customer_id", String(16), primary_key=True),
+    Column("rank", Integer, primary_key=True),
+    Column("stock_code", String(32), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reason", String(512)),
+)
+
+audience_scores = Table(
+    "audience_scores",
+    metadata,
+    Column("as_of_date", Date, primary_key=True),
+    Column("customer_id", String(16), primary_key=True),
+    Column("model_id", String(64), ForeignKey("model_registry.model_id"), nullable=False),
+    Column("propensity_30d", Float, nullable=False),
+    Column("top_reasons", JSON, comment="feature -> contribution, largest first"),
+)
+
+# --- campaigns ----------------------------------------------------------------------------------
+
+campaign_runs = Table(
+    "campaign_runs",
+    metadata,
+    Column("run_key", String(128), primary_key=True, comment="campaign + logical date"),
+    Column("campaign", String(64), nullable=False),
+    Column("logical_date", Date, nullable=False),
+    Column("send_mode", String(16), nullable=False, comment="live | backfill | dry_run"),
+    Column("status", String(16), nullable=False),
+    Column("audience_size", Integer, nullable=False, default=0),
+    Column("treatment_size", Integer, nullable=False, default=0),
+    Column("control_size", Integer, nullable=False, default=0),
+    Index(None, "campaign", "logical_date"),
+)
+
+audience_members = Table(
+    "audience_members",
+    metadata,
+    Column("run_key", String(128), ForeignKey("campaign_runs.run_key"), primary_key=True),
+    Column("customer_id", String(16), primary_key=True),
+    Column("arm", String(16), comment="treatment | control | excluded"),
+    Column("variant", String(32)),
+    Column("exclusion_reason", String(64)),
+    Column("propensity_30d", Float),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("run_key", String(128), ForeignKey("campaign_runs.run_key"), primary_key=True),
+    Column("customer_id", String(16), primary_key=True),
+    Column("channel", String(16), primary_key=True, comment="email | ads"),
+    Column("status", String(16), nullable=False, comment="rendered | sending | sent | failed | bounced"),
+    Column("message_id", String(255), comment="RFC 5322 Message-ID, set before sending"),
+    Column("variant", String(32)),
+    Column("subject", String(255)),
+    Column("body_text", Text),
+    Column("body_html", Text),
+    Column("copy_source", String(32), comment="template | llm | template_fallback:<why>"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", DateTime),
+    Column("error", Text),
+)
+
+engagement_events = Table(
+    "engagement_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("message_id", String(255)),
+    Column("customer_id", String(16)),
+    Column("event_type", String(16), nullable=False, comment="delivered|open|click|unsubscribe|bounce"),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("source", String(512)),
+    Index(None, "customer_id", "occurred_at"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("customer_id", String(16), primary_key=True),
+    Column("reason", String(32), primary_key=True, comment="unsubscribe | bounce | complaint | manual"),
+    Column("since", DateTime, nullable=False),
+    Column("source", String(512)),
+)
+
+ad_audience_exports = Table(
+    "ad_audience_exports",
+    metadata,
+    Column("run_key", String(128), ForeignKey("campaign_runs.run_key"), primary_key=True),
+    Column("platform", String(32), primary_key=True, comment="google_ads | meta"),
+    Column("artifact_uri", String(1024), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("webhook_status", String(64)),
+)
