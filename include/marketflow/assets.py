@@ -1,0 +1,22 @@
+"""The Airflow Assets that link the pipeline's DAGs (producer `outlets=` -> consumer `schedule=`).
+
+Contract: a producer attaches `extra={"partition_date": "YYYY-MM-DD"}` to each asset event, so a
+data-triggered consumer knows which day changed.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+ORDERS = Asset(name="marketflow_orders", uri="marketflow://warehouse/orders", group="marketflow")
+CUSTOMER_PROFILES = Asset(
+    name="marketflow_customer_profiles", uri="marketflow://warehouse/customer_profiles", group="marketflow"
+)
+RECOMMENDATIONS = Asset(
+    name="marketflow_recommendations", uri="marketflow://warehouse/recommendations", group="marketflow"
+)
+AUDIENCE_SCORES = Asset(
+    name="marketflow_audience_scores", uri="marketflow://warehouse/audience_scores", group="marketflow"
+)
+
+PARTITION_KEY = "partition_date"

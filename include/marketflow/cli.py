@@ -1,0 +1,35 @@
+"""`marketflow` command line: warehouse administration and each stage's operator commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _warehouse_upgrade(_args: argparse.Namespace) -> int:
+    from marketflow.warehouse import upgrade_to_head, warehouse_engine, warehouse_url
+
+    upgrade_to_head(warehouse_engine())
+    print(f"warehouse at {warehouse_url().render_as_string(hide_password=True)} is at the newest schema")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketflow", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    warehouse = commands.add_parser("warehouse", help="warehouse administration")
+    warehouse_commands = warehouse.add_subparsers(dest="action", required=True)
+    upgrade = warehouse_commands.add_parser("upgrade", help="apply the schema migrations")
+    upgrade.set_defaults(handler=_warehouse_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
