@@ -12,4 +12,5 @@ MARKETFLOW_TEST_PG_URL=$(scripts/postgres.sh start "$pgdir" "$pgport")
 export MARKETFLOW_TEST_PG_URL
 echo "==> PostgreSQL for the tests: $MARKETFLOW_TEST_PG_URL"
 
+scripts/browser.sh  # headless Chromium for tests/ui/test_browser.py
 .venv/bin/python -m pytest "$@"

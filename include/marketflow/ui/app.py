@@ -1,0 +1,281 @@
+"""The Campaigns app: server-rendered pages over the warehouse, mounted by the Airflow plugin.
+
+Every page requires an authenticated Airflow user (`access.current_viewer`). Pages for a user who
+may not see contact details are rendered by a template environment whose `finalize` masks any
+e-mail address in any rendered value, on top of the explicit masking of recipients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from marketflow.ui import charts
+from marketflow.ui.access import NotAuthenticated, Viewer, current_viewer, not_authenticated_response
+from marketflow.ui.campaign_report import (
+    DEFAULT_ATTRIBUTION_DAYS,
+    CampaignResult,
+    exclusion_counts,
+    latest_order_date,
+    sample_messages,
+)
+from marketflow.ui.campaign_report import campaign_results as read_campaign_results
+from marketflow.ui.model_report import champion, metric_names, model_history
+from marketflow.ui.privacy import pseudonym, scrub_emails
+from marketflow.ui.quality_report import IngestDay, quality_overview
+from marketflow.ui.schedules import campaign_dag_id, campaign_schedules
+from marketflow.ui.uplift import uplift
+from marketflow.warehouse import warehouse_engine
+
+SAMPLE_MESSAGES = 6
+METRIC_CHARTS_PER_KIND = 8
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+
+def _percent(value: float | None) -> str:
+    """One decimal; small non-zero shares keep two significant digits instead of reading 0.0 %."""
+    if value is None:
+        return "—"
+    percent = value * 100
+    return f"{percent:.2g} %" if 0 < abs(percent) < 0.1 else f"{percent:.1f} %"
+
+
+def _points(value: float | None) -> str:
+    """A difference of rates in percentage points, signed (and never "-0.0")."""
+    if value is None:
+        return "—"
+    points = round(value * 100, 1)
+    return f"{points + 0.0:+.1f} pp"
+
+
+def _number(value: float | int | None) -> str:
+    """Counts with thousands separators; metrics with four significant digits."""
+    if value is None:
+        return "—"
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"£{value:,.2f}"
+
+
+def _when(value: dt.datetime | dt.date | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def _finalize_masked(value: Any) -> Any:
+    """Applied to every value a viewer's page renders: no e-mail address survives."""
+    if isinstance(value, Markup):
+        return Markup(scrub_emails(str(value)))
+    if isinstance(value, str):
+        return scrub_emails(value)
+    return value
+
+
+def _environment(masked: bool) -> Environment:
+    env = Environment(
+        loader=PackageLoader("marketflow.ui", "templates"),
+        autoescape=select_autoescape(["html"]),
+        finalize=_finalize_masked if masked else None,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(percent=_percent, points=_points, number=_number, money=_money, when=_when)
+    return env
+
+
+_FULL = _environment(masked=False)
+_MASKED = _environment(masked=True)
+
+
+@lru_cache(maxsize=1)
+def _pseudonym_key() -> bytes:
+    """Keyed by the deployment's JWT secret, so pseudonyms are stable across api-server workers."""
+    from airflow.configuration import conf
+
+    secret = conf.get("api_auth", "jwt_secret", fallback="") or os.environ.get("AIRFLOW__API_AUTH__JWT_SECRET", "")
+    return secret.encode() if secret else secrets.token_bytes(32)
+
+
+def _render(request: Request, viewer: Viewer, template: str, **context: Any) -> HTMLResponse:
+    env = _FULL if viewer.can_see_contacts else _MASKED
+    html = env.get_template(template).render(
+        base=request.scope.get("root_path", "").rstrip("/"), viewer=viewer, **context
+    )
+    return HTMLResponse(html)
+
+
+def _recipient(viewer: Viewer, customer_id: str, email: str | None) -> str:
+    if viewer.can_see_contacts:
+        return f"{customer_id} · {email}" if email else f"{customer_id} · no e-mail on file"
+    return pseudonym(customer_id, _pseudonym_key())
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+def _uplift_chart(result: CampaignResult) -> Markup | None:
+    intervals = [
+        charts.Interval(run.logical_date.isoformat(), u.estimate, u.low, u.high)
+        for run in result.measured_runs
+        if (u := run.uplift) is not None
+    ]
+    if not intervals:
+        return None
+    return charts.interval_chart(f"Uplift per run of {result.name}", intervals, _points)
+
+
+def campaigns_page(request: Request, viewer: Viewer) -> HTMLResponse:
+    with warehouse_engine().connect() as conn:
+        results = read_campaign_results(conn)
+    schedules = campaign_schedules()
+    names = sorted(set(results) | set(schedules))
+    rows = [(results.get(name, CampaignResult(name)), schedules.get(name)) for name in names]
+    return _render(
+        request, viewer, "campaigns.html", rows=rows, default_days=DEFAULT_ATTRIBUTION_DAYS, page="campaigns"
+    )
+
+
+def campaign_page(request: Request, viewer: Viewer, name: str) -> HTMLResponse:
+    with warehouse_engine().connect() as conn:
+        result = read_campaign_results(conn, campaign=name).get(name)
+        schedule = campaign_schedules().get(name)
+        if result is None and schedule is None:
+            raise HTTPException(status_code=404, detail=f"No campaign named {name!r}")
+        result = result or CampaignResult(name)
+        exclusions = exclusion_counts(conn, result.last_run.run_key) if result.last_run else {}
+        samples = sample_messages(conn, name, SAMPLE_MESSAGES, with_contacts=viewer.can_see_contacts)
+        newest_order = latest_order_date(conn)
+    messages = [(sample, _recipient(viewer, sample.customer_id, sample.email)) for sample in samples]
+    variants = [(variant, outcome, uplift(outcome, result.control)) for variant, outcome in result.variants.items()]
+    return _render(
+        request,
+        viewer,
+        "campaign.html",
+        result=result,
+        schedule=schedule,
+        dag_id=campaign_dag_id(name),
+        chart=_uplift_chart(result),
+        exclusions=exclusions,
+        variants=variants,
+        messages=messages,
+        newest_order=newest_order,
+        default_days=DEFAULT_ATTRIBUTION_DAYS,
+        page="campaigns",
+    )
+
+
+def models_page(request: Request, viewer: Viewer) -> HTMLResponse:
+    with warehouse_engine().connect() as conn:
+        history = model_history(conn)
+    kinds = []
+    for kind, versions in history.items():
+        names = metric_names(versions, METRIC_CHARTS_PER_KIND)
+        metric_charts = []
+        for metric in names:
+            points = [
+                charts.Point(v.trained_as_of.isoformat(), v.metrics[metric], v.is_champion)
+                for v in versions
+                if metric in v.metrics
+            ]
+            metric_charts.append((metric, charts.line_chart(f"{kind}: {metric}", points, _number)))
+        kinds.append((kind, versions, champion(versions), names, metric_charts))
+    return _render(request, viewer, "models.html", kinds=kinds, page="models")
+
+
+def _daily_bars(days: list[IngestDay]) -> tuple[list[charts.Bar], list[charts.Bar]]:
+    """Rows loaded and quarantined per day, oldest first, all file kinds of a day in one bar;
+    a loaded bar is coloured by the day's worst outcome."""
+    by_day: dict[dt.date, list[IngestDay]] = defaultdict(list)
+    for day in days:
+        by_day[day.file_date].append(day)
+    loaded, quarantined = [], []
+    for date in sorted(by_day):
+        files = by_day[date]
+        if any(f.status == "failed" for f in files):
+            kind = "bad"
+        elif any(f.validation_success is False for f in files):
+            kind = "warn"
+        elif all(f.status == "no_trading" for f in files):
+            kind = "idle"
+        else:
+            kind = "ok"
+        loaded.append(charts.Bar(date.isoformat(), sum(f.rows_loaded for f in files), kind))
+        quarantined.append(charts.Bar(date.isoformat(), sum(f.rows_quarantined for f in files), "bad"))
+    return loaded, quarantined
+
+
+def quality_page(request: Request, viewer: Viewer) -> HTMLResponse:
+    with warehouse_engine().connect() as conn:
+        overview = quality_overview(conn)
+    loaded_chart = quarantine_chart = None
+    if overview.days:
+        loaded, quarantined = _daily_bars(overview.days)
+        loaded_chart = charts.bar_chart("Rows loaded per day", loaded, _number)
+        quarantine_chart = charts.bar_chart("Rows quarantined per day", quarantined, _number)
+    return _render(
+        request,
+        viewer,
+        "quality.html",
+        overview=overview,
+        loaded_chart=loaded_chart,
+        quarantine_chart=quarantine_chart,
+        page="quality",
+    )
+
+
+def create_app() -> FastAPI:
+    """The app the plugin mounts at /marketflow (and tests drive directly)."""
+    app = FastAPI(title="Marketflow campaigns", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(NotAuthenticated, not_authenticated_response)  # type: ignore[arg-type]
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(ProgrammingError)
+    def warehouse_unavailable(request: Request, exc: Exception) -> HTMLResponse:
+        detail = str(getattr(exc, "orig", exc)).splitlines()[0]
+        return HTMLResponse(
+            "<h1>The warehouse is not ready</h1><p>Is the <code>marketflow_warehouse</code> connection set "
+            "and the schema migrated (<code>marketflow warehouse upgrade</code>)?</p>"
+            f"<p><small>{Markup.escape(detail)}</small></p>",
+            status_code=503,
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    def campaigns(request: Request, viewer: Viewer = Depends(current_viewer)) -> HTMLResponse:
+        return campaigns_page(request, viewer)
+
+    @app.get("/campaigns/{name}", response_class=HTMLResponse)
+    def campaign(request: Request, name: str, viewer: Viewer = Depends(current_viewer)) -> HTMLResponse:
+        return campaign_page(request, viewer, name)
+
+    @app.get("/models", response_class=HTMLResponse)
+    def models(request: Request, viewer: Viewer = Depends(current_viewer)) -> HTMLResponse:
+        return models_page(request, viewer)
+
+    @app.get("/data-quality", response_class=HTMLResponse)
+    def data_quality(request: Request, viewer: Viewer = Depends(current_viewer)) -> HTMLResponse:
+        return quality_page(request, viewer)
+
+    return app

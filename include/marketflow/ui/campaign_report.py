@@ -1,0 +1,310 @@
+"""Campaign results read live from the warehouse: per run, per arm and per variant.
+
+The definitions are the campaign stage's (`marketflow.campaigns.report`): a member converts when
+they buy (a purchase line, not a return) on days D+1 .. D+N after the run's logical date D, N being
+the campaign's attribution window as recorded in the run's stored report (`DEFAULT_ATTRIBUTION_DAYS`
+until a run has one). Uplift is intention-to-treat: every treatment member counts, delivered or
+not, against the control group held out and never contacted. Only runs that sent messages are
+measured: a backfill or dry run rebuilds its audience but contacts no one.
+
+The stored report is computed once, when the run ends, usually before its window closes; the pages
+recompute the outcomes on every view so conversions appear as the orders arrive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, exists, func, select
+
+from marketflow.ui.sql import add_days
+from marketflow.ui.uplift import ArmOutcome, Uplift, uplift
+from marketflow.warehouse.schema import (
+    audience_members,
+    campaign_runs,
+    customer_contacts,
+    engagement_events,
+    messages,
+    orders,
+)
+
+#: The campaign stage's default window (`CampaignConfig.attribution_days`), for runs not reported yet.
+DEFAULT_ATTRIBUTION_DAYS = 14
+MEASURED_ARMS = ("treatment", "control")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One campaign run: its sizes, what it sent, and how its arms converted."""
+
+    run_key: str
+    campaign: str
+    logical_date: dt.date
+    send_mode: str
+    status: str
+    audience_size: int
+    treatment_size: int
+    control_size: int
+    attribution_days: int
+    message_statuses: dict[str, int]
+    engagement: dict[str, int]
+    treatment: ArmOutcome
+    control: ArmOutcome
+    variants: dict[str, ArmOutcome]
+    window_complete: bool
+
+    @property
+    def window_end(self) -> dt.date:
+        return self.logical_date + dt.timedelta(days=self.attribution_days)
+
+    @property
+    def sent(self) -> int:
+        return self.message_statuses.get("sent", 0)
+
+    @property
+    def measured(self) -> bool:
+        return self.sent > 0
+
+    @property
+    def activity(self) -> list[tuple[str, int]]:
+        """Message statuses other than sent, then engagement events: what happened after rendering."""
+        statuses = [(status, n) for status, n in sorted(self.message_statuses.items()) if status != "sent"]
+        return statuses + sorted(self.engagement.items())
+
+    @property
+    def uplift(self) -> Uplift | None:
+        return uplift(self.treatment, self.control) if self.measured else None
+
+
+@dataclass(frozen=True)
+class CampaignResult:
+    """A campaign's runs, oldest first, and its uplift pooled over the runs that sent messages."""
+
+    name: str
+    runs: list[RunResult] = field(default_factory=list)
+
+    @property
+    def last_run(self) -> RunResult | None:
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def measured_runs(self) -> list[RunResult]:
+        return [run for run in self.runs if run.measured]
+
+    @property
+    def treatment(self) -> ArmOutcome:
+        return sum((run.treatment for run in self.measured_runs), ArmOutcome())
+
+    @property
+    def control(self) -> ArmOutcome:
+        return sum((run.control for run in self.measured_runs), ArmOutcome())
+
+    @property
+    def uplift(self) -> Uplift | None:
+        return uplift(self.treatment, self.control)
+
+    @property
+    def variants(self) -> dict[str, ArmOutcome]:
+        pooled: dict[str, ArmOutcome] = defaultdict(ArmOutcome)
+        for run in self.measured_runs:
+            for variant, outcome in run.variants.items():
+                pooled[variant] += outcome
+        return dict(sorted(pooled.items()))
+
+    @property
+    def all_windows_complete(self) -> bool:
+        return all(run.window_complete for run in self.measured_runs)
+
+
+@dataclass(frozen=True)
+class MessageSample:
+    """A rendered message as stored; `email` is filled only when the caller may see contacts."""
+
+    run_key: str
+    customer_id: str
+    channel: str
+    status: str
+    variant: str | None
+    subject: str | None
+    body_text: str | None
+    body_html: str | None
+    copy_source: str | None
+    email: str | None
+
+
+def _attribution_days(logical_date: dt.date, report: Any) -> int:
+    """The window the run's stored report used (its last day minus D), else the default."""
+    try:
+        return (dt.date.fromisoformat(report["window"]["end"]) - logical_date).days
+    except (TypeError, KeyError, ValueError):
+        return DEFAULT_ATTRIBUTION_DAYS
+
+
+def _member_outcomes(
+    conn: Connection, run_keys: list[str], days: int
+) -> dict[str, dict[tuple[str, str | None], ArmOutcome]]:
+    """run_key -> (arm, variant) -> outcome for runs sharing a window length, in one statement."""
+    am, cr, o = audience_members, campaign_runs, orders
+    in_window = and_(
+        o.c.customer_id == am.c.customer_id,
+        o.c.order_date > cr.c.logical_date,
+        o.c.order_date <= add_days(cr.c.logical_date, days),
+    )
+    converted = case((exists().where(in_window, o.c.is_return.is_(False), o.c.quantity > 0), 1), else_=0)
+    revenue = select(func.coalesce(func.sum(o.c.quantity * o.c.unit_price), 0.0)).where(in_window)
+    stmt = (
+        select(
+            am.c.run_key,
+            am.c.arm,
+            am.c.variant,
+            func.count().label("members"),
+            func.sum(converted).label("conversions"),
+            func.sum(revenue.scalar_subquery()).label("revenue"),
+        )
+        .select_from(am.join(cr, cr.c.run_key == am.c.run_key))
+        .where(am.c.arm.in_(MEASURED_ARMS), am.c.run_key.in_(run_keys))
+        .group_by(am.c.run_key, am.c.arm, am.c.variant)
+    )
+    outcomes: dict[str, dict[tuple[str, str | None], ArmOutcome]] = defaultdict(dict)
+    for row in conn.execute(stmt):
+        outcomes[row.run_key][(row.arm, row.variant)] = ArmOutcome(
+            int(row.members), int(row.conversions or 0), float(row.revenue or 0.0)
+        )
+    return outcomes
+
+
+def _per_run_counts(conn: Connection, stmt: Any) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for run_key, key, count in conn.execute(stmt):
+        counts[run_key][key] = int(count)
+    return counts
+
+
+def _message_statuses(conn: Connection, campaign: str | None) -> dict[str, dict[str, int]]:
+    stmt = (
+        select(messages.c.run_key, messages.c.status, func.count())
+        .select_from(messages.join(campaign_runs, campaign_runs.c.run_key == messages.c.run_key))
+        .group_by(messages.c.run_key, messages.c.status)
+    )
+    if campaign is not None:
+        stmt = stmt.where(campaign_runs.c.campaign == campaign)
+    return _per_run_counts(conn, stmt)
+
+
+def _engagement(conn: Connection, campaign: str | None) -> dict[str, dict[str, int]]:
+    """Opens, clicks, unsubscribes, bounces per run, through the messages' Message-IDs."""
+    e, m = engagement_events, messages
+    stmt = (
+        select(m.c.run_key, e.c.event_type, func.count(func.distinct(e.c.event_id)))
+        .select_from(
+            e.join(m, m.c.message_id == e.c.message_id).join(campaign_runs, campaign_runs.c.run_key == m.c.run_key)
+        )
+        .group_by(m.c.run_key, e.c.event_type)
+    )
+    if campaign is not None:
+        stmt = stmt.where(campaign_runs.c.campaign == campaign)
+    return _per_run_counts(conn, stmt)
+
+
+def latest_order_date(conn: Connection) -> dt.date | None:
+    """The newest order day in the warehouse: attribution windows past it are still open."""
+    value = conn.execute(select(func.max(orders.c.order_date))).scalar_one()
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def campaign_results(conn: Connection, campaign: str | None = None) -> dict[str, CampaignResult]:
+    """Every campaign with runs in the warehouse (or just `campaign`), by name."""
+    stmt = select(campaign_runs).order_by(campaign_runs.c.campaign, campaign_runs.c.logical_date)
+    if campaign is not None:
+        stmt = stmt.where(campaign_runs.c.campaign == campaign)
+    rows = conn.execute(stmt).all()
+    days = {row.run_key: _attribution_days(row.logical_date, row.report) for row in rows}
+    outcomes: dict[str, dict[tuple[str, str | None], ArmOutcome]] = {}
+    for window in sorted(set(days.values())):
+        outcomes.update(_member_outcomes(conn, [key for key, d in days.items() if d == window], window))
+    statuses = _message_statuses(conn, campaign)
+    engagement = _engagement(conn, campaign)
+    newest_order = latest_order_date(conn)
+    runs: dict[str, list[RunResult]] = defaultdict(list)
+    for row in rows:
+        arms = outcomes.get(row.run_key, {})
+        variants: dict[str, ArmOutcome] = defaultdict(ArmOutcome)
+        for (arm, variant), outcome in arms.items():
+            if arm == "treatment":
+                variants[variant or "(none)"] += outcome
+        window_end = row.logical_date + dt.timedelta(days=days[row.run_key])
+        runs[row.campaign].append(
+            RunResult(
+                run_key=row.run_key,
+                campaign=row.campaign,
+                logical_date=row.logical_date,
+                send_mode=row.send_mode,
+                status=row.status,
+                audience_size=row.audience_size,
+                treatment_size=row.treatment_size,
+                control_size=row.control_size,
+                attribution_days=days[row.run_key],
+                message_statuses=statuses.get(row.run_key, {}),
+                engagement=engagement.get(row.run_key, {}),
+                treatment=sum((o for (a, _), o in arms.items() if a == "treatment"), ArmOutcome()),
+                control=sum((o for (a, _), o in arms.items() if a == "control"), ArmOutcome()),
+                variants=dict(sorted(variants.items())),
+                window_complete=newest_order is not None and window_end <= newest_order,
+            )
+        )
+    return {name: CampaignResult(name, runs_of_campaign) for name, runs_of_campaign in runs.items()}
+
+
+def exclusion_counts(conn: Connection, run_key: str) -> dict[str, int]:
+    """Why members of a run were left out, with counts, largest first."""
+    stmt = (
+        select(audience_members.c.exclusion_reason, func.count().label("n"))
+        .where(audience_members.c.run_key == run_key, audience_members.c.arm == "excluded")
+        .group_by(audience_members.c.exclusion_reason)
+        .order_by(func.count().desc())
+    )
+    return {reason or "(no reason recorded)": int(n) for reason, n in conn.execute(stmt)}
+
+
+def sample_messages(conn: Connection, campaign: str, limit: int, with_contacts: bool) -> list[MessageSample]:
+    """Messages of the campaign's newest run that rendered any, taking turns across variants so
+    each variant shows; e-mail addresses are read only when the caller may see contacts."""
+    newest_run = (
+        select(messages.c.run_key)
+        .join(campaign_runs, campaign_runs.c.run_key == messages.c.run_key)
+        .where(campaign_runs.c.campaign == campaign)
+        .order_by(campaign_runs.c.logical_date.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    turn = func.row_number().over(
+        partition_by=messages.c.variant, order_by=(messages.c.customer_id, messages.c.channel)
+    )
+    columns = [
+        messages.c.run_key,
+        messages.c.customer_id,
+        messages.c.channel,
+        messages.c.status,
+        messages.c.variant,
+        messages.c.subject,
+        messages.c.body_text,
+        messages.c.body_html,
+        messages.c.copy_source,
+        turn.label("turn"),
+    ]
+    source = messages
+    if with_contacts:
+        # The address the message was rendered for, else the customer's current one.
+        columns.append(func.coalesce(messages.c.recipient, customer_contacts.c.email).label("email"))
+        source = messages.outerjoin(customer_contacts, customer_contacts.c.customer_id == messages.c.customer_id)
+    ranked = select(*columns).select_from(source).where(messages.c.run_key == newest_run).subquery()
+    stmt = select(ranked).order_by(ranked.c.turn, ranked.c.variant).limit(limit)
+    samples = []
+    for row in conn.execute(stmt):
+        values = {key: value for key, value in row._mapping.items() if key != "turn"}
+        values.setdefault("email", None)
+        samples.append(MessageSample(**values))
+    return samples

@@ -1,0 +1,235 @@
+"""Headless Chromium against a real `airflow api-server` with the plugin: the pages render real
+numbers inside the Airflow UI, viewers see no e-mail address, and the DAG list shows the pipeline's
+DAGs with their docs. Screenshots go to test-artifacts/ui/ (look at them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from marketflow.ui.privacy import EMAIL_PATTERN
+from tests.conftest import REPO, _missing
+from tests.ui.live_airflow import CHROMEDRIVER, CHROMIUM, airflow, api_server, chromium, free_port
+from tests.ui.seed import SeedFacts, recount_conversions
+
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+WAIT_S = 90
+
+
+@dataclass(frozen=True)
+class LiveUI:
+    base: str
+    passwords: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def browser_warehouse(seeded_warehouse: tuple[str, SeedFacts]) -> str:
+    """The warehouse the browser looks at: the real-data seed (the demo's warehouse can replace it)."""
+    return seeded_warehouse[0]
+
+
+@pytest.fixture(scope="session")
+def live_ui(airflow_db: Path, browser_warehouse: str) -> Iterator[LiveUI]:
+    """One api-server for the session, over the tests' Airflow home with dags/ serialized."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        _missing(f"{CHROMIUM} or {CHROMEDRIVER} missing: run scripts/browser.sh (make test does)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    passwords = {"admin": secrets.token_hex(8), "viewer": secrets.token_hex(8)}
+    passwords_file = airflow_db / "browser_passwords.json"
+    passwords_file.write_text(json.dumps(passwords))
+    port = free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+        "AIRFLOW_CONN_MARKETFLOW_WAREHOUSE": browser_warehouse,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+    }
+    log = ARTIFACTS / "api-server.log"
+    log.write_text("")
+    airflow(["dags", "reserialize"], env, log)
+    with api_server(env, port, log) as base:
+        yield LiveUI(base, passwords)
+
+
+@pytest.fixture(scope="session")
+def browser(live_ui: LiveUI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(driver: Any, condition: Callable[[Any], Any], what: str) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_S).until(condition, message=f"waited {WAIT_S} s for {what}")
+
+
+def _present(css: str) -> Callable[[Any], Any]:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    return ec.presence_of_element_located((By.CSS_SELECTOR, css))
+
+
+def _login(driver: Any, ui: LiveUI, username: str) -> None:
+    """Log in through Airflow's own login form, as a person would."""
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{ui.base}/auth/login?next=/")
+    _wait(driver, _present("input[name=username]"), "the login form")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(ui.passwords[username])
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    _wait(driver, lambda d: d.get_cookie("_token"), f"{username}'s session cookie")
+
+
+def _full_page_screenshot(driver: Any, name: str) -> Path:
+    """The whole page, not only the viewport: the window grows to the document's height first."""
+    width = driver.get_window_size()["width"]
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height + 120, 1000), 6000))
+    path = ARTIFACTS / name
+    driver.save_screenshot(str(path))
+    driver.set_window_size(width, 1000)
+    return path
+
+
+def _open_page(driver: Any, ui: LiveUI, path: str, ready_css: str) -> str:
+    driver.get(f"{ui.base}/marketflow{path}")
+    _wait(driver, _present(ready_css), f"{path} to render")
+    return driver.page_source
+
+
+def test_an_anonymous_visitor_is_sent_to_the_login_page(browser: Any, live_ui: LiveUI) -> None:
+    browser.delete_all_cookies()
+    browser.get(f"{live_ui.base}/marketflow/campaigns/winback")
+    _wait(browser, lambda d: "/auth/login" in d.current_url, "the redirect to the login page")
+    assert "winback" not in browser.find_element("tag name", "body").text
+
+
+def test_the_campaigns_page_opens_inside_the_airflow_ui_with_real_numbers(
+    browser: Any, live_ui: LiveUI, browser_warehouse: str
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _login(browser, live_ui, "admin")
+    browser.get(f"{live_ui.base}/plugin/campaigns")
+    frame = _wait(browser, _present("iframe"), "the plugin's frame in the Airflow UI")
+    nav = browser.find_element(By.CSS_SELECTOR, "[aria-label='Campaigns']")
+    assert nav.is_displayed()
+    browser.switch_to.frame(frame)
+    try:
+        _wait(browser, _present('table[data-testid="campaigns"] tr[data-campaign="winback"]'), "the campaign list")
+        row = browser.find_element(By.CSS_SELECTOR, 'tr[data-campaign="winback"]').text
+    finally:
+        browser.switch_to.default_content()
+    browser.save_screenshot(str(ARTIFACTS / "01-campaigns-in-airflow-ui.png"))
+    expected = recount_conversions(browser_warehouse, "winback")
+    for members, conversions in expected.values():
+        assert f"{conversions:,} / {members:,}" in row
+    assert re.search(r"[+-]\d+\.\d pp \[[+-]\d+\.\d pp, [+-]\d+\.\d pp\]", row), row
+
+
+def test_the_campaign_page_charts_uplift_and_shows_variants_and_messages(browser: Any, live_ui: LiveUI) -> None:
+    from selenium.webdriver.common.by import By
+
+    _login(browser, live_ui, "admin")
+    html = _open_page(browser, live_ui, "/campaigns/winback", 'div[data-testid="messages"]')
+    marks = browser.find_elements(By.CSS_SELECTOR, "svg.chart g.mark")
+    runs = browser.find_elements(By.CSS_SELECTOR, 'table[data-testid="runs"] tbody tr')
+    assert len(marks) == len(runs) == 3, "one uplift mark per run that sent messages"
+    variants = browser.find_element(By.CSS_SELECTOR, 'table[data-testid="variants"]').text
+    assert re.search(r"^A \d+ / \d+", variants, re.M) and re.search(r"^B \d+ / \d+", variants, re.M)
+    assert EMAIL_PATTERN.search(html), "admin sees the recipients' addresses"
+    _full_page_screenshot(browser, "02-campaign-winback-admin.png")
+
+
+def test_a_viewer_sees_no_email_address_anywhere(browser: Any, live_ui: LiveUI) -> None:
+    from selenium.webdriver.common.by import By
+
+    _login(browser, live_ui, "viewer")
+    for path, ready in [("/", "table"), ("/models", "table"), ("/data-quality", "table")]:
+        assert EMAIL_PATTERN.search(_open_page(browser, live_ui, path, ready)) is None, path
+    html = _open_page(browser, live_ui, "/campaigns/winback", 'div[data-testid="messages"]')
+    assert EMAIL_PATTERN.search(html) is None
+    recipients = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".recipient")]
+    assert recipients and all(re.fullmatch(r"cust-[0-9a-f]{10}", r) for r in recipients), recipients
+    _full_page_screenshot(browser, "03-campaign-winback-viewer.png")
+
+
+def test_the_models_page_charts_metrics_and_names_the_champions(
+    browser: Any, live_ui: LiveUI, seeded_warehouse: tuple[str, SeedFacts]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _login(browser, live_ui, "viewer")
+    _open_page(browser, live_ui, "/models", "svg.chart")
+    for kind, model_id in seeded_warehouse[1].champion.items():
+        assert browser.find_element(By.CSS_SELECTOR, f'[data-testid="champion-{kind}"]').text == model_id
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart g.mark.champion")) >= 6
+    _full_page_screenshot(browser, "04-models.png")
+
+
+def test_the_data_quality_page_shows_each_days_validation_and_quarantine(
+    browser: Any, live_ui: LiveUI, seeded_warehouse: tuple[str, SeedFacts]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    facts = seeded_warehouse[1]
+    _login(browser, live_ui, "viewer")
+    _open_page(browser, live_ui, "/data-quality", 'table[data-testid="days"]')
+    days = browser.find_elements(By.CSS_SELECTOR, 'table[data-testid="days"] tbody tr')
+    assert len(days) == facts.days["loaded"] + facts.days["no_trading"]
+    summary = browser.find_element(By.CSS_SELECTOR, 'section[data-testid="quality-summary"]').text
+    assert f"DAYS LOADED\n{facts.days['loaded']}" in summary.upper()
+    assert f"ROWS QUARANTINED\n{facts.quarantined:,}" in summary.upper()
+    _full_page_screenshot(browser, "05-data-quality.png")
+
+
+def _pipeline_dags() -> dict[str, str]:
+    """dag_id -> doc_md of every DAG the files in dags/ define (the set grows as DAGs land)."""
+    from tests.airflow_runner import dag_bag
+
+    return {dag_id: dag.doc_md or "" for dag_id, dag in sorted(dag_bag().dags.items())}
+
+
+def _doc_snippet(doc_md: str) -> str:
+    """The first words of the docs' first line, as the rendered markdown shows them."""
+    for line in doc_md.strip().splitlines():
+        text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line.lstrip("#>-* ").replace("`", "").replace("**", ""))
+        if text.strip():
+            return " ".join(text.split()[:3])
+    return ""
+
+
+def test_the_dag_list_shows_the_pipeline_dags_with_their_docs(browser: Any, live_ui: LiveUI) -> None:
+    from selenium.webdriver.common.by import By
+
+    dags = _pipeline_dags()
+    if not dags:
+        pytest.skip("dags/ defines no DAG yet")
+    _login(browser, live_ui, "viewer")
+    browser.get(f"{live_ui.base}/dags")
+    _wait(browser, lambda d: all(dag_id in d.find_element(By.TAG_NAME, "body").text for dag_id in dags), "every DAG")
+    browser.save_screenshot(str(ARTIFACTS / "06-dag-list.png"))
+    for index, (dag_id, doc_md) in enumerate(dags.items()):
+        browser.get(f"{live_ui.base}/dags/{dag_id}")
+        _wait(browser, _present("button[aria-label='Dag Docs']"), f"{dag_id}'s docs button").click()
+        dialog = _wait(browser, _present("[role='dialog'][aria-modal='true']"), f"{dag_id}'s docs")
+        snippet = _doc_snippet(doc_md)
+        _wait(browser, lambda d: snippet in " ".join(dialog.text.split()), f"{dag_id}'s docs to show {snippet!r}")
+        if index == 0:
+            browser.save_screenshot(str(ARTIFACTS / f"07-dag-docs-{dag_id}.png"))

@@ -1,0 +1,247 @@
+"""The report queries on SQLite and PostgreSQL: attribution window edges, arms, variants, masking."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import insert
+
+from marketflow.ui.campaign_report import (
+    DEFAULT_ATTRIBUTION_DAYS,
+    campaign_results,
+    exclusion_counts,
+    sample_messages,
+)
+from marketflow.ui.model_report import champion, flatten_metrics, metric_names, model_history
+from marketflow.ui.quality_report import FailedExpectation, failed_expectations, quality_overview
+from marketflow.warehouse import warehouse_engine
+from marketflow.warehouse.schema import (
+    audience_members,
+    campaign_runs,
+    customer_contacts,
+    engagement_events,
+    ingest_days,
+    messages,
+    model_registry,
+    orders,
+    quarantine,
+)
+
+RUN_DAY = dt.date(2011, 9, 1)
+WINDOW = 21  # the live run's stored report says 21 days; the backfill has no report yet
+_line = iter(range(1, 10_000))
+
+
+def _order(customer: str, days_after: int, quantity: int = 2, price: float = 5.0) -> dict:
+    day = RUN_DAY + dt.timedelta(days=days_after)
+    return {
+        "order_date": day, "source_line": next(_line), "invoice_no": ("C" if quantity < 0 else "") + "5001",
+        "stock_code": "85123A", "description": "WHITE HANGING HEART T-LIGHT HOLDER", "quantity": quantity,
+        "invoice_ts": dt.datetime.combine(day, dt.time(10)), "unit_price": price, "customer_id": customer,
+        "country": "United Kingdom", "is_return": quantity < 0, "source_file": f"{day}.csv",
+    }
+
+
+def _member(run_key: str, customer: str, arm: str, variant: str | None = None, reason: str | None = None) -> dict:
+    return {"run_key": run_key, "customer_id": customer, "arm": arm, "variant": variant,
+            "exclusion_reason": reason, "propensity_30d": 0.3}
+
+
+@pytest.fixture
+def campaign_warehouse(warehouse_url: str) -> str:
+    """One live run with customers placed on each edge of the window, and one backfill run."""
+    live, backfill = "winback:2011-09-01", "winback:2011-09-08"
+    with warehouse_engine(warehouse_url).begin() as conn:
+        conn.execute(insert(orders), [
+            _order("A", 0),                  # on the run's own day: before the send, not attributed
+            _order("B", 1, quantity=3),      # first day of the window
+            _order("C", WINDOW),   # last day of the window
+            _order("D", WINDOW + 1),  # one day late
+            _order("E", 5, quantity=-1),     # a return is not a purchase
+            _order("H", 3),                  # control member who buys
+        ])
+        conn.execute(insert(campaign_runs), [
+            {"run_key": live, "campaign": "winback", "logical_date": RUN_DAY, "send_mode": "live",
+             "status": "reported", "audience_size": 6, "treatment_size": 4, "control_size": 3,
+             "report": {"window": {"start": "2011-09-02", "end": (RUN_DAY + dt.timedelta(days=WINDOW)).isoformat()}}},
+            {"run_key": backfill, "campaign": "winback", "logical_date": RUN_DAY + dt.timedelta(days=7),
+             "send_mode": "backfill", "status": "rendered", "audience_size": 2, "treatment_size": 1, "control_size": 1,
+             "report": None},
+        ])
+        conn.execute(insert(audience_members), [
+            _member(live, "A", "treatment", "subject_a"), _member(live, "B", "treatment", "subject_a"),
+            _member(live, "C", "treatment", "subject_b"), _member(live, "F", "treatment", "subject_b"),
+            _member(live, "D", "control"), _member(live, "E", "control"), _member(live, "H", "control"),
+            _member(live, "G", "excluded", reason="no_consent"), _member(live, "I", "excluded", reason="no_consent"),
+            _member(live, "J", "excluded", reason="frequency_cap"),
+            _member(backfill, "B", "treatment", "subject_a"), _member(backfill, "H", "control"),
+        ])
+        conn.execute(insert(messages), [
+            {"run_key": live, "customer_id": c, "channel": "email", "status": status, "variant": v,
+             "message_id": f"<{c}@t>", "recipient": None, "subject": f"Hello {c}",
+             "body_text": f"Sent to {c.lower()}@example.com", "attempts": 1}
+            for c, v, status in [("A", "subject_a", "sent"), ("B", "subject_a", "sent"), ("C", "subject_b", "sent"),
+                                 ("F", "subject_b", "bounced")]
+        ] + [
+            {"run_key": backfill, "customer_id": "B", "channel": "email", "status": "rendered", "variant": "subject_a",
+             "message_id": None, "recipient": "b.rendered@example.com", "subject": "Hello again", "body_text": None,
+             "attempts": 0},
+        ])
+        conn.execute(insert(engagement_events), [
+            {"event_id": f"{kind}-{c}-{n}", "message_id": f"<{c}@t>", "customer_id": c, "event_type": kind,
+             "occurred_at": dt.datetime(2011, 9, 3, 9), "source": "test"}
+            for c, kind, n in [("A", "open", 1), ("A", "open", 2), ("B", "open", 1), ("B", "click", 1)]
+        ])
+        conn.execute(insert(customer_contacts), [
+            {"customer_id": c, "email": f"{c.lower()}@example.com", "updated_on": RUN_DAY} for c in "ABCF"
+        ])
+    return warehouse_url
+
+
+def test_conversions_count_purchases_inside_the_window_only(campaign_warehouse: str) -> None:
+    with warehouse_engine(campaign_warehouse).connect() as conn:
+        result = campaign_results(conn)["winback"]
+    live = result.runs[0]
+    assert live.attribution_days == WINDOW and live.window_end == RUN_DAY + dt.timedelta(days=WINDOW)
+    assert (live.sent, live.message_statuses) == (3, {"sent": 3, "bounced": 1})
+    assert live.activity == [("bounced", 1), ("click", 1), ("open", 3)]
+    assert (live.treatment.members, live.treatment.conversions) == (4, 2)  # B and C
+    assert (live.control.members, live.control.conversions) == (3, 1)  # H; D is late, E returned
+    assert live.treatment.revenue == pytest.approx(3 * 5.0 + 2 * 5.0)
+    assert live.control.revenue == pytest.approx(2 * 5.0 - 5.0)  # H's purchase, E's return
+    assert live.window_complete  # orders reach one day past the window's end
+
+
+def test_variants_split_the_treatment_and_share_the_control(campaign_warehouse: str) -> None:
+    with warehouse_engine(campaign_warehouse).connect() as conn:
+        result = campaign_results(conn, campaign="winback")["winback"]
+    assert {v: (o.members, o.conversions) for v, o in result.variants.items()} == {
+        "subject_a": (2, 1),
+        "subject_b": (2, 1),
+    }
+
+
+def test_runs_that_sent_nothing_are_not_measured_or_pooled(campaign_warehouse: str) -> None:
+    with warehouse_engine(campaign_warehouse).connect() as conn:
+        result = campaign_results(conn)["winback"]
+    backfill = result.runs[1]
+    assert backfill.send_mode == "backfill" and not backfill.measured and backfill.uplift is None
+    assert backfill.attribution_days == DEFAULT_ATTRIBUTION_DAYS  # no report yet
+    assert backfill.window_end == dt.date(2011, 9, 22) and backfill.window_complete  # orders reach 09-23
+    assert [run.run_key for run in result.measured_runs] == ["winback:2011-09-01"]
+    assert (result.treatment.members, result.control.members) == (4, 3)
+    assert result.uplift is not None
+    assert result.uplift.estimate == pytest.approx(2 / 4 - 1 / 3)
+    assert result.last_run is backfill
+
+
+def test_exclusions_are_counted_by_reason(campaign_warehouse: str) -> None:
+    with warehouse_engine(campaign_warehouse).connect() as conn:
+        assert exclusion_counts(conn, "winback:2011-09-01") == {"no_consent": 2, "frequency_cap": 1}
+
+
+def test_sample_messages_come_from_the_newest_run_with_messages_and_read_emails_only_when_allowed(
+    campaign_warehouse: str,
+) -> None:
+    with warehouse_engine(campaign_warehouse).connect() as conn:
+        hidden = sample_messages(conn, "winback", limit=10, with_contacts=False)
+        shown = sample_messages(conn, "winback", limit=10, with_contacts=True)
+        first_two = sample_messages(conn, "winback", limit=2, with_contacts=False)
+    assert [m.run_key for m in hidden] == ["winback:2011-09-08"]
+    assert all(m.email is None for m in hidden)
+    # The address the message was rendered for wins over the customer's current one.
+    assert [(m.customer_id, m.email) for m in shown] == [("B", "b.rendered@example.com")]
+    assert len(first_two) == 1
+
+
+def test_sample_messages_take_turns_across_variants(warehouse_url: str) -> None:
+    run_key = "crosssell:2011-10-01"
+    with warehouse_engine(warehouse_url).begin() as conn:
+        conn.execute(insert(campaign_runs).values(
+            run_key=run_key, campaign="crosssell", logical_date=dt.date(2011, 10, 1), send_mode="live",
+            status="sent", audience_size=6, treatment_size=6, control_size=0, report=None))
+        conn.execute(insert(messages), [
+            {"run_key": run_key, "customer_id": f"{variant}{i}", "channel": "email", "status": "sent",
+             "variant": variant, "subject": "s", "attempts": 1}
+            for variant in ("a", "b") for i in range(3)
+        ])
+    with warehouse_engine(warehouse_url).connect() as conn:
+        samples = sample_messages(conn, "crosssell", limit=2, with_contacts=False)
+    assert sorted(m.variant for m in samples) == ["a", "b"]
+
+
+def test_flatten_metrics_keeps_numeric_leaves_under_dotted_names() -> None:
+    flat = flatten_metrics({"all": {"ndcg@10": 0.3, "k": 10}, "passed": True, "note": "x", "coverage": 0.5})
+    assert flat == {"all.ndcg@10": 0.3, "all.k": 10.0, "coverage": 0.5}
+
+
+def test_model_history_orders_versions_and_finds_the_champion(warehouse_url: str) -> None:
+    rows = [
+        ("rec-3", "recommender", dt.date(2011, 9, 18), "rejected", {"all": {"ndcg@10": 0.2}}),
+        ("rec-1", "recommender", dt.date(2011, 9, 4), "retired", {"all": {"ndcg@10": 0.25}}),
+        ("rec-2", "recommender", dt.date(2011, 9, 11), "champion", {"all": {"ndcg@10": 0.3}, "coverage": 0.2}),
+        ("prop-1", "propensity", dt.date(2011, 9, 4), "challenger", {"roc_auc": 0.8}),
+    ]
+    with warehouse_engine(warehouse_url).begin() as conn:
+        conn.execute(insert(model_registry), [
+            {"model_id": m, "model_kind": k, "trained_as_of": d, "status": s, "metrics": metrics,
+             "registered_at": dt.datetime.combine(d, dt.time(3))}
+            for m, k, d, s, metrics in rows
+        ])
+    with warehouse_engine(warehouse_url).connect() as conn:
+        history = model_history(conn)
+    assert list(history) == ["recommender", "propensity"]
+    assert [v.model_id for v in history["recommender"]] == ["rec-1", "rec-2", "rec-3"]
+    assert champion(history["recommender"]).model_id == "rec-2"
+    assert champion(history["propensity"]) is None
+    assert metric_names(history["recommender"], limit=5) == ["all.ndcg@10", "coverage"]
+    assert metric_names(history["recommender"], limit=1) == ["all.ndcg@10"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ({"not_null": {"success": True}, "price": {"success": False, "unexpected_count": 3}},
+         [FailedExpectation("price", 3)]),
+        ({"row_count": False, "codes": True}, [FailedExpectation("row_count", None)]),
+        ([{"type": "expect_x", "success": False, "unexpected_count": 2.0}, {"expectation": "y", "success": True}],
+         [FailedExpectation("expect_x", 2)]),
+        (None, []),
+    ],
+)
+def test_failed_expectations_reads_the_stored_shapes(stored: object, expected: list[FailedExpectation]) -> None:
+    assert failed_expectations(stored) == expected
+
+
+def test_quality_overview_counts_days_and_quarantine(warehouse_url: str) -> None:
+    days = [dt.date(2011, 10, 1), dt.date(2011, 10, 2), dt.date(2011, 10, 3)]
+    with warehouse_engine(warehouse_url).begin() as conn:
+        conn.execute(insert(ingest_days), [
+            {"file_date": days[0], "file_kind": "orders", "status": "no_trading", "rows_read": 0, "rows_loaded": 0,
+             "rows_quarantined": 0, "validation_success": None, "validation_result": None, "detail": "Saturday"},
+            {"file_date": days[1], "file_kind": "orders", "status": "loaded", "rows_read": 100, "rows_loaded": 98,
+             "rows_quarantined": 2, "validation_success": False,
+             "validation_result": {"price": {"success": False, "unexpected_count": 2}}, "detail": None},
+            {"file_date": days[2], "file_kind": "orders", "status": "loaded", "rows_read": 50, "rows_loaded": 50,
+             "rows_quarantined": 0, "validation_success": True, "validation_result": {"price": {"success": True}},
+             "detail": None},
+        ])
+        conn.execute(insert(quarantine), [
+            {"file_date": days[1], "file_kind": "orders", "source_line": n, "source_file": "2011-10-02.csv",
+             "reason": "unit_price is negative", "raw_line": "x"}
+            for n in (7, 9)
+        ])
+    with warehouse_engine(warehouse_url).connect() as conn:
+        overview = quality_overview(conn)
+    assert [d.file_date for d in overview.days] == days[::-1]
+    assert overview.status_counts == {"loaded": 2, "no_trading": 1}
+    assert (overview.rows_read, overview.rows_quarantined, overview.failed_validations) == (150, 2, 1)
+    assert overview.days[1].quarantine_rows == 2 and overview.days[1].failed == [FailedExpectation("price", 2)]
+    assert overview.reasons == [("unit_price is negative", 2)]
+    assert overview.days[2].detail == "Saturday"
+
+
+def test_the_default_window_is_the_campaign_stages_default() -> None:
+    config = pytest.importorskip("marketflow.campaigns.config")
+    assert config.CampaignConfig.model_fields["attribution_days"].default == DEFAULT_ATTRIBUTION_DAYS
