@@ -51,7 +51,7 @@ orders = Table(
     Column("is_return", Boolean, nullable=False, comment="cancellation invoice (C...)"),
     Column("source_file", String(512), nullable=False),
     Index(None, "customer_id", "order_date"),
-    Index(None, "stock_code"),
+    Index(None, "stock_code", "order_date"),
 )
 
 quarantine = Table(
@@ -77,6 +77,7 @@ ingest_days = Table(
     Column("rows_quarantined", Integer, nullable=False, default=0),
     Column("validation_success", Boolean),
     Column("validation_result", JSON, comment="expectation -> success, unexpected count"),
+    Column("detail", Text, comment="no_trading: why the shop was closed; failed: what to fix"),
 )
 
 products = Table(
@@ -112,6 +113,7 @@ consent_events = Table(
     Column("customer_id", String(16), primary_key=True),
     Column("effective_date", Date, primary_key=True),
     Column("marketing_consent", Boolean, nullable=False),
+    Column("email", String(320), comment="address on file that day; customer_contacts holds the latest"),
     Column("source_file", String(512), nullable=False),
 )
 
@@ -120,9 +122,28 @@ consent_events = Table(
 product_groups = Table(
     "product_groups",
     metadata,
+    Column("as_of_date", Date, primary_key=True, comment="groups valid on this day"),
     Column("stock_code", String(32), primary_key=True),
+    Column("description", String(255), comment="latest description as of the day"),
     Column("group_id", Integer, nullable=False),
-    Column("group_name", String(128), nullable=False),
+    Column("group_name", String(128), nullable=False, comment="named after the words members share"),
+    Column("fitted_on", Date, nullable=False, comment="catalogue day the groups were fitted on"),
+)
+
+product_stats = Table(
+    "product_stats",
+    metadata,
+    Column("as_of_date", Date, primary_key=True),
+    Column("stock_code", String(32), primary_key=True),
+    Column("description", String(255)),
+    Column("purchases_30d", Integer, nullable=False, comment="invoices with it, last 30 days"),
+    Column("purchases_prev_30d", Integer, nullable=False, comment="invoices with it, the 30 days before"),
+    Column("customers_30d", Integer, nullable=False),
+    Column("units_30d", Integer, nullable=False),
+    Column("revenue_30d", Float, nullable=False),
+    Column("popularity_rank", Integer, comment="1 = most purchased in the last 30 days"),
+    Column("trend_ratio", Float, nullable=False, comment="(last 30 + 1) / (previous 30 + 1)"),
+    Column("trend", String(16), nullable=False, comment="new | rising | steady | falling"),
 )
 
 customer_profiles = Table(
@@ -204,10 +225,17 @@ campaign_runs = Table(
     Column("campaign", String(64), nullable=False),
     Column("logical_date", Date, nullable=False),
     Column("send_mode", String(16), nullable=False, comment="live | backfill | dry_run"),
-    Column("status", String(16), nullable=False),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        comment="last step done: planned | selected | rendered | sent | send_skipped | synced | reported",
+    ),
     Column("audience_size", Integer, nullable=False, default=0),
     Column("treatment_size", Integer, nullable=False, default=0),
     Column("control_size", Integer, nullable=False, default=0),
+    Column("exclusion_counts", JSON, comment="exclusion reason -> customers left out"),
+    Column("report", JSON, comment="treatment vs control, uplift with 95% intervals, per variant"),
     Index(None, "campaign", "logical_date"),
 )
 
@@ -228,14 +256,21 @@ messages = Table(
     Column("run_key", String(128), ForeignKey("campaign_runs.run_key"), primary_key=True),
     Column("customer_id", String(16), primary_key=True),
     Column("channel", String(16), primary_key=True, comment="email | ads"),
-    Column("status", String(16), nullable=False, comment="rendered | sending | sent | failed | bounced"),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        comment="rendered | sending | sent | failed | bounced | cancelled | unknown (in doubt after a crash)",
+    ),
     Column("message_id", String(255), comment="RFC 5322 Message-ID, set before sending"),
+    Column("recipient", String(320), comment="address fixed at render time"),
     Column("variant", String(32)),
     Column("subject", String(255)),
     Column("body_text", Text),
     Column("body_html", Text),
-    Column("copy_source", String(32), comment="template | llm | template_fallback:<why>"),
+    Column("copy_source", String(64), comment="template | llm | template_fallback:<why>"),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("attempted_at", DateTime, comment="when the latest attempt claimed the row (UTC)"),
     Column("sent_at", DateTime),
     Column("error", Text),
 )

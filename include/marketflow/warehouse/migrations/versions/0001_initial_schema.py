@@ -21,10 +21,12 @@ def upgrade() -> None:
     sa.Column('campaign', sa.String(length=64), nullable=False),
     sa.Column('logical_date', sa.Date(), nullable=False),
     sa.Column('send_mode', sa.String(length=16), nullable=False, comment='live | backfill | dry_run'),
-    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False, comment='last step done: planned | selected | rendered | sent | send_skipped | synced | reported'),
     sa.Column('audience_size', sa.Integer(), nullable=False),
     sa.Column('treatment_size', sa.Integer(), nullable=False),
     sa.Column('control_size', sa.Integer(), nullable=False),
+    sa.Column('exclusion_counts', sa.JSON(), nullable=True, comment='exclusion reason -> customers left out'),
+    sa.Column('report', sa.JSON(), nullable=True, comment='treatment vs control, uplift with 95% intervals, per variant'),
     sa.PrimaryKeyConstraint('run_key', name=op.f('pk_campaign_runs'))
     )
     with op.batch_alter_table('campaign_runs', schema=None) as batch_op:
@@ -34,6 +36,7 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.String(length=16), nullable=False),
     sa.Column('effective_date', sa.Date(), nullable=False),
     sa.Column('marketing_consent', sa.Boolean(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=True, comment='address on file that day; customer_contacts holds the latest'),
     sa.Column('source_file', sa.String(length=512), nullable=False),
     sa.PrimaryKeyConstraint('customer_id', 'effective_date', name=op.f('pk_consent_events'))
     )
@@ -100,6 +103,7 @@ def upgrade() -> None:
     sa.Column('rows_quarantined', sa.Integer(), nullable=False),
     sa.Column('validation_success', sa.Boolean(), nullable=True),
     sa.Column('validation_result', sa.JSON(), nullable=True, comment='expectation -> success, unexpected count'),
+    sa.Column('detail', sa.Text(), nullable=True, comment='no_trading: why the shop was closed; failed: what to fix'),
     sa.PrimaryKeyConstraint('file_date', 'file_kind', name=op.f('pk_ingest_days'))
     )
     op.create_table('model_registry',
@@ -138,13 +142,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_orders_customer_id_order_date'), ['customer_id', 'order_date'], unique=False)
-        batch_op.create_index(batch_op.f('ix_orders_stock_code'), ['stock_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_stock_code_order_date'), ['stock_code', 'order_date'], unique=False)
 
     op.create_table('product_groups',
+    sa.Column('as_of_date', sa.Date(), nullable=False, comment='groups valid on this day'),
     sa.Column('stock_code', sa.String(length=32), nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=True, comment='latest description as of the day'),
     sa.Column('group_id', sa.Integer(), nullable=False),
-    sa.Column('group_name', sa.String(length=128), nullable=False),
-    sa.PrimaryKeyConstraint('stock_code', name=op.f('pk_product_groups'))
+    sa.Column('group_name', sa.String(length=128), nullable=False, comment='named after the words members share'),
+    sa.Column('fitted_on', sa.Date(), nullable=False, comment='catalogue day the groups were fitted on'),
+    sa.PrimaryKeyConstraint('as_of_date', 'stock_code', name=op.f('pk_product_groups'))
+    )
+    op.create_table('product_stats',
+    sa.Column('as_of_date', sa.Date(), nullable=False),
+    sa.Column('stock_code', sa.String(length=32), nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=True),
+    sa.Column('purchases_30d', sa.Integer(), nullable=False, comment='invoices with it, last 30 days'),
+    sa.Column('purchases_prev_30d', sa.Integer(), nullable=False, comment='invoices with it, the 30 days before'),
+    sa.Column('customers_30d', sa.Integer(), nullable=False),
+    sa.Column('units_30d', sa.Integer(), nullable=False),
+    sa.Column('revenue_30d', sa.Float(), nullable=False),
+    sa.Column('popularity_rank', sa.Integer(), nullable=True, comment='1 = most purchased in the last 30 days'),
+    sa.Column('trend_ratio', sa.Float(), nullable=False, comment='(last 30 + 1) / (previous 30 + 1)'),
+    sa.Column('trend', sa.String(length=16), nullable=False, comment='new | rising | steady | falling'),
+    sa.PrimaryKeyConstraint('as_of_date', 'stock_code', name=op.f('pk_product_stats'))
     )
     op.create_table('products',
     sa.Column('stock_code', sa.String(length=32), nullable=False),
@@ -202,14 +223,16 @@ def upgrade() -> None:
     sa.Column('run_key', sa.String(length=128), nullable=False),
     sa.Column('customer_id', sa.String(length=16), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False, comment='email | ads'),
-    sa.Column('status', sa.String(length=16), nullable=False, comment='rendered | sending | sent | failed | bounced'),
+    sa.Column('status', sa.String(length=16), nullable=False, comment='rendered | sending | sent | failed | bounced | cancelled | unknown (in doubt after a crash)'),
     sa.Column('message_id', sa.String(length=255), nullable=True, comment='RFC 5322 Message-ID, set before sending'),
+    sa.Column('recipient', sa.String(length=320), nullable=True, comment='address fixed at render time'),
     sa.Column('variant', sa.String(length=32), nullable=True),
     sa.Column('subject', sa.String(length=255), nullable=True),
     sa.Column('body_text', sa.Text(), nullable=True),
     sa.Column('body_html', sa.Text(), nullable=True),
-    sa.Column('copy_source', sa.String(length=32), nullable=True, comment='template | llm | template_fallback:<why>'),
+    sa.Column('copy_source', sa.String(length=64), nullable=True, comment='template | llm | template_fallback:<why>'),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('attempted_at', sa.DateTime(), nullable=True, comment='when the latest attempt claimed the row (UTC)'),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['run_key'], ['campaign_runs.run_key'], name=op.f('fk_messages_run_key_campaign_runs')),
@@ -236,9 +259,10 @@ def downgrade() -> None:
     op.drop_table('suppressions')
     op.drop_table('quarantine')
     op.drop_table('products')
+    op.drop_table('product_stats')
     op.drop_table('product_groups')
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_orders_stock_code'))
+        batch_op.drop_index(batch_op.f('ix_orders_stock_code_order_date'))
         batch_op.drop_index(batch_op.f('ix_orders_customer_id_order_date'))
 
     op.drop_table('orders')

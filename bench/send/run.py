@@ -1,0 +1,234 @@
+"""E-mail send throughput: the exactly-once ledger + SMTP vs a raw smtplib loop, same messages, same run.
+
+Both paths send the same rendered messages (real customers and products from the UCI history)
+to the same local aiosmtpd server, over one SMTP connection, without rate limiting:
+- raw: build each e-mail and `smtplib.SMTP.sendmail` it, nothing recorded;
+- ledger: `marketflow.channels.ledger.send_pending`, i.e. per message a committed claim
+  (`rendered -> sending`), the SMTP transaction, and a committed confirmation (`-> sent`).
+The server only counts messages (no disk), so the ledger's cost is what the ratio shows.
+
+    .venv/bin/python bench/send/run.py [--data DIR] [--messages 1000] [--repeats 3] [--pg-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # for tests.campaigns.seed (shared seeding helpers)
+
+
+class CountingHandler:
+    """aiosmtpd handler that accepts and counts, so the server is never the bottleneck."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.count += 1
+        return "250 OK"
+
+
+def serve_counting_smtp() -> None:
+    """Run in a child process (no GIL shared with the sender): prints its port, then answers
+    each line on stdin with the number of messages received; exits when stdin closes."""
+    from marketflow.channels.sink import LocalController
+
+    handler = CountingHandler()
+    controller = LocalController(handler, hostname="127.0.0.1", port=0)
+    controller.start()
+    print(controller.port, flush=True)
+    for _line in sys.stdin:
+        print(handler.count, flush=True)
+    controller.stop()
+
+
+class SmtpServerProcess:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+
+    def received(self) -> int:
+        self.proc.stdin.write("count\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def real_shop(data_dir: Path, customers: int) -> tuple[dict[str, tuple[str, float]], dict[str, list[str]]]:
+    """Catalogue (latest description and positive price) and each customer's three most bought
+    products, from the last day files of the real history; the first `customers` buyers."""
+    catalogue: dict[str, tuple[str, float]] = {}
+    bought: dict[str, Counter] = defaultdict(Counter)
+    for path in sorted(data_dir.glob("*.csv"))[-90:]:
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                price = float(row["UnitPrice"])
+                if row["Description"].strip() and price > 0:
+                    catalogue[row["StockCode"]] = (row["Description"].strip(), price)
+                if row["CustomerID"] and not row["InvoiceNo"].startswith("C"):
+                    bought[row["CustomerID"].removesuffix(".0")][row["StockCode"]] += int(row["Quantity"])
+    chosen = sorted(bought)[:customers]
+    picks = {c: [code for code, _ in bought[c].most_common() if code in catalogue][:3] for c in chosen}
+    return catalogue, picks
+
+
+def prepare(url: str, data_dir: Path, n: int) -> tuple[Any, Any, Any]:
+    """A migrated warehouse with `n` treatment members whose e-mails are rendered."""
+    from marketflow.campaigns.pipeline import render_messages, select_audience
+    from marketflow.campaigns.runs import plan_run
+    from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
+    from tests.campaigns.seed import DAY, Customer, make_config, seed_customers
+
+    engine = warehouse_engine(url)
+    upgrade_to_head(engine)
+    catalogue, picks = real_shop(data_dir, n)
+    with engine.begin() as conn:
+        conn.execute(schema.products.insert(), [
+            {"stock_code": code, "description": name, "unit_price": price, "first_seen": DAY, "last_seen": DAY}
+            for code, (name, price) in catalogue.items()
+        ])
+    seed_customers(engine, [Customer(c, recommended=codes) for c, codes in picks.items()])
+    config = make_config(audience={"segments": ["at_risk"]}, control_share=0.0)
+    plan = plan_run(config.name, DAY, today=DAY + dt.timedelta(days=1))
+    select_audience(engine, config, plan)
+    render_messages(engine, config, plan)
+    return engine, config, plan
+
+
+def reset(engine: Any, run_key: str) -> None:
+    from marketflow.warehouse import schema
+
+    with engine.begin() as conn:
+        conn.execute(schema.messages.update().where(schema.messages.c.run_key == run_key)
+                     .values(status="rendered", attempts=0, sent_at=None))
+
+
+def raw_loop(rows: list[Any], channel: Any, run_key: str, port: int) -> float:
+    from marketflow.channels.identifiers import unsubscribe_url
+    from marketflow.channels.smtp import build_email
+
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for row in rows:
+            msg = build_email(
+                from_address=channel.from_address, from_name=channel.from_name, to=row.recipient, subject=row.subject,
+                body_text=row.body_text, body_html=row.body_html, message_id=row.message_id,
+                unsubscribe_url=unsubscribe_url(channel.unsubscribe_url, row.message_id),
+                unsubscribe_mailto=channel.unsubscribe_mailto, reply_to=channel.reply_to, campaign_run=run_key,
+            )
+            smtp.sendmail(channel.from_address, [row.recipient], msg.as_bytes())
+    return time.perf_counter() - started
+
+
+def ledger_loop(engine: Any, channel: Any, run_key: str, port: int) -> float:
+    from marketflow.channels.ledger import SendPolicy, send_pending
+    from marketflow.channels.smtp import SmtpSettings, SmtpTransport
+
+    started = time.perf_counter()
+    with SmtpTransport(SmtpSettings("127.0.0.1", port)) as transport:
+        summary = send_pending(engine, run_key, channel, transport, SendPolicy(rate_per_second=None))
+    elapsed = time.perf_counter() - started
+    assert summary.sent > 0 and summary.still_pending == 0 and summary.in_doubt == 0, summary
+    return elapsed
+
+
+def measure(label: str, url: str, data_dir: Path, n: int, repeats: int, server: SmtpServerProcess) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from marketflow.warehouse import schema
+
+    engine, config, plan = prepare(url, data_dir, n)
+    channel = config.channels.email
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.messages).where(schema.messages.c.run_key == plan.run_key)
+                            .order_by(schema.messages.c.customer_id)).all()
+    raw, ledger = [], []
+    for _ in range(repeats):  # alternate, so drift in machine load hits both alike
+        before = server.received()
+        raw.append(raw_loop(rows, channel, plan.run_key, server.port))
+        reset(engine, plan.run_key)
+        ledger.append(ledger_loop(engine, channel, plan.run_key, server.port))
+        assert server.received() - before == 2 * len(rows)
+        reset(engine, plan.run_key)
+    raw_rate, ledger_rate = len(rows) / statistics.median(raw), len(rows) / statistics.median(ledger)
+    return {"warehouse": label, "messages": len(rows), "raw_msgs_per_s": raw_rate, "ledger_msgs_per_s": ledger_rate,
+            "ledger_over_raw": ledger_rate / raw_rate, "raw_s": raw, "ledger_s": ledger}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("MARKETFLOW_REAL_DATA", REPO.parent / "shared/data/online-retail/by-day"))
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pg-url", default=os.environ.get("MARKETFLOW_TEST_PG_URL"), help="PostgreSQL server (a scratch database is created)")
+    args = parser.parse_args()
+    data_dir = Path(args.data)
+    if not data_dir.is_dir():
+        parser.error(f"real data not found at {data_dir}; pass --data")
+
+    import aiosmtpd
+    import sqlalchemy
+    from sqlalchemy import create_engine, text
+
+    server = SmtpServerProcess()
+    results = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-send-") as tmp:
+            results.append(measure("sqlite", f"sqlite:///{tmp}/warehouse.db", data_dir, args.messages, args.repeats, server))
+        if args.pg_url:
+            name = f"bench_send_{os.getpid()}"
+            admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                url = sqlalchemy.engine.make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
+                results.append(measure("postgresql", url, data_dir, args.messages, args.repeats, server))
+            finally:
+                from marketflow.warehouse.connection import _engine_for
+
+                _engine_for.cache_clear()
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        server.stop()
+
+    print(f"\nE-mail sends to a local aiosmtpd, {args.messages} messages, median of {args.repeats} runs\n")
+    print("| warehouse | raw smtplib loop (msg/s) | ledger + SMTP (msg/s) | ledger / raw |")
+    print("|---|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['warehouse']} | {r['raw_msgs_per_s']:.0f} | {r['ledger_msgs_per_s']:.0f} | {r['ledger_over_raw']:.2f} |")
+    record = {
+        "bench": "send", "when": dt.datetime.now(dt.timezone.utc).isoformat(), "results": results,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "sqlalchemy": sqlalchemy.__version__, "aiosmtpd": aiosmtpd.__version__},
+    }
+    out = REPO / "bench" / "results" / f"send-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2))
+    print(f"\nwritten {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        serve_counting_smtp()
+    else:
+        sys.exit(main())

@@ -1,0 +1,1 @@
+"""Audiences: rules compiled to SQL, exclusions with reasons, stable control/variant split."""

@@ -1,0 +1,404 @@
+"""Select a campaign run's audience: who matches, who is left out and why, who is held out.
+
+Steps, all as of the run's logical date D:
+1. customers whose latest profile on or before D (and score, when used) match the rules;
+2. exclusions, first matching reason recorded; consent and suppressions come first and always
+   win: unsubscribed, complained, bounced, suppressed, opted_out, no_consent, no_email, then
+   frequency_cap, bought_recently, in_other_campaign;
+3. the rest ordered by the rules' `order_by` (ties by customer id) and cut at `max_size`
+   (the cut ones: over_max_size);
+4. a stable hash splits them into control (recorded, never contacted) and treatment, and
+   treatment members get an A/B variant from an independent hash.
+
+Only live runs count as "running" for the other-campaign exclusion, and the frequency cap counts
+e-mails sent (or possibly sent: `sending`/`unknown`) by other runs whose logical date falls in the
+window: dry runs and backfills contact nobody, so they neither block nor cap anyone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, func, select
+
+from marketflow.audiences.rules import needs_scores, profile_conditions
+from marketflow.audiences.split import assign_variant, is_control
+from marketflow.campaigns.config import CampaignConfig, OrderBy, RepeatProductDue
+from marketflow.campaigns.sqlutil import as_date, chunks
+from marketflow.warehouse.schema import (
+    audience_members,
+    audience_scores,
+    campaign_runs,
+    consent_events,
+    customer_contacts,
+    customer_profiles,
+    messages,
+    orders,
+    products,
+    suppressions,
+)
+
+#: Ledger statuses that may have reached the customer: they count against the frequency cap.
+POSSIBLY_SENT = ("sent", "sending", "unknown")
+
+_SUPPRESSION_REASONS = {
+    "unsubscribe": "unsubscribed",
+    "complaint": "complained",
+    "bounce": "bounced",
+    "manual": "suppressed",
+}
+
+
+class AudienceInputsMissing(RuntimeError):
+    """The warehouse lacks what the rules need (no profile snapshot, no scores) for the date."""
+
+
+@dataclass(frozen=True)
+class Member:
+    customer_id: str
+    arm: str  # treatment | control | excluded
+    variant: str | None = None
+    exclusion_reason: str | None = None
+    propensity_30d: float | None = None
+
+
+@dataclass(frozen=True)
+class DueProduct:
+    """A product the customer re-orders regularly and is due to buy again."""
+
+    stock_code: str
+    purchase_days: int
+    last_bought: dt.date
+    average_gap_days: float
+
+    def days_since(self, day: dt.date) -> int:
+        return (day - self.last_bought).days
+
+
+@dataclass
+class Audience:
+    """The outcome of a selection: every matching customer with an arm, and what was used."""
+
+    members: list[Member]
+    profiles_as_of: dt.date
+    scores_as_of: dt.date | None
+    due_products: dict[str, list[DueProduct]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def treatment(self) -> list[Member]:
+        return [m for m in self.members if m.arm == "treatment"]
+
+    @property
+    def control(self) -> list[Member]:
+        return [m for m in self.members if m.arm == "control"]
+
+    def exclusion_counts(self) -> dict[str, int]:
+        counts = Counter(m.exclusion_reason for m in self.members if m.arm == "excluded")
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def summary(self) -> dict[str, object]:
+        """Sizes per arm and per exclusion reason: the run log's and XCom's view."""
+        return {
+            "matched": len(self.members),
+            "treatment": len(self.treatment),
+            "control": len(self.control),
+            "excluded": self.exclusion_counts(),
+            "profiles_as_of": self.profiles_as_of.isoformat(),
+            "scores_as_of": self.scores_as_of.isoformat() if self.scores_as_of else None,
+            "notes": list(self.notes),
+        }
+
+
+def _latest_on_or_before(conn: Connection, column: ColumnElement, day: dt.date) -> dt.date | None:
+    value = conn.execute(select(func.max(column)).where(column <= day)).scalar_one()
+    return as_date(value) if value is not None else None
+
+
+def _matching_profiles(
+    conn: Connection, config: CampaignConfig, profiles_as_of: dt.date, scores_as_of: dt.date | None
+) -> dict[str, float | None]:
+    """customer_id -> propensity (None when unscored) for customers whose profile matches."""
+    p, s = customer_profiles, audience_scores
+    join_on = and_(s.c.customer_id == p.c.customer_id, s.c.as_of_date == scores_as_of)
+    order = _order_columns(config.audience.order_by, p, s)
+    stmt = (
+        select(p.c.customer_id, s.c.propensity_30d)
+        .select_from(p.outerjoin(s, join_on))
+        .where(p.c.as_of_date == profiles_as_of, *profile_conditions(config.audience, p, s))
+        .order_by(*order, p.c.customer_id)
+    )
+    return {row.customer_id: row.propensity_30d for row in conn.execute(stmt)}
+
+
+def _order_columns(order_by: OrderBy, p: Table, s: Table) -> list[ColumnElement]:
+    pc, sc = p.c, s.c
+    return {
+        # NULL scores (customers the model has not scored) go last on both backends.
+        "propensity_desc": [sc.propensity_30d.is_(None), sc.propensity_30d.desc()],
+        "monetary_desc": [pc.monetary.desc()],
+        "frequency_desc": [pc.frequency.desc()],
+        "recency_asc": [pc.recency_days.asc()],
+        "recency_desc": [pc.recency_days.desc()],
+    }[order_by]
+
+
+def due_repeat_products(conn: Connection, day: dt.date, rule: RepeatProductDue) -> dict[str, list[DueProduct]]:
+    """customer_id -> catalogue products they buy regularly and are due to re-order as of `day`,
+    most overdue first (overdue = days since last purchase / their average gap)."""
+    o = orders.c
+    purchase_days = func.count(o.order_date.distinct())
+    stmt = (
+        select(
+            o.customer_id,
+            o.stock_code,
+            purchase_days.label("days"),
+            func.min(o.order_date).label("first"),
+            func.max(o.order_date).label("last"),
+        )
+        .join(products, products.c.stock_code == o.stock_code)
+        .where(
+            o.customer_id.is_not(None),
+            o.is_return.is_(False),
+            o.quantity > 0,
+            o.order_date <= day,
+            # only products a message can show: named and priced in the catalogue
+            products.c.description.is_not(None),
+            products.c.description != "",
+            products.c.unit_price > 0,
+        )
+        .group_by(o.customer_id, o.stock_code)
+        .having(purchase_days >= rule.min_purchase_days)
+        .having(func.max(o.order_date) >= day - dt.timedelta(days=rule.max_days_since_last))
+    )
+    due: dict[str, list[DueProduct]] = {}
+    for row in conn.execute(stmt):
+        first, last = as_date(row.first), as_date(row.last)
+        gap = (last - first).days / (row.days - 1)
+        if gap > 0 and (day - last).days >= rule.overdue_factor * gap:
+            due.setdefault(row.customer_id, []).append(DueProduct(row.stock_code, int(row.days), last, gap))
+    for items in due.values():
+        items.sort(key=lambda p: (-(p.days_since(day) / p.average_gap_days), p.stock_code))
+    return due
+
+
+def _consent_as_of(conn: Connection, customer_ids: list[str], day: dt.date) -> dict[str, bool]:
+    """Latest consent event on or before `day` per customer (absent: never recorded)."""
+    latest: dict[str, tuple[dt.date, bool]] = {}
+    for chunk in chunks(customer_ids):
+        stmt = select(consent_events.c.customer_id, consent_events.c.effective_date, consent_events.c.marketing_consent).where(
+            consent_events.c.customer_id.in_(chunk), consent_events.c.effective_date <= day
+        )
+        for customer_id, effective, consent in conn.execute(stmt):
+            effective = as_date(effective)
+            if customer_id not in latest or effective > latest[customer_id][0]:
+                latest[customer_id] = (effective, bool(consent))
+    return {customer_id: consent for customer_id, (_, consent) in latest.items()}
+
+
+def _rows_in_chunks(conn: Connection, stmt_for: Callable[[Sequence[str]], Select], customer_ids: list[str]) -> list[Row]:
+    rows: list[Row] = []
+    for chunk in chunks(customer_ids):
+        rows += list(conn.execute(stmt_for(chunk)))
+    return rows
+
+
+def _suppressed(conn: Connection, customer_ids: list[str]) -> dict[str, str]:
+    """customer_id -> exclusion reason from the suppression list (the strongest reason first)."""
+    precedence = list(_SUPPRESSION_REASONS)
+    found: dict[str, str] = {}
+    rows = _rows_in_chunks(
+        conn,
+        lambda chunk: select(suppressions.c.customer_id, suppressions.c.reason).where(
+            suppressions.c.customer_id.in_(chunk)
+        ),
+        customer_ids,
+    )
+    for customer_id, reason in sorted(rows, key=lambda r: precedence.index(r[1]) if r[1] in precedence else 99):
+        found.setdefault(customer_id, _SUPPRESSION_REASONS.get(reason, "suppressed"))
+    return found
+
+
+def _with_email(conn: Connection, customer_ids: list[str]) -> set[str]:
+    rows = _rows_in_chunks(
+        conn,
+        lambda chunk: select(customer_contacts.c.customer_id).where(
+            customer_contacts.c.customer_id.in_(chunk), customer_contacts.c.email != ""
+        ),
+        customer_ids,
+    )
+    return {row[0] for row in rows}
+
+
+def _window_start(day: dt.date, days: int) -> dt.date:
+    return day - dt.timedelta(days=days - 1)
+
+
+def _capped(conn: Connection, config: CampaignConfig, day: dt.date, this_run: str) -> set[str]:
+    """Customers who already got `max_messages` e-mails from other live runs in the cap window."""
+    cap = config.frequency_cap
+    m, r = messages.c, campaign_runs.c
+    stmt = (
+        select(m.customer_id)
+        .select_from(messages.join(campaign_runs, r.run_key == m.run_key))
+        .where(
+            m.channel == "email",
+            m.status.in_(POSSIBLY_SENT),
+            m.run_key != this_run,
+            r.logical_date >= _window_start(day, cap.per_days),
+            r.logical_date <= day,
+        )
+        .group_by(m.customer_id)
+        .having(func.count() >= cap.max_messages)
+    )
+    return {row[0] for row in conn.execute(stmt)}
+
+
+def _bought_recently(conn: Connection, day: dt.date, days: int) -> set[str]:
+    o = orders.c
+    stmt = (
+        select(o.customer_id)
+        .where(
+            o.customer_id.is_not(None),
+            o.is_return.is_(False),
+            o.order_date >= _window_start(day, days),
+            o.order_date <= day,
+        )
+        .distinct()
+    )
+    return {row[0] for row in conn.execute(stmt)}
+
+
+def _in_other_campaigns(conn: Connection, config: CampaignConfig, day: dt.date, days: int) -> set[str]:
+    a, r = audience_members.c, campaign_runs.c
+    stmt = (
+        select(a.customer_id)
+        .select_from(audience_members.join(campaign_runs, r.run_key == a.run_key))
+        .where(
+            r.campaign != config.name,
+            r.send_mode == "live",
+            a.arm.in_(("treatment", "control")),
+            r.logical_date >= _window_start(day, days),
+            r.logical_date <= day,
+        )
+        .distinct()
+    )
+    return {row[0] for row in conn.execute(stmt)}
+
+
+def unknown_segments(config: CampaignConfig) -> list[str]:
+    """Segments the rules name that the profile stage never assigns (a typo would select nobody)."""
+    from marketflow.profiles.segments import SEGMENTS  # pandas: keep it out of DAG parsing
+
+    return [s for s in config.audience.segments or [] if s not in SEGMENTS]
+
+
+def compute_audience(conn: Connection, config: CampaignConfig, day: dt.date, run_key: str) -> Audience:
+    """The audience of `config` for logical date `day` (reads only; see `write_audience`)."""
+    if unknown := unknown_segments(config):
+        raise ValueError(f"campaign {config.name!r}: audience.segments: unknown segment(s) {unknown}")
+    profiles_as_of = _latest_on_or_before(conn, customer_profiles.c.as_of_date, day)
+    if profiles_as_of is None:
+        raise AudienceInputsMissing(f"no customer_profiles snapshot on or before {day}: run build_profiles first")
+    scores_as_of = _latest_on_or_before(conn, audience_scores.c.as_of_date, day)
+    notes: list[str] = []
+    if scores_as_of is None and needs_scores(config.audience):
+        raise AudienceInputsMissing(
+            f"audience.propensity_30d needs audience_scores on or before {day}: run score_audiences first"
+        )
+    if scores_as_of is None and config.audience.order_by == "propensity_desc":
+        notes.append("no propensity scores yet: ordered by customer id instead of propensity")
+
+    matched = _matching_profiles(conn, config, profiles_as_of, scores_as_of)
+    due: dict[str, list[DueProduct]] = {}
+    if config.audience.repeat_product_due is not None:
+        due = due_repeat_products(conn, day, config.audience.repeat_product_due)
+        matched = {c: p for c, p in matched.items() if c in due}
+        due = {c: products for c, products in due.items() if c in matched}
+
+    ids = list(matched)
+    suppressed = _suppressed(conn, ids)
+    consent = _consent_as_of(conn, ids, day)
+    with_email = _with_email(conn, ids)
+    exclusions = config.exclusions
+    capped = _capped(conn, config, day, run_key) if config.channels.email else set()
+    recent = _bought_recently(conn, day, exclusions.bought_within_days) if exclusions.bought_within_days else set()
+    busy = (
+        _in_other_campaigns(conn, config, day, exclusions.in_other_campaign_within_days)
+        if exclusions.in_other_campaign_within_days
+        else set()
+    )
+
+    def reason_for(customer_id: str) -> str | None:
+        if customer_id in suppressed:
+            return suppressed[customer_id]
+        if consent.get(customer_id) is False:
+            return "opted_out"
+        if config.consent == "explicit_opt_in" and customer_id not in consent:
+            return "no_consent"
+        if customer_id not in with_email:
+            return "no_email"
+        if customer_id in capped:
+            return "frequency_cap"
+        if customer_id in recent:
+            return "bought_recently"
+        if customer_id in busy:
+            return "in_other_campaign"
+        return None
+
+    members: list[Member] = []
+    eligible = 0
+    variants = [v.name for v in config.message.variants]
+    max_size = config.audience.max_size
+    for customer_id, propensity in matched.items():
+        reason = reason_for(customer_id)
+        if reason is None and max_size is not None and eligible >= max_size:
+            reason = "over_max_size"
+        if reason is not None:
+            members.append(Member(customer_id, "excluded", None, reason, propensity))
+            continue
+        eligible += 1
+        if is_control(config.name, customer_id, config.control_share):
+            members.append(Member(customer_id, "control", None, None, propensity))
+        else:
+            variant = assign_variant(config.name, customer_id, variants)
+            members.append(Member(customer_id, "treatment", variant, None, propensity))
+    return Audience(members, profiles_as_of, scores_as_of, due, notes)
+
+
+def audience_is_frozen(conn: Connection, run_key: str) -> bool:
+    """True once any message of the run has gone past `rendered`: its audience must not change."""
+    stmt = select(func.count()).where(messages.c.run_key == run_key, messages.c.status != "rendered")
+    return conn.execute(stmt).scalar_one() > 0
+
+
+def write_audience(conn: Connection, run_key: str, audience: Audience) -> None:
+    """Replace the run's members (call inside one transaction, after `audience_is_frozen`)."""
+    conn.execute(audience_members.delete().where(audience_members.c.run_key == run_key))
+    rows = [
+        {
+            "run_key": run_key,
+            "customer_id": m.customer_id,
+            "arm": m.arm,
+            "variant": m.variant,
+            "exclusion_reason": m.exclusion_reason,
+            "propensity_30d": m.propensity_30d,
+        }
+        for m in audience.members
+    ]
+    if rows:
+        conn.execute(audience_members.insert(), rows)
+
+
+def stored_members(conn: Connection, run_key: str, arms: tuple[str, ...] = ("treatment",)) -> list[Member]:
+    """The run's recorded members in `arms`, by customer id."""
+    a = audience_members.c
+    stmt = (
+        select(a.customer_id, a.arm, a.variant, a.exclusion_reason, a.propensity_30d)
+        .where(a.run_key == run_key, a.arm.in_(arms))
+        .order_by(a.customer_id)
+    )
+    return [Member(*row) for row in conn.execute(stmt)]

@@ -1,0 +1,409 @@
+"""The steps of a campaign run, one function per DAG task: select -> render -> send -> sync ads -> report.
+
+Each step takes the warehouse engine, the campaign's config and the run's `RunPlan` (from
+`plan_run`), does its work idempotently (a retry or a cleared task redoes it safely) and returns
+a small JSON-friendly summary for XCom and the task log. Steps that would contact customers check
+the plan: backfills and dry runs rebuild everything but send and push nothing, and say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from marketflow.audiences.selection import (
+    audience_is_frozen,
+    compute_audience,
+    due_repeat_products,
+    stored_members,
+    write_audience,
+)
+from marketflow.campaigns.config import CampaignConfig, campaigns_dir, load_campaign, templates_dir
+from marketflow.campaigns.report import build_report
+from marketflow.campaigns.runs import RunPlan, ensure_run, run_key, set_run_fields
+from marketflow.campaigns.sqlutil import as_date, chunks
+from marketflow.channels.ads import (
+    WebhookTarget,
+    hashed_audience,
+    post_audience,
+    webhook_from_connection,
+    write_audience_csv,
+)
+from marketflow.channels.identifiers import new_message_id
+from marketflow.channels.ledger import SendPolicy, send_pending
+from marketflow.channels.smtp import SmtpSettings, SmtpTransport, settings_from_connection
+from marketflow.copy.facts import CustomerFacts, ProductFact, customer_facts, due_products, recommended_products
+from marketflow.copy.llm import Copywriter
+from marketflow.copy.render import MessageRenderer, RenderedMessage
+from marketflow.warehouse.schema import (
+    ad_audience_exports,
+    audience_members,
+    customer_contacts,
+    customer_profiles,
+    messages,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SendIncomplete(RuntimeError):
+    """Some e-mails could not be sent yet (transient errors): the task fails so Airflow retries it."""
+
+
+def campaign(name: str) -> CampaignConfig:
+    """The campaign `name` from `include/campaigns/<name>.yaml`."""
+    return load_campaign(campaigns_dir() / f"{name}.yaml")
+
+
+def default_export_root() -> Path:
+    """`$MARKETFLOW_EXPORT_DIR`, else `$AIRFLOW_HOME/marketflow/ad-audiences`."""
+    if os.environ.get("MARKETFLOW_EXPORT_DIR"):
+        return Path(os.environ["MARKETFLOW_EXPORT_DIR"])
+    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "marketflow" / "ad-audiences"
+
+
+# --- select -------------------------------------------------------------------------------------
+
+
+def select_audience(engine: Engine, config: CampaignConfig, plan: RunPlan) -> dict[str, Any]:
+    """Select and store the run's audience; once any message of the run left, it is frozen."""
+    with engine.connect() as conn:  # read outside the write transaction: other writers are not held up
+        frozen = audience_is_frozen(conn, plan.run_key)
+        audience = None if frozen else compute_audience(conn, config, plan.logical_date, plan.run_key)
+    with engine.begin() as conn:
+        ensure_run(conn, plan)
+        if audience is None or audience_is_frozen(conn, plan.run_key):
+            counts = dict(
+                conn.execute(
+                    select(audience_members.c.arm, func.count())
+                    .where(audience_members.c.run_key == plan.run_key)
+                    .group_by(audience_members.c.arm)
+                ).all()
+            )
+            log.warning("%s: messages already left for this run: its audience is kept as recorded %s", plan.run_key, counts)
+            return {"frozen": True, **counts}
+        write_audience(conn, plan.run_key, audience)
+        summary = audience.summary()
+        set_run_fields(
+            conn,
+            plan.run_key,
+            status="selected",
+            audience_size=len(audience.treatment) + len(audience.control),
+            treatment_size=len(audience.treatment),
+            control_size=len(audience.control),
+            exclusion_counts=audience.exclusion_counts(),
+        )
+    log.info(
+        "%s: %d matched the rules; treatment %d, control %d; excluded by reason: %s%s",
+        plan.run_key,
+        summary["matched"],
+        summary["treatment"],
+        summary["control"],
+        summary["excluded"] or "none",
+        "".join(f"; note: {n}" for n in audience.notes),
+    )
+    return summary
+
+
+# --- render -------------------------------------------------------------------------------------
+
+
+def _profiles_as_of(engine: Engine, day: dt.date) -> dt.date:
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(func.max(customer_profiles.c.as_of_date)).where(customer_profiles.c.as_of_date <= day)
+        ).scalar_one()
+    if value is None:
+        raise RuntimeError(f"no customer_profiles snapshot on or before {day}")
+    return as_date(value)
+
+
+def _products(engine: Engine, config: CampaignConfig, day: dt.date, ids: list[str]) -> dict[str, list[ProductFact]]:
+    n, source = config.message.products, config.message.product_source
+    with engine.connect() as conn:
+        if source == "recommendations":
+            return recommended_products(conn, ids, n)
+        if source == "repeat_products" and config.audience.repeat_product_due is not None:
+            wanted = set(ids)
+            due = {c: p for c, p in due_repeat_products(conn, day, config.audience.repeat_product_due).items() if c in wanted}
+            return due_products(conn, due, n, day)
+    return {}
+
+
+def _facts(engine: Engine, config: CampaignConfig, day: dt.date, ids: list[str]) -> dict[str, CustomerFacts]:
+    products = _products(engine, config, day, ids)
+    with engine.connect() as conn:
+        return customer_facts(conn, _profiles_as_of(engine, day), ids, products)
+
+
+def _emails(engine: Engine, ids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    with engine.connect() as conn:
+        for chunk in chunks(ids):
+            stmt = select(customer_contacts.c.customer_id, customer_contacts.c.email).where(
+                customer_contacts.c.customer_id.in_(chunk)
+            )
+            found.update(dict(conn.execute(stmt).all()))
+    return found
+
+
+def copywriter_for(config: CampaignConfig) -> Copywriter | None:
+    """The LLM copywriter when the campaign enables it and its Airflow connection exists."""
+    llm = config.message.llm
+    if not llm.enabled:
+        return None
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from marketflow.copy.llm import settings_from_connection
+
+    try:
+        settings = settings_from_connection(llm.conn_id)
+    except (AirflowNotFoundException, ValueError) as exc:
+        log.warning("LLM copy is enabled but connection %r is unusable (%s): templates only", llm.conn_id, exc)
+        return None
+    limits = {"subject": llm.max_subject_chars, "intro": llm.max_intro_chars}
+    email = config.channels.email
+    shop = (email.from_name if email else "") or "our shop"
+    return Copywriter(settings, shop=shop, brief=config.description, limits=limits)
+
+
+def render_messages(
+    engine: Engine,
+    config: CampaignConfig,
+    plan: RunPlan,
+    *,
+    templates: Path | None = None,
+    copywriter: Copywriter | None = None,
+) -> dict[str, Any]:
+    """Render one e-mail per treatment member into the ledger as `rendered`.
+
+    Rows already past `rendered` (sending, sent, ...) are never touched; rows still `rendered`
+    are re-rendered in place and keep their Message-ID.
+    """
+    if config.channels.email is None:
+        return {"rendered": 0, "note": "no e-mail channel"}
+    with engine.connect() as conn:
+        members = stored_members(conn, plan.run_key)
+        existing = {
+            row.customer_id: (row.status, row.message_id)
+            for row in conn.execute(
+                select(messages.c.customer_id, messages.c.status, messages.c.message_id).where(
+                    messages.c.run_key == plan.run_key, messages.c.channel == "email"
+                )
+            )
+        }
+    to_render = [m for m in members if existing.get(m.customer_id, ("rendered",))[0] == "rendered"]
+    ids = [m.customer_id for m in to_render]
+    facts, emails = _facts(engine, config, plan.logical_date, ids), _emails(engine, ids)
+    renderer = MessageRenderer(config, templates or templates_dir(), copywriter)
+    rows = []
+    missing = 0
+    for member in to_render:
+        if member.customer_id not in facts or member.customer_id not in emails:
+            missing += 1  # profile or address gone since selection: nothing to render
+            continue
+        message_id = existing.get(member.customer_id, (None, None))[1] or new_message_id(renderer.domain)
+        msg = renderer.render(facts[member.customer_id], member.variant or config.message.variants[0].name, message_id)
+        rows.append(_ledger_row(plan.run_key, msg, emails[member.customer_id]))
+    with engine.begin() as conn:
+        conn.execute(
+            messages.delete().where(
+                messages.c.run_key == plan.run_key, messages.c.channel == "email", messages.c.status == "rendered"
+            )
+        )
+        if rows:
+            conn.execute(messages.insert(), rows)
+        set_run_fields(conn, plan.run_key, status="rendered")
+    sources = Counter(row["copy_source"] for row in rows)
+    kept = len(members) - len(to_render)
+    log.info(
+        "%s: rendered %d e-mails (copy: %s); %d already past rendering kept; %d without profile or address",
+        plan.run_key, len(rows), dict(sources), kept, missing,
+    )
+    return {"rendered": len(rows), "copy_sources": dict(sources), "kept": kept, "missing": missing}
+
+
+def _ledger_row(run_key: str, msg: RenderedMessage, email: str) -> dict[str, Any]:
+    return {
+        "run_key": run_key,
+        "customer_id": msg.customer_id,
+        "channel": "email",
+        "status": "rendered",
+        "message_id": msg.message_id,
+        "recipient": email,
+        "variant": msg.variant,
+        "subject": msg.subject[:255],
+        "body_text": msg.body_text,
+        "body_html": msg.body_html,
+        "copy_source": msg.copy_source,
+        "attempts": 0,
+    }
+
+
+def preview_messages(
+    engine: Engine,
+    config: CampaignConfig,
+    day: dt.date,
+    n: int,
+    *,
+    templates: Path | None = None,
+    copywriter: Copywriter | None = None,
+) -> list[RenderedMessage]:
+    """Render up to `n` messages for `day`'s audience without writing or sending anything."""
+    with engine.connect() as conn:
+        audience = compute_audience(conn, config, day, run_key(config.name, day))
+    chosen = audience.treatment[:n]
+    facts = _facts(engine, config, day, [m.customer_id for m in chosen])
+    renderer = MessageRenderer(config, templates or templates_dir(), copywriter)
+    return [
+        renderer.render(facts[m.customer_id], m.variant or config.message.variants[0].name, new_message_id(renderer.domain))
+        for m in chosen
+        if m.customer_id in facts
+    ]
+
+
+# --- send ---------------------------------------------------------------------------------------
+
+
+def send_emails(
+    engine: Engine,
+    config: CampaignConfig,
+    plan: RunPlan,
+    *,
+    smtp: SmtpSettings | None = None,
+    policy: SendPolicy | None = None,
+) -> dict[str, Any]:
+    """Send the run's rendered e-mails exactly once (live runs only).
+
+    `smtp` defaults to the campaign's Airflow SMTP connection; `policy` to the campaign's rate
+    with 4 tries and exponential backoff from 1 s.
+    """
+    channel = config.channels.email
+    if channel is None:
+        return {"sent": 0, "note": "no e-mail channel"}
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            select(func.count()).where(
+                messages.c.run_key == plan.run_key, messages.c.channel == "email", messages.c.status == "rendered"
+            )
+        ).scalar_one()
+    if not plan.contacts_customers:
+        with engine.begin() as conn:
+            set_run_fields(conn, plan.run_key, status="send_skipped")
+        log.warning("%s: NOTHING SENT (%s mode): %s; %d e-mails stay rendered", plan.run_key, plan.send_mode, plan.reason, waiting)
+        return {"sent": 0, "send_mode": plan.send_mode, "skipped": plan.reason, "rendered_not_sent": waiting}
+    settings = smtp or settings_from_connection(channel.smtp_conn_id)
+    policy = policy or SendPolicy(rate_per_second=channel.rate_per_second)
+    with SmtpTransport(settings) as transport:
+        summary = send_pending(engine, plan.run_key, channel, transport, policy, delivery_log=settings.delivery_log)
+    with engine.begin() as conn:
+        set_run_fields(conn, plan.run_key, status="sent")
+    log.info("%s: %s", plan.run_key, summary.to_dict())
+    if summary.in_doubt:
+        log.warning(
+            "%s: %d e-mails are in doubt (a connection broke mid-send): not resent; resolve with "
+            "`marketflow campaigns resolve-unknown %s --resend|--mark-sent`",
+            plan.run_key,
+            summary.in_doubt,
+            plan.run_key,
+        )
+    if summary.still_pending:
+        raise SendIncomplete(f"{summary.still_pending} e-mails hit transient errors; the retry sends only those")
+    if summary.claimed_elsewhere:
+        raise SendIncomplete(
+            f"{summary.claimed_elsewhere} e-mails are claimed by another attempt of this task (or one that died "
+            f"less than {policy.stale_claim_s:.0f} s ago); a later retry settles them"
+        )
+    return summary.to_dict()
+
+
+# --- ad audiences -------------------------------------------------------------------------------
+
+
+def sync_ad_audiences(
+    engine: Engine,
+    config: CampaignConfig,
+    plan: RunPlan,
+    *,
+    export_root: Path | None = None,
+    webhook: WebhookTarget | None = None,
+) -> dict[str, Any]:
+    """Write the treatment group's hashed e-mails per platform; push them to the webhook on live runs.
+
+    Files land in `<export_root>/<campaign>/<logical date>/` (default `default_export_root()`).
+    """
+    ads = config.channels.ads
+    if ads is None:
+        return {"exported": {}, "note": "no ads channel"}
+    with engine.connect() as conn:
+        treated = [m.customer_id for m in stored_members(conn, plan.run_key)]
+    emails = list(_emails(engine, treated).values())
+    folder = (export_root or default_export_root()) / config.name / plan.logical_date.isoformat()
+    target = None
+    if ads.webhook_conn_id and plan.contacts_customers:
+        target = webhook or webhook_from_connection(ads.webhook_conn_id)
+    results: dict[str, Any] = {}
+    for platform in ads.platforms:
+        hashes = hashed_audience(emails, platform)
+        path = write_audience_csv(hashes, platform, folder)
+        status = None
+        if target is not None:
+            status = post_audience(
+                target, {"run_key": plan.run_key, "campaign": config.name, "platform": platform, "hashed_emails": hashes}
+            )
+        elif ads.webhook_conn_id:
+            status = f"not_pushed:{plan.send_mode}"
+        with engine.begin() as conn:
+            conn.execute(
+                ad_audience_exports.delete().where(
+                    ad_audience_exports.c.run_key == plan.run_key, ad_audience_exports.c.platform == platform
+                )
+            )
+            conn.execute(
+                ad_audience_exports.insert().values(
+                    run_key=plan.run_key, platform=platform, artifact_uri=path.as_uri(), rows=len(hashes), webhook_status=status
+                )
+            )
+        results[platform] = {"file": str(path), "rows": len(hashes), "webhook": status}
+    with engine.begin() as conn:
+        set_run_fields(conn, plan.run_key, status="synced")
+    log.info("%s: ad audiences %s", plan.run_key, results)
+    failed = {p: r["webhook"] for p, r in results.items() if _push_failed(r["webhook"])}
+    if failed:
+        raise RuntimeError(f"ad-audience webhook failed: {failed}")
+    return results
+
+
+def _push_failed(status: str | None) -> bool:
+    return status is not None and (status.startswith("error") or (status.startswith("http_") and not status.startswith("http_2")))
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def report_run(engine: Engine, config: CampaignConfig, plan: RunPlan) -> dict[str, Any]:
+    """Compute and store the run's report (treatment vs control, uplift, variants)."""
+    with engine.begin() as conn:
+        report = build_report(conn, plan.run_key, config.attribution_days)
+        set_run_fields(conn, plan.run_key, status="reported", report=report)
+    arms = report["arms"]
+    log.info(
+        "%s: treatment %s vs control %s; conversion uplift %s; window complete: %s",
+        plan.run_key,
+        arms["treatment"],
+        arms["control"],
+        report["conversion_uplift"],
+        report["window"]["complete"],
+    )
+    return {
+        "measured": report["measured"],
+        "treatment": arms["treatment"]["members"],
+        "control": arms["control"]["members"],
+        "conversion_uplift": report["conversion_uplift"],
+    }

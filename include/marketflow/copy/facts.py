@@ -1,0 +1,153 @@
+"""What a message may say about a customer: profile facts and products with catalogue names and prices.
+
+Everything here comes from the warehouse as of the run's date; templates and the LLM only get
+these facts, and the guardrails check LLM copy against them (never against what the LLM says).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import Connection, select
+
+from marketflow.audiences.selection import DueProduct
+from marketflow.campaigns.sqlutil import chunks
+from marketflow.warehouse.schema import customer_profiles, model_registry, products, recommendations
+
+
+@dataclass(frozen=True)
+class ProductFact:
+    """A catalogue product as the message shows it."""
+
+    stock_code: str
+    name: str
+    price: float
+    reason: str = ""
+
+    @property
+    def price_text(self) -> str:
+        return format_money(self.price)
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """The profile facts a message may use (no e-mail address: that never leaves the ledger)."""
+
+    customer_id: str
+    country: str | None
+    segment: str
+    recency_days: int
+    frequency: int
+    monetary: float
+    favourite_group: str | None
+    products: list[ProductFact] = field(default_factory=list)
+
+    def for_prompt(self) -> dict[str, object]:
+        """The facts an external copywriter (LLM) gets: no identifiers."""
+        data = asdict(self)
+        data.pop("customer_id")
+        data["products"] = [{"name": p.name, "price": p.price_text} for p in self.products]
+        return data
+
+
+def format_money(amount: float) -> str:
+    """Prices in the shop's currency (the UCI shop sells in pounds sterling)."""
+    return f"£{amount:,.2f}"
+
+
+def display_name(description: str) -> str:
+    """Catalogue descriptions are upper case ("WHITE HANGING HEART T-LIGHT HOLDER"): title-case them."""
+    return " ".join(word.capitalize() if word.isalpha() else word.title() for word in description.split())
+
+
+def champion_recommender(conn: Connection) -> str | None:
+    """The serving recommender model: the champion promoted last."""
+    r = model_registry.c
+    stmt = (
+        select(r.model_id)
+        .where(r.model_kind == "recommender", r.status == "champion")
+        .order_by(r.promoted_at.desc(), r.registered_at.desc())
+        .limit(1)
+    )
+    return conn.execute(stmt).scalar_one_or_none()
+
+
+def _catalogue(conn: Connection, stock_codes: set[str]) -> dict[str, tuple[str, float]]:
+    """stock_code -> (display name, price) for products that can be shown (named and priced)."""
+    found: dict[str, tuple[str, float]] = {}
+    for chunk in chunks(sorted(stock_codes)):
+        stmt = select(products.c.stock_code, products.c.description, products.c.unit_price).where(
+            products.c.stock_code.in_(chunk)
+        )
+        for code, description, price in conn.execute(stmt):
+            if description and description.strip() and price is not None and price > 0:
+                found[code] = (display_name(description.strip()), round(float(price), 2))
+    return found
+
+
+def recommended_products(conn: Connection, customer_ids: list[str], n: int) -> dict[str, list[ProductFact]]:
+    """Top `n` showable recommendations of the champion model per customer (empty without a champion)."""
+    model_id = champion_recommender(conn)
+    if model_id is None or n == 0:
+        return {}
+    rows: list[tuple[str, int, str, str | None]] = []
+    for chunk in chunks(customer_ids):
+        rec = recommendations.c
+        stmt = (
+            select(rec.customer_id, rec.rank, rec.stock_code, rec.reason)
+            .where(rec.model_id == model_id, rec.customer_id.in_(chunk))
+            .order_by(rec.customer_id, rec.rank)
+        )
+        rows += list(conn.execute(stmt))
+    catalogue = _catalogue(conn, {row[2] for row in rows})
+    chosen: dict[str, list[ProductFact]] = {}
+    for customer_id, _rank, code, reason in rows:
+        picked = chosen.setdefault(customer_id, [])
+        if code in catalogue and len(picked) < n and all(p.stock_code != code for p in picked):
+            name, price = catalogue[code]
+            picked.append(ProductFact(code, name, price, reason or ""))
+    return chosen
+
+
+def due_products(conn: Connection, due: dict[str, list[DueProduct]], n: int, day: dt.date) -> dict[str, list[ProductFact]]:
+    """The `n` most overdue repeat products per customer, with catalogue names and prices."""
+    catalogue = _catalogue(conn, {p.stock_code for products_ in due.values() for p in products_})
+    chosen: dict[str, list[ProductFact]] = {}
+    for customer_id, products_ in due.items():
+        facts = [
+            ProductFact(
+                p.stock_code,
+                *catalogue[p.stock_code],
+                reason=f"you usually re-order every {round(p.average_gap_days)} days; last time {p.days_since(day)} days ago",
+            )
+            for p in products_
+            if p.stock_code in catalogue
+        ]
+        if facts:
+            chosen[customer_id] = facts[:n]
+    return chosen
+
+
+def customer_facts(
+    conn: Connection, profiles_as_of: dt.date, customer_ids: list[str], products_by_customer: dict[str, list[ProductFact]]
+) -> dict[str, CustomerFacts]:
+    """Facts per customer from the profile snapshot the audience was selected on."""
+    p = customer_profiles.c
+    facts: dict[str, CustomerFacts] = {}
+    for chunk in chunks(customer_ids):
+        stmt = select(
+            p.customer_id, p.country, p.segment, p.recency_days, p.frequency, p.monetary, p.favourite_group
+        ).where(p.as_of_date == profiles_as_of, p.customer_id.in_(chunk))
+        for row in conn.execute(stmt):
+            facts[row.customer_id] = CustomerFacts(
+                customer_id=row.customer_id,
+                country=row.country,
+                segment=row.segment,
+                recency_days=int(row.recency_days),
+                frequency=int(row.frequency),
+                monetary=round(float(row.monetary), 2),
+                favourite_group=row.favourite_group,
+                products=products_by_customer.get(row.customer_id, []),
+            )
+    return facts

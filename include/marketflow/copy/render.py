@@ -1,0 +1,127 @@
+"""Render messages from Jinja2 templates in a sandbox, with A/B variants and optional LLM copy.
+
+Templates live in `include/templates/`: `<template>.txt.j2` and `<template>.html.j2` per campaign
+(both usually extend `_layout.*.j2`). They run in a `SandboxedEnvironment` with `StrictUndefined`
+(a typo in a template fails the task instead of sending "Hello ,"); the HTML environment
+autoescapes, so a subject, intro or product name can never inject markup. Variant subject and
+intro strings from the campaign file are rendered in the same sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from marketflow.campaigns.config import CampaignConfig, Variant
+from marketflow.channels.identifiers import unsubscribe_url
+from marketflow.copy.facts import CustomerFacts, format_money
+from marketflow.copy.guardrails import check_copy, has_unsubscribe_link
+from marketflow.copy.llm import Copywriter, CopywriterError
+
+
+class TemplateProblem(RuntimeError):
+    """A template renders without the unsubscribe link, or refers to something that does not exist."""
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    customer_id: str
+    variant: str
+    subject: str
+    body_text: str
+    body_html: str
+    copy_source: str
+    message_id: str
+    unsubscribe_url: str
+
+
+def _environment(folder: Path, autoescape: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(folder)),
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["money"] = format_money
+    return env
+
+
+class MessageRenderer:
+    """Renders one campaign's messages; holds the template environments and the LLM circuit."""
+
+    def __init__(self, config: CampaignConfig, templates: Path, copywriter: Copywriter | None = None) -> None:
+        if config.channels.email is None:
+            raise ValueError(f"campaign {config.name!r} has no e-mail channel to render for")
+        self.config = config
+        self.email = config.channels.email
+        self.copywriter = copywriter
+        self._text = _environment(templates, autoescape=False)
+        self._html = _environment(templates, autoescape=True)
+        self._text_template = self._text.get_template(f"{config.message.template}.txt.j2")
+        self._html_template = self._html.get_template(f"{config.message.template}.html.j2")
+        self._variants = {v.name: v for v in config.message.variants}
+        self._llm_failures_in_a_row = 0
+
+    @property
+    def domain(self) -> str:
+        return self.email.from_address.rsplit("@", 1)[1]
+
+    def _context(self, facts: CustomerFacts) -> dict[str, object]:
+        return {
+            "customer": facts,
+            "products": facts.products,
+            "shop": self.email.from_name or self.domain,
+            "campaign": {"name": self.config.name, "description": self.config.description},
+        }
+
+    def _variant_copy(self, variant: Variant, context: dict[str, object]) -> tuple[str, str]:
+        subject = self._text.from_string(variant.subject).render(context)
+        intro = self._text.from_string(variant.intro).render(context)
+        return " ".join(subject.split()), intro.strip()
+
+    def _llm_copy(self, facts: CustomerFacts, subject: str, intro: str) -> tuple[str, str, str]:
+        """(subject, intro, copy_source): the LLM's copy if it passes the guardrails, else the template's."""
+        llm = self.config.message.llm
+        if not llm.enabled:
+            return subject, intro, "template"
+        if self.copywriter is None:
+            return subject, intro, "template_fallback:llm_not_configured"
+        if self._llm_failures_in_a_row >= llm.stop_after_failures:
+            return subject, intro, "template_fallback:circuit_open"
+        try:
+            llm_subject, llm_intro = self.copywriter.write(facts, {"subject": subject, "intro": intro})
+        except CopywriterError as exc:
+            self._llm_failures_in_a_row += 1
+            return subject, intro, f"template_fallback:{exc.reason}"[:64]
+        violations = check_copy(
+            llm_subject,
+            llm_intro,
+            facts.products,
+            max_subject_chars=llm.max_subject_chars,
+            max_intro_chars=llm.max_intro_chars,
+            banned_phrases=llm.banned_phrases,
+        )
+        if violations:
+            self._llm_failures_in_a_row += 1
+            return subject, intro, f"template_fallback:guardrail:{violations[0].rule}"[:64]
+        self._llm_failures_in_a_row = 0
+        return " ".join(llm_subject.split()), llm_intro, "llm"
+
+    def render(self, facts: CustomerFacts, variant_name: str, message_id: str) -> RenderedMessage:
+        context = self._context(facts)
+        subject, intro = self._variant_copy(self._variants[variant_name], context)
+        subject, intro, source = self._llm_copy(facts, subject, intro)
+        link = unsubscribe_url(self.email.unsubscribe_url, message_id)
+        full = {**context, "subject": subject, "intro": intro, "unsubscribe_url": link}
+        body_text = self._text_template.render(full)
+        body_html = self._html_template.render(full)
+        if not has_unsubscribe_link(body_text, body_html, link):
+            raise TemplateProblem(
+                f"template {self.config.message.template!r} must show {{{{ unsubscribe_url }}}} in both parts"
+            )
+        return RenderedMessage(facts.customer_id, variant_name, subject, body_text, body_html, source, message_id, link)

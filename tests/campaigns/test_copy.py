@@ -1,0 +1,196 @@
+"""Copy: sandboxed templates with variants, guardrails, and the LLM copywriter against a local server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2.exceptions import SecurityError, UndefinedError
+
+from marketflow.campaigns.config import templates_dir
+from marketflow.channels.identifiers import new_message_id, unsubscribe_token
+from marketflow.copy.facts import CustomerFacts, ProductFact, display_name
+from marketflow.copy.guardrails import check_copy
+from marketflow.copy.llm import Copywriter, LlmSettings, endpoint_for, settings_from_connection
+from marketflow.copy.render import MessageRenderer, TemplateProblem
+from tests.campaigns.llm_server import completion, fake_llm_server
+from tests.campaigns.seed import config_dict, make_config
+
+PRODUCTS = [
+    ProductFact("22423", "Regency Cakestand 3 Tier", 12.75, "bought together with your favourites"),
+    ProductFact("71053", "White Metal Lantern", 3.39),
+]
+FACTS = CustomerFacts("17850", "United Kingdom", "at_risk", 120, 4, 420.5, "candles & lanterns", PRODUCTS)
+MID = "<0123456789abcdef0123456789abcdef@giftshop.example>"
+
+
+def _renderer(copywriter: Any = None, **overrides: Any) -> MessageRenderer:
+    return MessageRenderer(make_config(**overrides), templates_dir(), copywriter)
+
+
+def test_template_renders_text_and_html_with_catalogue_facts_and_unsubscribe_link() -> None:
+    msg = _renderer().render(FACTS, "a", MID)
+    assert msg.subject == "We miss you: Regency Cakestand 3 Tier"
+    link = f"https://giftshop.example/unsubscribe?u={unsubscribe_token(MID)}"
+    assert msg.unsubscribe_url == link and link in msg.body_text and link in msg.body_html
+    for part in (msg.body_text, msg.body_html):
+        assert "Regency Cakestand 3 Tier" in part and "£12.75" in part and "£3.39" in part
+        assert "It has been a while." in part and "120 days" in part
+    assert msg.copy_source == "template" and msg.variant == "a"
+    assert msg.body_html.lstrip().startswith("<!DOCTYPE html>")
+
+
+def test_html_part_escapes_everything_it_did_not_write() -> None:
+    facts = CustomerFacts("1", None, "at_risk", 90, 2, 10.0, "pots & pans", [ProductFact("X", "<script>alert(1)</script>", 1.0)])
+    msg = _renderer().render(facts, "b", MID)
+    assert "<script>" not in msg.body_html and "&lt;script&gt;" in msg.body_html
+    assert "<script>alert(1)</script>" in msg.body_text  # plain text is not HTML
+
+
+def test_a_typo_in_a_variant_fails_instead_of_sending_a_blank() -> None:
+    data = config_dict()
+    data["message"]["variants"][0]["subject"] = "Hello {{ customer.first_name }}"
+    renderer = MessageRenderer(make_config(message=data["message"]), templates_dir())
+    with pytest.raises(UndefinedError):
+        renderer.render(FACTS, "a", MID)
+
+
+def test_variant_strings_run_in_a_sandbox() -> None:
+    data = config_dict()
+    data["message"]["variants"][0]["subject"] = "{{ customer.__class__.__init__.__globals__ }}"
+    renderer = MessageRenderer(make_config(message=data["message"]), templates_dir())
+    with pytest.raises(SecurityError):
+        renderer.render(FACTS, "a", MID)
+
+
+def test_a_template_without_the_unsubscribe_link_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "winback.txt.j2").write_text("{{ intro }}\n")
+    (tmp_path / "winback.html.j2").write_text("<p>{{ intro }}</p>\n")
+    renderer = MessageRenderer(make_config(), tmp_path)
+    with pytest.raises(TemplateProblem, match="unsubscribe_url"):
+        renderer.render(FACTS, "a", MID)
+
+
+def test_message_ids_are_unique_and_carry_the_token() -> None:
+    ids = {new_message_id("giftshop.example") for _ in range(1000)}
+    assert len(ids) == 1000
+    some = next(iter(ids))
+    assert some.startswith("<") and some.endswith("@giftshop.example>") and len(unsubscribe_token(some)) == 32
+
+
+def test_display_names_from_upper_case_descriptions() -> None:
+    assert display_name("WHITE HANGING HEART T-LIGHT HOLDER") == "White Hanging Heart T-Light Holder"
+    assert display_name("PAPER CHAIN KIT 50'S CHRISTMAS") == "Paper Chain Kit 50'S Christmas"
+
+
+LIMITS = {"max_subject_chars": 60, "max_intro_chars": 200}
+
+
+@pytest.mark.parametrize(
+    ("subject", "intro", "rule"),
+    [
+        ("", "Hello.", "empty"),
+        ("x" * 61, "Hello.", "subject_too_long"),
+        ("Hi", "y" * 201, "intro_too_long"),
+        ("Act now!", "Hello.", "banned_phrase"),
+        ("Our lanterns", "Guaranteed to delight.", "banned_phrase"),
+        ("Hi", "Try our Sparkly Gift Wrap today.", "banned_phrase_custom"),
+        ("Hi", "See https://evil.example/deal", "link_or_markup"),
+        ("Hi", "Write to deals@evil.example", "link_or_markup"),
+        ("Hi", "<b>Bold</b> offer", "link_or_markup"),
+        ("Hi", 'Meet the "Golden Unicorn Lamp".', "unknown_product"),
+        ("Hi", 'The "White Metal Lantern" for only £2.99.', "price_mismatch"),
+        ("£9.99 deals", "Hello.", "price_mismatch"),
+        ("Hi", "The lantern, now only 2.99 each.", "price_mismatch"),
+    ],
+)
+def test_guardrails_catch_each_rule(subject: str, intro: str, rule: str) -> None:
+    violations = check_copy(subject, intro, PRODUCTS, banned_phrases=["sparkly gift wrap"], **LIMITS)
+    expected = "banned_phrase" if rule == "banned_phrase_custom" else rule
+    assert expected in {v.rule for v in violations}
+
+
+def test_guardrails_accept_faithful_copy() -> None:
+    ok = check_copy(
+        "A lantern for autumn",
+        'The "white metal lantern" is back at £3.39, and the "Regency Cakestand 3 Tier" at GBP 12.75.',
+        PRODUCTS,
+        **LIMITS,
+    )
+    assert ok == []
+
+
+def _copywriter(url: str, timeout: float = 2.0) -> Copywriter:
+    settings = LlmSettings(endpoint=endpoint_for(url), api_key="sk-test-123", model="copy-model", timeout_s=timeout)
+    return Copywriter(settings, shop="The Gift Shop", brief="Win back quiet regulars.", limits={"subject": 80, "intro": 600})
+
+
+def _llm_config() -> dict[str, Any]:
+    data = config_dict()
+    data["message"]["llm"] = {"enabled": True, "banned_phrases": ["last chance"], "stop_after_failures": 3}
+    return data
+
+
+def _llm_renderer(url: str, timeout: float = 2.0) -> MessageRenderer:
+    return MessageRenderer(make_config(message=_llm_config()["message"]), templates_dir(), _copywriter(url, timeout))
+
+
+def test_llm_copy_that_passes_the_guardrails_is_used_and_the_prompt_carries_no_identity() -> None:
+    good = {"subject": "Your cake stand misses you", "intro": 'The "Regency Cakestand 3 Tier" is still £12.75.'}
+    with fake_llm_server() as llm:
+        llm.reply = lambda _req: (200, completion(good))
+        msg = _llm_renderer(llm.url).render(FACTS, "a", MID)
+    assert msg.copy_source == "llm"
+    assert msg.subject == good["subject"] and "is still £12.75" in msg.body_text and "still £12.75" in msg.body_html
+    request, headers = llm.requests[0], llm.headers[0]
+    assert request["model"] == "copy-model" and headers["Authorization"] == "Bearer sk-test-123"
+    prompt = json.dumps(request["messages"])
+    assert "17850" not in prompt and "@" not in prompt and "Regency Cakestand 3 Tier" in prompt
+
+
+@pytest.mark.parametrize(
+    ("reply", "source"),
+    [
+        (lambda _r: (200, completion({"subject": "Last chance!", "intro": "Only today."})), "template_fallback:guardrail:banned_phrase"),
+        (lambda _r: (200, completion({"subject": "Deal", "intro": 'The "Regency Cakestand 3 Tier" for £9.99.'})), "template_fallback:guardrail:price_mismatch"),
+        (lambda _r: (200, completion({"subject": "Deal", "intro": 'Try the "Moon Lamp".'})), "template_fallback:guardrail:unknown_product"),
+        (lambda _r: (200, completion({"subject": "x" * 120, "intro": "Hi"})), "template_fallback:guardrail:subject_too_long"),
+        (lambda _r: (500, {"error": "overloaded"}), "template_fallback:http_500"),
+        (lambda _r: (200, completion("Sure! Here is a subject line for you")), "template_fallback:bad_response"),
+        (lambda _r: (200, {"unexpected": True}), "template_fallback:bad_response"),
+    ],
+)
+def test_bad_llm_copy_or_errors_fall_back_to_the_template_and_say_why(reply: Any, source: str) -> None:
+    with fake_llm_server() as llm:
+        llm.reply = reply
+        msg = _llm_renderer(llm.url).render(FACTS, "a", MID)
+    assert msg.copy_source == source
+    assert msg.subject == "We miss you: Regency Cakestand 3 Tier"
+
+
+def test_a_slow_llm_times_out_and_after_repeated_failures_is_no_longer_called() -> None:
+    with fake_llm_server() as llm:
+        llm.delay_s = 0.6
+        renderer = _llm_renderer(llm.url, timeout=0.2)
+        sources = [renderer.render(FACTS, "a", MID).copy_source for _ in range(5)]
+        calls = len(llm.requests)
+    assert sources == ["template_fallback:timeout"] * 3 + ["template_fallback:circuit_open"] * 2
+    assert calls == 3
+
+
+def test_llm_enabled_without_a_connection_is_recorded() -> None:
+    renderer = MessageRenderer(make_config(message=_llm_config()["message"]), templates_dir(), None)
+    assert renderer.render(FACTS, "a", MID).copy_source == "template_fallback:llm_not_configured"
+
+
+def test_llm_settings_come_from_an_airflow_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MARKETFLOW_LLM",
+        json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": 8099, "password": "sk-abc", "extra": {"model": "m1", "timeout": 3}}),
+    )
+    settings = settings_from_connection("marketflow_llm")
+    assert settings.endpoint == "http://127.0.0.1:8099/v1/chat/completions"
+    assert (settings.api_key, settings.model, settings.timeout_s) == ("sk-abc", "m1", 3.0)
+    assert endpoint_for("https://api.example.com/v1") == "https://api.example.com/v1/chat/completions"

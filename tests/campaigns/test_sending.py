@@ -1,0 +1,343 @@
+"""E-mail through a real SMTP server: exactly once under retries, crashes and clears; rules honoured."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from marketflow.campaigns.pipeline import SendIncomplete, render_messages, select_audience, send_emails
+from marketflow.campaigns.runs import RunPlan, plan_run
+from marketflow.channels.events import record_events
+from marketflow.channels.ledger import SendPolicy, resolve_unknown
+from marketflow.channels.smtp import SmtpSettings, settings_from_connection
+from marketflow.warehouse import schema, warehouse_engine
+from tests.campaigns.seed import DAY, Customer, make_config, seed_catalogue, seed_customers
+from tests.campaigns.smtp_server import SmtpSink, smtp_sink
+from tests.conftest import REPO
+
+TODAY = DAY + dt.timedelta(days=1)
+FAST = SendPolicy(rate_per_second=None, max_attempts=3, backoff_s=0.01, stale_claim_s=0.0)
+
+
+def _people(n: int) -> list[Customer]:
+    return [Customer(str(15000 + i), propensity=round(0.9 - i / (2 * n), 4)) for i in range(n)]
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[SmtpSink]:
+    with smtp_sink(tmp_path / "sink") as server:
+        yield server
+
+
+def _prepared(warehouse_url: str, n: int = 12, control_share: float = 0.25, day: dt.date = DAY, today: dt.date = TODAY,
+              **plan_args: Any) -> tuple[Any, Any, RunPlan]:
+    engine = warehouse_engine(warehouse_url)
+    seed_catalogue(engine)
+    seed_customers(engine, _people(n), day=day)
+    config = make_config(audience={"segments": ["at_risk"]}, control_share=control_share)
+    plan = plan_run(config.name, day, today=today, **plan_args)
+    select_audience(engine, config, plan)
+    render_messages(engine, config, plan)
+    return engine, config, plan
+
+
+def _smtp(sink: SmtpSink, **kw: Any) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", port=sink.port, timeout_s=20, **kw)
+
+
+def _ledger(engine: Any, run_key: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.messages).where(schema.messages.c.run_key == run_key)).mappings().all()
+    return {r["customer_id"]: r for r in rows}
+
+
+def _arms(engine: Any) -> dict[str, set[str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.audience_members.c.customer_id, schema.audience_members.c.arm)).all()
+    arms: dict[str, set[str]] = {}
+    for customer_id, arm in rows:
+        arms.setdefault(arm, set()).add(customer_id)
+    return arms
+
+
+def _assert_exactly_once(engine: Any, plan: RunPlan, sink: SmtpSink) -> None:
+    ledger = _ledger(engine, plan.run_key)
+    treatment = _arms(engine)["treatment"]
+    assert set(ledger) == treatment
+    assert {r["status"] for r in ledger.values()} == {"sent"}
+    received = Counter(sink.message_ids())
+    assert received == Counter({r["message_id"]: 1 for r in ledger.values()}), "each message once, none missing"
+    recipients = sorted(str(m["To"]) for m in sink.messages())
+    assert recipients == sorted(f"customer{c}@example.com" for c in treatment)
+
+
+def test_each_treatment_member_gets_one_multipart_email_and_a_rerun_sends_nothing(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    arms = _arms(engine)
+    assert summary["sent"] == len(arms["treatment"]) > 0 and arms["control"]
+    _assert_exactly_once(engine, plan, sink)
+    again = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)  # Airflow retry or cleared task
+    assert again["sent"] == 0
+    _assert_exactly_once(engine, plan, sink)
+    message = sink.messages()[0]
+    ledger = {r["message_id"]: r for r in _ledger(engine, plan.run_key).values()}[str(message["Message-ID"])]
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    token = ledger["message_id"].strip("<>").split("@")[0]
+    assert " ".join(message["List-Unsubscribe"].split()) == (  # long headers are folded on the wire
+        f"<https://giftshop.example/unsubscribe?u={token}>, "
+        f"<mailto:unsubscribe@giftshop.example?subject=unsubscribe%20{ledger['message_id'].strip('<>')}>"
+    )
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["Subject"] == ledger["subject"] and "The Gift Shop" in message["From"]
+    text = message.get_body(("plain",)).get_content()
+    assert f"?u={token}" in text and "£12.75" in text
+    assert {r["status"] for r in _ledger(engine, plan.run_key).values()} == {"sent"}
+    with engine.connect() as conn:
+        run = conn.execute(select(schema.campaign_runs)).mappings().one()
+    assert run["status"] == "sent" and run["send_mode"] == "live"
+
+
+def test_transient_errors_are_retried_with_backoff_and_a_persistent_one_fails_the_task_until_it_clears(
+    warehouse_url: str, sink: SmtpSink
+) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    treatment = sorted(_arms(engine)["treatment"])
+    first, stuck = (f"customer{c}@example.com" for c in treatment[:2])
+    sink.faults.data_failures[first] = ["451 4.3.0 try again later", "421 4.7.0 slow down"]
+    sink.faults.data_failures[stuck] = ["452 4.3.1 mailbox full"] * 3
+    with pytest.raises(SendIncomplete, match="1 e-mails hit transient errors"):
+        send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    ledger = _ledger(engine, plan.run_key)
+    assert ledger[treatment[0]]["status"] == "sent" and ledger[treatment[0]]["attempts"] == 3
+    assert ledger[treatment[1]]["status"] == "rendered" and "452" in ledger[treatment[1]]["error"]
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)  # Airflow's retry
+    assert summary["sent"] == 1
+    _assert_exactly_once(engine, plan, sink)
+
+
+def test_a_hard_bounce_is_recorded_suppressed_and_excluded_next_time(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    victim = sorted(_arms(engine)["treatment"])[0]
+    sink.faults.rcpt_codes[f"customer{victim}@example.com"] = "550 5.1.1 no such user"
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    assert summary["bounced"] == 1
+    assert _ledger(engine, plan.run_key)[victim]["status"] == "bounced"
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.suppressions.c.reason).where(schema.suppressions.c.customer_id == victim)).scalar_one() == "bounce"
+        assert conn.execute(select(schema.engagement_events.c.event_type).where(schema.engagement_events.c.customer_id == victim)).scalar_one() == "bounce"
+    next_week = plan_run(config.name, DAY + dt.timedelta(days=7), today=DAY + dt.timedelta(days=8))
+    with engine.begin() as conn:  # next week's profiles: same people
+        rows = conn.execute(select(schema.customer_profiles).where(schema.customer_profiles.c.as_of_date == DAY)).mappings().all()
+        conn.execute(schema.customer_profiles.insert(), [{**r, "as_of_date": next_week.logical_date} for r in rows])
+    select_audience(engine, config, next_week)
+    with engine.connect() as conn:
+        reason = conn.execute(select(schema.audience_members.c.exclusion_reason).where(
+            schema.audience_members.c.run_key == next_week.run_key, schema.audience_members.c.customer_id == victim)).scalar_one()
+    assert reason == "bounced"
+
+
+def test_unsubscribes_and_opt_outs_after_rendering_cancel_the_message(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    ledger = _ledger(engine, plan.run_key)
+    leaver, opted_out = sorted(ledger)[:2]
+    result = record_events(engine, [{"event_type": "unsubscribe", "message_id": ledger[leaver]["message_id"],
+                                     "occurred_at": "2011-10-03T20:00:00Z"}], "webhook")
+    assert result.suppressed == 1
+    with engine.begin() as conn:  # the CRM export of the next day says no
+        conn.execute(schema.consent_events.insert().values(customer_id=opted_out, effective_date=DAY + dt.timedelta(days=1),
+                                                           marketing_consent=False, source_file="crm-2011-10-04.csv"))
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    assert summary["cancelled"] == 2
+    after = _ledger(engine, plan.run_key)
+    assert after[leaver]["status"] == after[opted_out]["status"] == "cancelled"
+    assert "opted out" in after[opted_out]["error"]
+    inbox = [str(m["To"]) for m in sink.messages()]
+    assert f"customer{leaver}@example.com" not in inbox and f"customer{opted_out}@example.com" not in inbox
+    assert len(inbox) == len(ledger) - 2
+
+
+def test_consent_suppressions_and_the_frequency_cap_keep_people_out_of_the_inbox(warehouse_url: str, sink: SmtpSink) -> None:
+    engine = warehouse_engine(warehouse_url)
+    seed_catalogue(engine)
+    welcome = [Customer(str(15100 + i)) for i in range(6)]
+    opted_out, never_asked, unsubscribed, capped = (Customer("15201", consent=False), Customer("15202", consent=None),
+                                                    Customer("15203"), Customer("15204"))
+    seed_customers(engine, [*welcome, opted_out, never_asked, unsubscribed, capped])
+    with engine.begin() as conn:
+        conn.execute(schema.suppressions.insert().values(customer_id="15203", reason="unsubscribe", since=dt.datetime(2011, 9, 1), source="link"))
+        for n, day in enumerate((DAY - dt.timedelta(days=1), DAY - dt.timedelta(days=3))):
+            key = f"cross_sell:{day}"
+            conn.execute(schema.campaign_runs.insert().values(run_key=key, campaign="cross_sell", logical_date=day, send_mode="live",
+                                                              status="sent", audience_size=1, treatment_size=1, control_size=0))
+            conn.execute(schema.messages.insert().values(run_key=key, customer_id="15204", channel="email", status="sent",
+                                                         attempts=1, message_id=f"<cap{n}@x>"))
+    config = make_config(audience={"segments": ["at_risk"]}, control_share=0.0)
+    plan = plan_run(config.name, DAY, today=TODAY)
+    select_audience(engine, config, plan)
+    render_messages(engine, config, plan)
+    send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    inbox = sorted(str(m["To"]) for m in sink.messages())
+    assert inbox == sorted(c.address() for c in welcome)
+    with engine.connect() as conn:
+        reasons = dict(conn.execute(select(schema.audience_members.c.customer_id, schema.audience_members.c.exclusion_reason)
+                                    .where(schema.audience_members.c.arm == "excluded")).all())
+    assert reasons == {"15201": "opted_out", "15202": "no_consent", "15203": "unsubscribed", "15204": "frequency_cap"}
+
+
+def test_unsendable_addresses_fail_alone_and_never_stay_in_doubt(warehouse_url: str, sink: SmtpSink) -> None:
+    engine = warehouse_engine(warehouse_url)
+    seed_catalogue(engine)
+    fine = [Customer(str(15300 + i)) for i in range(4)]
+    seed_customers(engine, [*fine, Customer("15401", email="josé@example.com"), Customer("15402", email="x\nBcc: all@example.com")])
+    config = make_config(audience={"segments": ["at_risk"]}, control_share=0.0)
+    plan = plan_run(config.name, DAY, today=TODAY)
+    select_audience(engine, config, plan)
+    render_messages(engine, config, plan)
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    assert (summary["sent"], summary["failed"], summary["in_doubt"]) == (4, 2, 0)
+    ledger = _ledger(engine, plan.run_key)
+    assert ledger["15401"]["status"] == ledger["15402"]["status"] == "failed"
+    assert sorted(str(m["To"]) for m in sink.messages()) == sorted(c.address() for c in fine)
+
+
+def test_the_rate_limit_spaces_transactions(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url, n=10, control_share=0.0)
+    started = time.perf_counter()
+    send_emails(engine, config, plan, smtp=_smtp(sink), policy=SendPolicy(rate_per_second=40, max_attempts=1, stale_claim_s=0))
+    assert time.perf_counter() - started >= 9 / 40
+
+
+@pytest.mark.parametrize("mode", ["backfill", "dry_run"])
+def test_backfills_and_dry_runs_send_nothing_unless_forced(warehouse_url: str, sink: SmtpSink, mode: str) -> None:
+    today = dt.date(2026, 11, 24)
+    engine, config, plan = _prepared(warehouse_url, today=today, dry_run=mode == "dry_run")
+    assert plan.send_mode == mode and not plan.contacts_customers
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    assert summary["sent"] == 0 and summary["rendered_not_sent"] == len(_arms(engine)["treatment"])
+    assert "nobody is contacted" in summary["skipped"] or "none sent" in summary["skipped"]
+    assert sink.messages() == []
+    assert {r["status"] for r in _ledger(engine, plan.run_key).values()} == {"rendered"}
+    forced = plan_run(config.name, DAY, today=today, force_send=mode == "backfill", dry_run=mode == "dry_run")
+    send_emails(engine, config, forced, smtp=_smtp(sink), policy=FAST)
+    assert len(sink.messages()) == (len(_arms(engine)["treatment"]) if mode == "backfill" else 0)
+
+
+def test_smtp_settings_come_from_the_airflow_connection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_CAMPAIGNS", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": 2525, "login": "mailer", "password": "s3cret",
+        "extra": {"disable_ssl": True, "timeout": 5, "delivery_log": str(tmp_path / "log.jsonl")}}))
+    s = settings_from_connection("smtp_campaigns")
+    assert (s.host, s.port, s.login, s.password, s.use_ssl, s.use_starttls, s.timeout_s) == (
+        "127.0.0.1", 2525, "mailer", "s3cret", False, True, 5.0)
+    assert s.delivery_log == tmp_path / "log.jsonl"
+
+
+# --- crashes: a sending process killed with SIGKILL, then the task resumes --------------------------
+
+
+def _start_worker(warehouse_url: str, run_key: str, sink: SmtpSink, rate: float, authoritative: bool) -> subprocess.Popen:
+    args = {"warehouse_url": warehouse_url, "run_key": run_key, "port": sink.port, "rate": rate,
+            "delivery_log": str(sink.delivery_log) if authoritative else None}
+    return subprocess.Popen([sys.executable, "-m", "tests.campaigns.send_worker", json.dumps(args)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _kill(worker: subprocess.Popen) -> None:
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    assert worker.returncode == -signal.SIGKILL
+
+
+def _wait_for(condition: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_killed_mid_batch_then_resumed_sends_each_message_exactly_once(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url, n=40, control_share=0.1)
+    worker = _start_worker(warehouse_url, plan.run_key, sink, rate=30, authoritative=True)
+    _wait_for(lambda: len(sink.message_ids()) >= 8)
+    _kill(worker)
+    sent_before = len(sink.message_ids())
+    assert 8 <= sent_before < len(_arms(engine)["treatment"])
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=FAST)
+    assert summary["sent"] == len(_arms(engine)["treatment"]) - sent_before
+    _assert_exactly_once(engine, plan, sink)
+
+
+def test_killed_after_the_server_took_the_message_is_settled_by_delivery_evidence(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    sink.faults.pause_after_store_on = 3  # stored, but the 250 never reaches the sender
+    worker = _start_worker(warehouse_url, plan.run_key, sink, rate=100, authoritative=False)
+    _wait_for(sink.faults.paused.is_set)
+    _kill(worker)
+    sink.faults.release.set()
+    assert sum(r["status"] == "sending" for r in _ledger(engine, plan.run_key).values()) == 1
+    # the sink's delivered events arrive through the event drop (as a provider's webhook would)
+    record_events(engine, [json.loads(line) for line in sink.delivery_log.read_text().splitlines()], "drop")
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    assert summary["reconciled"] == {"sent": 1}
+    _assert_exactly_once(engine, plan, sink)
+
+
+def test_killed_before_the_server_took_it_is_held_as_unknown_until_a_person_decides(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    sink.faults.pause_before_store_on = 3
+    worker = _start_worker(warehouse_url, plan.run_key, sink, rate=100, authoritative=False)
+    _wait_for(sink.faults.paused.is_set)
+    _kill(worker)
+    sink.faults.release.set()
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    assert summary["reconciled"] == {"unknown": 1} and summary["in_doubt"] == 1
+    assert len(sink.message_ids()) == len(_arms(engine)["treatment"]) - 1, "the doubtful one is not resent blindly"
+    assert send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)["sent"] == 0
+    assert resolve_unknown(engine, plan.run_key, "resend") == 1
+    assert send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)["sent"] == 1
+    _assert_exactly_once(engine, plan, sink)
+
+
+def test_a_fresh_claim_of_another_worker_is_neither_touched_nor_resent(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    busy = sorted(_arms(engine)["treatment"])[0]
+    with engine.begin() as conn:  # a twin task is sending this one right now
+        conn.execute(schema.messages.update().where(schema.messages.c.customer_id == busy)
+                     .values(status="sending", attempted_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
+    policy = SendPolicy(rate_per_second=None, max_attempts=1, stale_claim_s=300)
+    with pytest.raises(SendIncomplete, match="1 e-mails are claimed by another attempt"):
+        send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=policy)
+    assert len(sink.messages()) == len(_arms(engine)["treatment"]) - 1
+    assert _ledger(engine, plan.run_key)[busy]["status"] == "sending"
+    with engine.begin() as conn:  # ten minutes later the twin is gone: its claim is stale
+        conn.execute(schema.messages.update().where(schema.messages.c.customer_id == busy)
+                     .values(attempted_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(minutes=10)))
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=policy)
+    assert summary["reconciled"] == {"requeued": 1} and summary["sent"] == 1
+    _assert_exactly_once(engine, plan, sink)
+
+
+def test_with_an_authoritative_delivery_log_an_unaccepted_message_is_resent_automatically(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    sink.faults.pause_before_store_on = 3
+    worker = _start_worker(warehouse_url, plan.run_key, sink, rate=100, authoritative=True)
+    _wait_for(sink.faults.paused.is_set)
+    _kill(worker)
+    sink.faults.release.set()
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=FAST)
+    assert summary["reconciled"] == {"requeued": 1} and summary["in_doubt"] == 0
+    _assert_exactly_once(engine, plan, sink)
