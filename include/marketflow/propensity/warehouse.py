@@ -1,0 +1,143 @@
+"""The propensity stage against the warehouse: train as of a date, ensure a usable model, score one
+customer shard of a day's profile snapshot, replacing exactly that shard's rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine, delete, func, insert, select
+
+from marketflow.profiles.history import prepare_history
+from marketflow.profiles.settings import ProfileSettings
+from marketflow.profiles.warehouse import build_days, read_orders
+from marketflow.propensity import registry
+from marketflow.propensity.dataset import snapshot_builder, stacked_dataset, training_cutoffs
+from marketflow.propensity.features import feature_matrix
+from marketflow.propensity.model import PropensityModel, TrainingReport, train_model
+from marketflow.propensity.scoring import score_customers
+from marketflow.propensity.settings import PropensitySettings
+from marketflow.propensity.shards import in_shard
+from marketflow.warehouse import schema
+
+
+def train_as_of(
+    engine: Engine, as_of: dt.date, settings: PropensitySettings, profile_settings: ProfileSettings
+) -> tuple[PropensityModel, TrainingReport]:
+    """A model trained on orders dated on or before `as_of` only (labels included)."""
+    history = prepare_history(read_orders(engine, as_of), profile_settings)
+    cutoffs = training_cutoffs(history, as_of, settings)
+    dataset = stacked_dataset(snapshot_builder(history, profile_settings), cutoffs, settings.horizon_days)
+    return train_model(dataset, settings)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    model_id: str
+    trained: bool
+    status: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"model_id": self.model_id, "trained": self.trained, "status": self.status}
+
+
+def ensure_model(
+    engine: Engine, as_of: dt.date, settings: PropensitySettings, profile_settings: ProfileSettings
+) -> ModelChoice:
+    """The model that scores `as_of`: a registered one young enough, else one trained now."""
+    with engine.connect() as conn:
+        found = registry.usable_model(conn, as_of, settings.retrain_after_days)
+    if found is not None:
+        return ModelChoice(found.model_id, trained=False, status="reused")
+    model, report = train_as_of(engine, as_of, settings, profile_settings)
+    artifact = model.to_json()
+    model_id = registry.model_id_for(as_of, artifact)
+    uri = registry.write_artifact(settings.model_store, model_id, artifact)
+    with engine.begin() as conn:
+        status = registry.register_and_promote(
+            conn,
+            model_id=model_id,
+            trained_as_of=as_of,
+            data_start=report.train_cutoffs[0],
+            data_end=as_of,
+            params={
+                **settings.lightgbm_params(),
+                "num_boost_round": settings.num_boost_round,
+                "horizon_days": settings.horizon_days,
+                "cutoff_step_days": settings.cutoff_step_days,
+            },
+            metrics=report.as_dict(),
+            artifact_uri=uri,
+        )
+    return ModelChoice(model_id, trained=True, status=status)
+
+
+def has_snapshot(engine: Engine, as_of: dt.date) -> bool:
+    table = schema.customer_profiles
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).where(table.c.as_of_date == as_of)).scalar_one() > 0
+
+
+def ensure_snapshot(engine: Engine, as_of: dt.date, profile_settings: ProfileSettings) -> bool:
+    """Build the day's profile snapshot with the profile stage when it is missing; True if built."""
+    if has_snapshot(engine, as_of):
+        return False
+    build_days(engine, [as_of], profile_settings)
+    return True
+
+
+def read_profiles(engine: Engine, as_of: dt.date) -> pd.DataFrame:
+    """The stored profile snapshot of `as_of` (the columns the features need)."""
+    table = schema.customer_profiles
+    with engine.connect() as conn:
+        return pd.read_sql(select(table).where(table.c.as_of_date == as_of).order_by(table.c.customer_id), conn)
+
+
+def score_shard(engine: Engine, as_of: dt.date, model_id: str, shard: int, settings: PropensitySettings) -> int:
+    """Score the shard's customers of the `as_of` snapshot and replace the shard's rows of that day
+    (rows of customers no longer in the snapshot included); returns the rows written."""
+    profiles = read_profiles(engine, as_of)
+    profiles = profiles[profiles["customer_id"].isin(in_shard(profiles["customer_id"], shard, settings.shards))]
+    table = schema.audience_scores
+    with engine.connect() as conn:
+        model = PropensityModel.from_json(registry.read_artifact(registry.registered(conn, model_id).artifact_uri))
+        stored = conn.execute(select(table.c.customer_id).where(table.c.as_of_date == as_of)).scalars().all()
+    scores = score_customers(model, feature_matrix(profiles), settings.top_reasons) if len(profiles) else None
+    replaced = sorted(set(in_shard(stored, shard, settings.shards)) | set(profiles["customer_id"]))
+    with engine.begin() as conn:
+        for start in range(0, len(replaced), 5000):
+            chunk = replaced[start : start + 5000]
+            conn.execute(delete(table).where(table.c.as_of_date == as_of, table.c.customer_id.in_(chunk)))
+        if scores is not None:
+            rows = [
+                {
+                    "as_of_date": as_of,
+                    "customer_id": customer,
+                    "model_id": model_id,
+                    "propensity_30d": float(p),
+                    "top_reasons": reasons,
+                }
+                for customer, p, reasons in zip(
+                    scores["customer_id"], scores["propensity_30d"], scores["top_reasons"], strict=True
+                )
+            ]
+            conn.execute(insert(table), rows)
+    return 0 if scores is None else len(scores)
+
+
+def stored_scores_summary(engine: Engine, as_of: dt.date) -> dict[str, object]:
+    """Rows, mean propensity and models of the stored scores of `as_of` (for the run's log)."""
+    table = schema.audience_scores
+    with engine.connect() as conn:
+        rows, mean = conn.execute(
+            select(func.count(), func.avg(table.c.propensity_30d)).where(table.c.as_of_date == as_of)
+        ).one()
+        models = conn.execute(select(table.c.model_id).where(table.c.as_of_date == as_of).distinct()).scalars().all()
+    return {
+        "as_of": as_of.isoformat(),
+        "rows": int(rows),
+        "mean_propensity": None if mean is None else round(float(mean), 4),
+        "models": sorted(models),
+    }
