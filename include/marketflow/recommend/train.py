@@ -1,0 +1,238 @@
+"""The weekly retraining job, one function per DAG task; the DAG only wires them.
+
+For an as-of date D (purchases strictly before D):
+1. `train_challenger`: blend weights tuned on [D-56, D-28) with components fitted before D-56;
+   the *evaluation* model is fitted before D-28 and scored on the hold-out [D-28, D); the *serving*
+   model is refitted on everything before D with the same weights. Both are saved, the model is
+   registered as a challenger with its metrics.
+2. `evaluate_against_champion`: the champion's evaluation model is loaded and scored on the
+   challenger's hold-out, with the same history, so both are judged on identical data.
+3. `promote_or_keep`: promote only if the challenger's NDCG@10 ("all") is higher; otherwise keep
+   the champion, mark the challenger rejected and say why.
+4. `write_recommendations`: top-k for every active customer from the champion's serving model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from marketflow.recommend import artifacts, registry
+from marketflow.recommend import warehouse as store_io
+from marketflow.recommend.blend import Recommender
+from marketflow.recommend.evaluate import HoldoutTask
+from marketflow.recommend.interactions import split_at
+from marketflow.recommend.params import RecommenderParams
+from marketflow.recommend.reasons import explain
+
+log = logging.getLogger(__name__)
+
+HOLDOUT_DAYS = 28
+TOP_K = 20
+ACTIVE_DAYS = 365
+EVALUATION_FILE, SERVING_FILE = "evaluation.pt", "serving.pt"
+
+
+def model_id_for(as_of: dt.date, params: RecommenderParams) -> str:
+    """Deterministic: a re-run of the same date with the same settings is the same model."""
+    digest = hashlib.sha256(json.dumps(params.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+    return f"{registry.KIND}-{as_of.isoformat()}-{digest[:8]}"
+
+
+def holdout_start(as_of: dt.date) -> dt.date:
+    return as_of - dt.timedelta(days=HOLDOUT_DAYS)
+
+
+def _summary(record: registry.ModelRecord) -> dict[str, Any]:
+    return {
+        "model_id": record.model_id,
+        "status": record.status,
+        "ndcg@10": {v: round(record.ndcg(v), 4) for v in ("all", "new")},
+    }
+
+
+@dataclass(frozen=True)
+class Trained:
+    evaluation: Recommender
+    serving: Recommender
+    metrics: dict[str, Any]
+
+
+def fit_and_evaluate(purchases: pd.DataFrame, params: RecommenderParams, as_of: dt.date) -> Trained:
+    """The training itself, without the warehouse (the bench times this): the evaluation model and
+    its hold-out metrics, then the serving model refitted on everything with the same weights."""
+    start = holdout_start(as_of)
+    before_holdout, holdout = split_at(purchases, start, as_of)
+    if before_holdout.empty or holdout.empty:
+        raise ValueError(f"need purchases before {start} and in [{start}, {as_of}) to train and evaluate")
+    started = time.perf_counter()
+    evaluation = Recommender.fit(before_holdout, params, as_of=start)
+    task = HoldoutTask(evaluation.history(before_holdout, as_of=start), holdout)
+    metrics: dict[str, Any] = task.evaluate(evaluation.score)
+    serving = Recommender.fit(purchases, params, as_of=as_of, weights=evaluation.weights)
+    seconds = time.perf_counter() - started
+    fits = [evaluation.training["throughput"], serving.training["throughput"]]
+    if evaluation.training["tuning"]:
+        fits.append(evaluation.training["tuning"]["fit_throughput"])
+    samples = sum(t["samples"] for fit in fits for t in fit.values())
+    # metrics hold numbers worth charting over time (the UI plots every numeric leaf)
+    metrics.update(
+        holdout=[start.isoformat(), as_of.isoformat()],
+        holdout_customers=task.customers_in_holdout,
+        cold_start_customers=task.cold_start_customers,
+        training={"seconds": round(seconds, 1), "samples_per_s": round(samples / seconds, 1)},
+    )
+    return Trained(evaluation, serving, metrics)
+
+
+def train_challenger(
+    engine: Engine, as_of: dt.date, overrides: dict[str, Any] | None = None, store: str | None = None
+) -> dict[str, Any]:
+    """Train, evaluate, save and register a challenger for `as_of`; returns ids and metrics (XCom)."""
+    params = RecommenderParams.model_validate(overrides or {})
+    model_id = model_id_for(as_of, params)
+    existing = registry.get(engine, model_id)
+    if existing is not None:
+        log.info("%s is already registered (%s): not retraining", model_id, existing.status)
+        return _summary(existing)
+
+    purchases = store_io.load_purchases(engine, as_of, params.interaction_weight)
+    trained = fit_and_evaluate(purchases, params, as_of)
+    evaluation, serving, metrics = trained.evaluation, trained.serving, trained.metrics
+
+    folder = f"{(store or artifacts.model_store()).rstrip('/')}/{registry.KIND}/{model_id}"
+    artifacts.save(evaluation, f"{folder}/{EVALUATION_FILE}")
+    artifacts.save(serving, f"{folder}/{SERVING_FILE}")
+    tuning = evaluation.training["tuning"]
+    record = registry.ModelRecord(
+        model_id=model_id,
+        model_kind=registry.KIND,
+        trained_as_of=as_of,
+        data_start=store_io.first_order_date(engine),
+        data_end=as_of - dt.timedelta(days=1),
+        params={
+            **params.model_dump(mode="json"),
+            "tuned_weights": evaluation.weights,
+            "tuning": {"window": tuning.get("window"), "validation_objective": tuning.get("objective")},
+            "trained_on": serving.training["device"],
+            "samples_per_s": {name: t["samples_per_s"] for name, t in serving.training["throughput"].items()},
+        },
+        metrics=metrics,
+        code_version=registry.code_version(),
+        artifact_uri=folder,
+        status=registry.CHALLENGER,
+    )
+    registry.register(engine, record)
+    log.info(
+        "registered %s: NDCG@10 all %.4f new %.4f on %s..%s (weights %s)",
+        model_id, metrics["all"]["ndcg@10"], metrics["new"]["ndcg@10"], *metrics["holdout"], evaluation.weights,
+    )
+    return _summary(record)
+
+
+def evaluate_against_champion(engine: Engine, model_id: str) -> dict[str, Any]:
+    """Score the champion on the challenger's hold-out; returns both NDCG@10 ("all") for the gate."""
+    challenger = _require(engine, model_id)
+    comparison: dict[str, Any] = {"challenger_id": model_id, "challenger_ndcg": challenger.ndcg("all")}
+    current = registry.champion(engine)
+    if current is None or current.model_id == model_id:
+        return {**comparison, "champion_id": current and current.model_id, "comparable": current is None}
+
+    start = holdout_start(challenger.trained_as_of)
+    champion_model = artifacts.load(f"{current.artifact_uri}/{EVALUATION_FILE}")
+    if champion_model.fitted_as_of.date() > start:
+        return {
+            **comparison,
+            "champion_id": current.model_id,
+            "comparable": False,
+            "note": f"the champion was fitted on data up to {champion_model.fitted_as_of.date()}, "
+            f"after this hold-out starts ({start}): an older as-of date never replaces it",
+        }
+    purchases = store_io.load_purchases(engine, challenger.trained_as_of, challenger.params["interaction_weight"])
+    before_holdout, holdout = split_at(purchases, start, challenger.trained_as_of)
+    task = HoldoutTask(champion_model.history(before_holdout, as_of=start), holdout)
+    champion_metrics = task.evaluate(champion_model.score)
+    registry.set_metrics(
+        engine, model_id, {**challenger.metrics, "champion": {"model_id": current.model_id, **champion_metrics}}
+    )
+    return {
+        **comparison,
+        "champion_id": current.model_id,
+        "champion_ndcg": champion_metrics["all"]["ndcg@10"],
+        "comparable": True,
+    }
+
+
+def promote_or_keep(engine: Engine, comparison: dict[str, Any]) -> bool:
+    """Promote the challenger if it beats the champion on NDCG@10 ("all"); True when it serves."""
+    model_id = comparison["challenger_id"]
+    challenger = _require(engine, model_id)
+    window = "..".join(challenger.metrics.get("holdout", []))
+    champion_id = comparison.get("champion_id")
+    if challenger.status == registry.CHAMPION:
+        log.info("%s is already the champion", model_id)
+        return True
+    if challenger.status != registry.CHALLENGER:
+        log.info("%s was already decided: %s (%s)", model_id, challenger.status, challenger.decision)
+        return False
+    if champion_id is None:
+        registry.promote(engine, model_id, "first recommender: no champion to beat")
+        return True
+    if not comparison["comparable"]:
+        registry.reject(engine, model_id, f"kept champion {champion_id}: {comparison['note']}")
+        return False
+    ours, theirs = comparison["challenger_ndcg"], comparison["champion_ndcg"]
+    if ours > theirs:
+        registry.promote(
+            engine, model_id, f"NDCG@10 (all) {ours:.4f} > champion {champion_id}'s {theirs:.4f} on {window}"
+        )
+        return True
+    registry.reject(
+        engine, model_id, f"kept champion {champion_id}: its NDCG@10 (all) {theirs:.4f} >= {ours:.4f} on {window}"
+    )
+    return False
+
+
+def write_recommendations(
+    engine: Engine, model_id: str, as_of: dt.date, k: int = TOP_K, active_days: int = ACTIVE_DAYS
+) -> int:
+    """Top-k with reasons for customers who bought in the `active_days` before `as_of`, from the
+    serving model of `model_id`, replacing the served set in one transaction."""
+    record = _require(engine, model_id)
+    model = artifacts.load(f"{record.artifact_uri}/{SERVING_FILE}")
+    purchases = store_io.load_purchases(engine, as_of, record.params["interaction_weight"])
+    since = pd.Timestamp(as_of - dt.timedelta(days=active_days))
+    active = purchases.loc[purchases["timestamp"] >= since, "user"].unique()
+    recommendations = model.recommend(purchases, k=k, users=active, as_of=as_of)
+    recommendations["reason"] = explain(
+        model, model.history(purchases, as_of=as_of), recommendations, store_io.load_descriptions(engine)
+    )
+    written = store_io.replace_recommendations(engine, model_id, recommendations)
+    log.info("wrote %d recommendations (top %d for %d active customers) from %s", written, k, len(active), model_id)
+    return written
+
+
+def rollback(engine: Engine, to_model_id: str, as_of: dt.date | None = None) -> int:
+    """Serve an earlier model again: it becomes champion and its recommendations are rewritten
+    from the latest purchases (as of the day after the last order date unless given)."""
+    target = _require(engine, to_model_id)
+    registry.promote(engine, to_model_id, f"rolled back to {to_model_id} by an operator")
+    if as_of is None:
+        last = store_io.latest_order_date(engine)
+        as_of = (last + dt.timedelta(days=1)) if last else target.trained_as_of
+    return write_recommendations(engine, target.model_id, as_of)
+
+
+def _require(engine: Engine, model_id: str) -> registry.ModelRecord:
+    record = registry.get(engine, model_id)
+    if record is None:
+        raise LookupError(f"no model {model_id!r} in model_registry")
+    return record

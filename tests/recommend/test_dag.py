@@ -1,0 +1,122 @@
+"""`train_recommender` through real Airflow on SQLite and PostgreSQL warehouses holding real orders:
+registration, the champion/challenger gate, recommendations with reasons, and rollback."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from marketflow.recommend import cli, registry
+from marketflow.recommend.artifacts import MODEL_STORE_ENV
+from marketflow.recommend.train import EVALUATION_FILE, SERVING_FILE
+from marketflow.warehouse import schema, warehouse_engine
+from tests.airflow_runner import run_dag, task_states
+from tests.profiles.real_orders import insert_orders, read_history
+from tests.recommend.conftest import FAST_FIXED
+
+pytestmark = pytest.mark.real_data
+
+DAG_ID = "train_recommender"
+FIRST, SECOND = dt.date(2011, 10, 3), dt.date(2011, 10, 10)  # Mondays
+
+
+@pytest.fixture(scope="module")
+def summer_orders(real_data_dir: Path) -> pd.DataFrame:
+    """Four months of real order lines (guests and returns included), enough to train and evaluate."""
+    return read_history(real_data_dir, dt.date(2011, 6, 1), dt.date(2011, 10, 9))
+
+
+def served(url: str) -> pd.DataFrame:
+    with warehouse_engine(url).connect() as conn:
+        r = schema.recommendations.c
+        return pd.read_sql(select(schema.recommendations).order_by(r.model_id, r.customer_id, r.rank), conn)
+
+
+def run_cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    cli.add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    return args.handler(args)
+
+
+def test_train_gate_serve_and_roll_back(
+    warehouse_connection_env: str,
+    airflow_db: Path,
+    summer_orders: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = warehouse_connection_env
+    engine = warehouse_engine(url)
+    monkeypatch.setenv(MODEL_STORE_ENV, str(tmp_path / "models"))
+    insert_orders(engine, summer_orders)
+
+    # 1. the first model has no champion to beat: promoted, recommendations written
+    run = run_dag(DAG_ID, FIRST, conf={"recommender": FAST_FIXED})
+    assert task_states(run) == dict.fromkeys(
+        ["train_challenger", "evaluate_against_champion", "promote_or_keep", "write_recommendations"], "success"
+    )
+    first = registry.champion(engine)
+    assert first is not None and first.trained_as_of == FIRST
+    assert first.data_end == FIRST - dt.timedelta(days=1)  # as-of = the logical date, exclusive
+    assert first.metrics["holdout"] == ["2011-09-05", "2011-10-03"]
+    assert set(first.metrics["all"]) >= {"ndcg@10", "recall@10", "hitrate@10", "coverage"}
+    assert first.metrics["all"]["ndcg@10"] > first.metrics["new"]["ndcg@10"] > 0
+    assert first.code_version.startswith("0.")
+    assert (Path(first.artifact_uri) / EVALUATION_FILE).is_file() and (Path(first.artifact_uri) / SERVING_FILE).is_file()
+
+    recs = served(url)
+    active = summer_orders.loc[
+        summer_orders["customer_id"].notna() & (summer_orders["quantity"] > 0) & ~summer_orders["is_return"]
+        & (summer_orders["order_date"] < FIRST),
+        "customer_id",
+    ].nunique()
+    assert set(recs["model_id"]) == {first.model_id}
+    assert recs["customer_id"].nunique() == active
+    assert recs.groupby("customer_id")["rank"].apply(sorted).map(lambda r: r == list(range(1, 21))).all()
+    assert recs.groupby("customer_id")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
+    assert recs["reason"].str.startswith("bought with ").any()
+    assert (recs["reason"] == "you buy this often").any()
+    assert "bought with WHITE HANGING HEART T-LIGHT HOLDER" in set(recs["reason"])
+
+    # 2. a challenger that only knows popularity is worse: rejected, the champion keeps serving
+    worse = {**FAST_FIXED, "components": ["popularity"], "blend": {"weights": {"popularity": 1.0}}}
+    run = run_dag(DAG_ID, SECOND, conf={"recommender": worse})
+    states = task_states(run)
+    assert states["promote_or_keep"] == "success" and states["write_recommendations"] == "skipped"
+    assert registry.champion(engine).model_id == first.model_id
+    rejected = [r for r in registry.history(engine) if r.status == registry.REJECTED]
+    assert len(rejected) == 1 and rejected[0].trained_as_of == SECOND
+    assert f"kept champion {first.model_id}" in rejected[0].decision
+    champion_rescored = rejected[0].metrics["champion"]
+    assert champion_rescored["model_id"] == first.model_id
+    assert champion_rescored["all"]["ndcg@10"] > rejected[0].metrics["all"]["ndcg@10"]
+    pd.testing.assert_frame_equal(served(url), recs)
+
+    # 3. rollback is one command: the rejected model serves, then the first one again
+    monkeypatch.setattr("marketflow.warehouse.warehouse_engine", lambda url=None: engine)
+    assert run_cli("recommender", "rollback", "--to", rejected[0].model_id) == 0
+    assert registry.champion(engine).model_id == rejected[0].model_id
+    assert set(served(url)["model_id"]) == {rejected[0].model_id}
+    assert registry.get(engine, first.model_id).status == registry.RETIRED
+    assert run_cli("recommender", "rollback", "--to", first.model_id) == 0
+    assert registry.champion(engine).model_id == first.model_id
+    with engine.connect() as conn:
+        champions = conn.execute(
+            select(func.count()).where(schema.model_registry.c.status == registry.CHAMPION)
+        ).scalar_one()
+    assert champions == 1
+
+
+def test_invalid_params_fail_the_run_without_registering(
+    warehouse_connection_env: str, airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MODEL_STORE_ENV, str(tmp_path / "models"))
+    run = run_dag(DAG_ID, FIRST, conf={"recommender": {"ease": {"lambda": 5}}})
+    assert task_states(run)["train_challenger"] == "failed"
+    assert registry.history(warehouse_engine(warehouse_connection_env)) == []
