@@ -142,7 +142,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_orders_customer_id_order_date'), ['customer_id', 'order_date'], unique=False)
-        batch_op.create_index(batch_op.f('ix_orders_stock_code_order_date'), ['stock_code', 'order_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_orders_stock_code_order_date_invoice_ts_source_line'), ['stock_code', 'order_date', 'invoice_ts', 'source_line'], unique=False)
 
     op.create_table('product_groups',
     sa.Column('as_of_date', sa.Date(), nullable=False, comment='groups valid on this day'),
@@ -262,7 +262,7 @@ def downgrade() -> None:
     op.drop_table('product_stats')
     op.drop_table('product_groups')
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_orders_stock_code_order_date'))
+        batch_op.drop_index(batch_op.f('ix_orders_stock_code_order_date_invoice_ts_source_line'))
         batch_op.drop_index(batch_op.f('ix_orders_customer_id_order_date'))
 
     op.drop_table('orders')

@@ -1,0 +1,219 @@
+"""Ingest benchmark: rows/s loading the whole real history, SQLite and PostgreSQL, next to a raw baseline.
+
+Baseline (same run, same rows): for every day file, pandas `read_csv` then PostgreSQL `COPY` into a
+plain table, one transaction per file. Ours: `ingest_history` (what the DAG does per day: parse,
+validate with Great Expectations, quarantine, replace the day, refresh products/customers, and the
+CRM file) on a fresh warehouse. Rates count the order lines of the history.
+
+    .venv/bin/python bench/ingest/run.py [--data DIR] [--pg-url URL] [--days N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from collections.abc import Iterator
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "online-retail" / "by-day"
+RAW_TABLE = "bench_raw_orders"
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("MARKETFLOW_REAL_DATA", DEFAULT_DATA))
+    )
+    parser.add_argument("--pg-url", default=os.environ.get("MARKETFLOW_TEST_PG_URL"))
+    parser.add_argument("--days", type=int, default=None, help="only the first N calendar days (quick runs)")
+    return parser.parse_args()
+
+
+@contextmanager
+def _scratch_database(server_url: str) -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        from marketflow.warehouse.connection import _engine_for
+
+        _engine_for.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def raw_baseline(files: list[Path], pg_url: str) -> dict:
+    """pandas read_csv + COPY of every file into a plain table, one transaction per file."""
+    import pandas as pd
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            f"CREATE TABLE {RAW_TABLE} (invoice_no text, stock_code text, description text, "
+            "quantity integer, invoice_ts timestamp, unit_price double precision, "
+            "customer_id double precision, country text)"
+        ))
+    rows = 0
+    read_s = copy_s = 0.0
+    for path in files:
+        started = time.perf_counter()
+        frame = pd.read_csv(path)
+        read_s += time.perf_counter() - started
+        started = time.perf_counter()
+        buffer = io.StringIO()
+        frame.to_csv(buffer, header=False, index=False)
+        buffer.seek(0)
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.copy_expert(f"COPY {RAW_TABLE} FROM STDIN WITH (FORMAT csv)", buffer)
+            raw.commit()
+        finally:
+            raw.close()
+        copy_s += time.perf_counter() - started
+        rows += len(frame)
+    engine.dispose()
+    seconds = read_s + copy_s
+    return {
+        "rows": rows, "seconds": seconds, "read_s": read_s, "copy_s": copy_s, "rows_per_s": rows / seconds
+    }
+
+
+def ours(url: str, landing: Path, first: dt.date, last: dt.date) -> dict:
+    from marketflow.ingest import IngestSettings, ingest_history
+    from marketflow.warehouse import upgrade_to_head, warehouse_engine
+
+    engine = warehouse_engine(url)
+    upgrade_to_head(engine)
+    settings = IngestSettings.from_env(landing_url=str(landing))
+    started = time.perf_counter()
+    reports = ingest_history(engine, str(landing), first, last, settings)
+    seconds = time.perf_counter() - started
+    rows = sum(report.rows_read for report in reports if report.file_kind == "orders")
+    steps = Counter()
+    for report in reports:
+        for step, spent in report.seconds.items():
+            steps[f"{report.file_kind}.{step}"] += spent
+    steps["other (calendar, no-trading days, landing checks)"] = seconds - sum(steps.values())
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "quarantined": sum(r.rows_quarantined for r in reports if r.file_kind == "orders"),
+        "steps_s": dict(steps),
+    }
+
+
+def _warm_up(landing: Path, first_day: dt.date, scratch: Path) -> float:
+    """Import GX and build its context once, as a long-running worker would have."""
+    from marketflow.ingest import IngestSettings, ingest_orders_day
+    from marketflow.warehouse import upgrade_to_head, warehouse_engine
+
+    started = time.perf_counter()
+    engine = warehouse_engine(f"sqlite:///{scratch / 'warm-up.db'}")
+    upgrade_to_head(engine)
+    ingest_orders_day(engine, str(landing), first_day, IngestSettings.from_env(landing_url=str(landing)))
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    args = _args()
+    if not args.pg_url:
+        sys.exit("PostgreSQL is needed for the baseline: pass --pg-url or set MARKETFLOW_TEST_PG_URL")
+    files = sorted(args.data.glob("????-??-??.csv"))
+    if not files:
+        sys.exit(f"no day files in {args.data}: pass --data or set MARKETFLOW_REAL_DATA")
+    first = dt.date.fromisoformat(files[0].stem)
+    last = dt.date.fromisoformat(files[-1].stem)
+    if args.days:
+        last = first + dt.timedelta(days=args.days - 1)
+        files = [path for path in files if dt.date.fromisoformat(path.stem) <= last]
+
+    from marketflow.ingest.synthetic_crm import write_crm_exports
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        landing = scratch / "landing"
+        landing.mkdir()
+        for path in files:
+            (landing / path.name).symlink_to(path.resolve())
+        started = time.perf_counter()
+        write_crm_exports(str(landing))
+        crm_s = time.perf_counter() - started
+        warm_up_s = _warm_up(landing, first, scratch)
+
+        with _scratch_database(args.pg_url) as url:
+            baseline = raw_baseline(files, url)
+        sqlite = ours(f"sqlite:///{scratch / 'warehouse.db'}", landing, first, last)
+        with _scratch_database(args.pg_url) as url:
+            postgres = ours(url, landing, first, last)
+
+    results = {
+        "baseline (pandas read_csv + PostgreSQL COPY)": baseline,
+        "ours on SQLite": sqlite,
+        "ours on PostgreSQL": postgres,
+    }
+    print(f"\nIngest of {len(files)} day files, {first}..{last}: {baseline['rows']:,} order lines")
+    print(f"(set-up, not timed: synthetic CRM files {crm_s:.1f} s, GX import + context {warm_up_s:.1f} s)\n")
+    print(f"{'':48} {'seconds':>9} {'rows/s':>10} {'vs raw':>7}")
+    for name, result in results.items():
+        ratio = result["rows_per_s"] / baseline["rows_per_s"]
+        print(f"{name:48} {result['seconds']:9.1f} {result['rows_per_s']:10,.0f} {ratio:7.0%}")
+    for name in ("ours on SQLite", "ours on PostgreSQL"):
+        print(f"\n{name}: where the time goes")
+        for step, spent in sorted(results[name]["steps_s"].items(), key=lambda item: -item[1]):
+            print(f"  {step:50} {spent:7.1f} s {spent / results[name]['seconds']:6.0%}")
+
+    import great_expectations
+    import pandas
+    import sqlalchemy
+
+    record = {
+        "benchmark": "ingest",
+        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "pandas": pandas.__version__,
+            "sqlalchemy": sqlalchemy.__version__,
+            "great_expectations": great_expectations.__version__,
+        },
+        "days": [first.isoformat(), last.isoformat()],
+        "setup_s": {"synthetic_crm": crm_s, "gx_warm_up": warm_up_s},
+        "results": results,
+        "ratio_vs_raw": {
+            name: results[name]["rows_per_s"] / baseline["rows_per_s"]
+            for name in ("ours on SQLite", "ours on PostgreSQL")
+        },
+    }
+    out = REPO / "bench" / "results" / f"ingest-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2))
+    print(f"\nwrote {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

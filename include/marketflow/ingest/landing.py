@@ -1,0 +1,53 @@
+"""The landing location, read through fsspec: a local folder, `s3://...`, `memory://...` alike.
+
+A day's export is two files: `YYYY-MM-DD.csv` (order lines) and `customers-YYYY-MM-DD.csv` (the CRM
+export of the same shop system).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class FileKind(str, Enum):
+    ORDERS = "orders"
+    CUSTOMERS = "customers"
+
+    def file_name(self, day: dt.date) -> str:
+        prefix = "" if self is FileKind.ORDERS else "customers-"
+        return f"{prefix}{day.isoformat()}.csv"
+
+
+@dataclass(frozen=True)
+class Landing:
+    """One landing location; paths are joined with `/` whatever the backend."""
+
+    url: str
+
+    def _fs_and_root(self) -> tuple[Any, str]:
+        from fsspec.core import url_to_fs
+
+        fs, root = url_to_fs(self.url)
+        return fs, root.rstrip("/")
+
+    def url_of(self, kind: FileKind, day: dt.date) -> str:
+        return f"{self.url.rstrip('/')}/{kind.file_name(day)}"
+
+    def read_bytes(self, kind: FileKind, day: dt.date) -> bytes:
+        fs, root = self._fs_and_root()
+        return bytes(fs.cat_file(f"{root}/{kind.file_name(day)}"))
+
+    def write_bytes(self, kind: FileKind, day: dt.date, content: bytes) -> None:
+        fs, root = self._fs_and_root()
+        fs.makedirs(root, exist_ok=True)
+        fs.pipe_file(f"{root}/{kind.file_name(day)}", content)
+
+    def missing(self, day: dt.date) -> list[str]:
+        """URLs of the day's export files that have not arrived (listing caches are dropped first:
+        object stores such as s3fs cache directory listings, and a sensor must see new files)."""
+        fs, root = self._fs_and_root()
+        fs.invalidate_cache(root)
+        return [self.url_of(kind, day) for kind in FileKind if not fs.exists(f"{root}/{kind.file_name(day)}")]

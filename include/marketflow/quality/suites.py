@@ -1,0 +1,101 @@
+"""The expectation suites of the two daily exports, each expectation tagged with its rule.
+
+A rule either *quarantines rows* (the lines that break it go to `quarantine` with the rule's reason)
+or *fails the day* (a day-level check such as the row-count sanity: nothing is published). The
+per-row decisions come from GX's unexpected-row indexes, so GX is the single source of truth for
+what is a bad row. Expectations run on the *parsed* day: a value that could not be parsed into its
+type is null there, and the "... is a ..." rules catch it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+ORDERS_SUITE = "orders_export"
+CUSTOMERS_SUITE = "customers_export"
+
+INVOICE_NO = r"^[CA]?\d{6}$"
+STOCK_CODE = r"^(?:\d{5}[A-Za-z]{0,3}|[A-Za-z][A-Za-z0-9_ ]{0,19})$"
+CUSTOMER_ID = r"^\d{1,16}$"
+EMAIL = r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$"
+MAX_ABS_QUANTITY = 1_000_000
+
+#: Suite parameters filled per day (see `marketflow.ingest.orders`).
+ROW_COUNT_MIN = "row_count_min"
+ROW_COUNT_MAX = "row_count_max"
+FILE_DATE = "file_date"
+
+
+def _rule(
+    expectation_class: Any, rule: str, reason: str, *, quarantines_rows: bool = True, **kwargs: Any
+) -> Any:
+    return expectation_class(
+        **kwargs, description=reason, meta={"rule": rule, "quarantines_rows": quarantines_rows}
+    )
+
+
+def _orders_expectations() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        _rule(gxe.ExpectColumnValuesToMatchRegex, "invoice_no_format",
+              "InvoiceNo is not 6 digits (optionally prefixed C or A)",
+              column="invoice_no", regex=INVOICE_NO),
+        _rule(gxe.ExpectColumnValuesToMatchRegex, "stock_code_format",
+              "StockCode is not a product code (85123A) or a service code (POST)",
+              column="stock_code", regex=STOCK_CODE),
+        _rule(gxe.ExpectColumnValuesToNotBeNull, "quantity_is_whole_number",
+              "Quantity is not a whole number", column="quantity"),
+        _rule(gxe.ExpectColumnValuesToBeBetween, "quantity_in_range",
+              f"Quantity is beyond +/-{MAX_ABS_QUANTITY:,}", column="quantity",
+              min_value=-MAX_ABS_QUANTITY, max_value=MAX_ABS_QUANTITY),
+        _rule(gxe.ExpectColumnValuesToNotBeNull, "invoice_date_is_timestamp",
+              "InvoiceDate is not a YYYY-MM-DD HH:MM:SS timestamp", column="invoice_ts"),
+        _rule(gxe.ExpectColumnValuesToBeInSet, "invoice_date_is_file_date",
+              "InvoiceDate is not on the file's day",
+              column="invoice_date", value_set={"$PARAMETER": FILE_DATE}),
+        _rule(gxe.ExpectColumnValuesToNotBeNull, "unit_price_is_number",
+              "UnitPrice is not a number", column="unit_price"),
+        _rule(gxe.ExpectColumnValuesToBeBetween, "unit_price_not_negative",
+              "UnitPrice is negative", column="unit_price", min_value=0),
+        _rule(gxe.ExpectColumnValuesToMatchRegex, "customer_id_format",
+              "CustomerID is not a number (like 17850 or 17850.0)", column="customer_id", regex=CUSTOMER_ID),
+        _rule(gxe.ExpectColumnValuesToNotBeNull, "country_present", "Country is empty", column="country"),
+        _rule(gxe.ExpectColumnValuesToBeNull, "line_is_unique",
+              "exact duplicate of an earlier line of the file", column="duplicate_of"),
+        _rule(gxe.ExpectTableRowCountToBeBetween, "row_count_sanity",
+              "row count is implausible next to the recent loaded days", quarantines_rows=False,
+              min_value={"$PARAMETER": ROW_COUNT_MIN}, max_value={"$PARAMETER": ROW_COUNT_MAX}),
+    ]
+
+
+def _customers_expectations() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        _rule(gxe.ExpectColumnValuesToMatchRegex, "customer_id_format",
+              "CustomerID is not a number (like 17850)", column="customer_id", regex=CUSTOMER_ID),
+        _rule(gxe.ExpectColumnValuesToMatchRegex, "email_format",
+              "Email is not an e-mail address", column="email", regex=EMAIL),
+        _rule(gxe.ExpectColumnValuesToNotBeNull, "marketing_consent_is_boolean",
+              "MarketingConsent is not true/false", column="marketing_consent"),
+        _rule(gxe.ExpectColumnValuesToBeNull, "customer_is_unique",
+              "customer already listed on an earlier line of the file", column="duplicate_of"),
+    ]
+
+
+_BUILDERS = {ORDERS_SUITE: _orders_expectations, CUSTOMERS_SUITE: _customers_expectations}
+
+
+@lru_cache(maxsize=None)
+def expectation_suite(name: str) -> Any:
+    """The GX suite `name`, registered in the process's context on first use."""
+    import great_expectations as gx
+
+    from marketflow.quality.gx_context import gx_context
+
+    suite = gx_context().suites.add(gx.ExpectationSuite(name=name))
+    for expectation in _BUILDERS[name]():
+        suite.add_expectation(expectation)
+    return suite

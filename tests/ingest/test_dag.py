@@ -1,0 +1,146 @@
+"""The ingest_orders DAG through real Airflow: partitions, trading calendar, sensor, asset events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from marketflow.warehouse import schema, warehouse_engine
+from tests.airflow_runner import dag_bag, task_states
+from tests.ingest.airflow_backfill import DAG_ID, run_ingest
+from tests.ingest.conftest import copy_days
+from tests.ingest.test_corpus import CORPUS
+
+TRADING_DAY = dt.date(2011, 3, 1)  # a Tuesday
+SATURDAY = dt.date(2011, 3, 5)
+
+
+def _ingest_days(url: str) -> dict[tuple[dt.date, str], tuple[str, int, str | None]]:
+    days = schema.ingest_days
+    with warehouse_engine(url).connect() as conn:
+        rows = conn.execute(
+            select(days.c.file_date, days.c.file_kind, days.c.status, days.c.rows_loaded, days.c.detail)
+        )
+        return {(r.file_date, r.file_kind): (r.status, r.rows_loaded, r.detail) for r in rows}
+
+
+def test_scheduled_runs_cover_one_day_from_their_logical_date_since_the_first_day(airflow_db: Path) -> None:
+    from airflow.timetables.base import DataInterval, TimeRestriction
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    dag = dag_bag().dags[DAG_ID]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable) and dag.catchup is True
+    restriction = TimeRestriction(earliest=dag.start_date, latest=None, catchup=True)
+    first = dag.timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    second = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=first.data_interval, restriction=restriction
+    )
+    midnight = dt.datetime(2010, 12, 1, tzinfo=dt.timezone.utc)
+    assert first.logical_date == first.data_interval.start == midnight
+    assert first.data_interval == DataInterval(midnight, midnight + dt.timedelta(days=1))
+    assert second.data_interval.start == first.data_interval.end
+
+
+def test_a_run_ingests_the_day_its_data_interval_starts(
+    airflow_db: Path, warehouse_connection_env: str, landing_env: Path, real_landing: Path
+) -> None:
+    copy_days(real_landing, landing_env, [TRADING_DAY, TRADING_DAY + dt.timedelta(days=1)])
+    run = run_ingest(TRADING_DAY)
+    assert run.data_interval_start.date() == TRADING_DAY
+    assert {day for day, _ in _ingest_days(warehouse_connection_env)} == {TRADING_DAY}
+
+
+def test_a_trading_day_loads_both_exports_and_emits_the_orders_asset_with_its_partition(
+    airflow_db: Path, warehouse_connection_env: str, landing_env: Path, real_landing: Path
+) -> None:
+    copy_days(real_landing, landing_env, [TRADING_DAY])
+    run = run_ingest(TRADING_DAY)
+    assert task_states(run) == {
+        "check_trading_day": "success",
+        "wait_for_export": "success",
+        "validate_and_load_orders": "success",
+        "load_crm_export": "success",
+        "publish_orders": "success",
+    }
+    logged = _ingest_days(warehouse_connection_env)
+    assert logged[(TRADING_DAY, "orders")][0] == "loaded"
+    assert logged[(TRADING_DAY, "customers")][0] == "loaded"
+    events = _asset_events(run)
+    assert [event["partition_date"] for event in events] == [TRADING_DAY.isoformat()]
+    assert events[0]["rows_loaded"] == logged[(TRADING_DAY, "orders")][1]
+
+
+def test_a_closed_day_without_export_is_recorded_as_no_trading_and_skips_the_rest(
+    airflow_db: Path, warehouse_connection_env: str, landing_env: Path
+) -> None:
+    run = run_ingest(SATURDAY)
+    states = task_states(run)
+    assert states.pop("check_trading_day") == "success"
+    assert set(states.values()) == {"skipped"}, states
+    logged = _ingest_days(warehouse_connection_env)
+    assert logged[(SATURDAY, "orders")] == ("no_trading", 0, "shop closed: Saturday")
+    assert logged[(SATURDAY, "customers")][0] == "no_trading"
+    assert _asset_events(run) == []
+
+
+SQLITE_ONLY = pytest.mark.parametrize("empty_warehouse_url", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY
+def test_a_missing_export_on_a_trading_day_waits_then_fails_naming_the_file(
+    airflow_db: Path, warehouse_connection_env: str, landing_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sensor = dag_bag().dags[DAG_ID].get_task("wait_for_export")
+    assert (sensor.mode, sensor.poke_interval, sensor.timeout) == ("reschedule", 1, 3), (
+        "the DAGs were parsed before tests/ingest/conftest.py shortened the sensor's timings"
+    )
+    run = run_ingest(TRADING_DAY)
+    states = task_states(run)
+    assert states["check_trading_day"] == "success"
+    assert states["wait_for_export"] == "failed"
+    assert states["validate_and_load_orders"] == "upstream_failed"
+    task_log = capsys.readouterr().out
+    assert "AirflowSensorTimeout: export for trading day 2011-03-01 did not arrive within 3s" in task_log
+    assert f"expected {landing_env}/{TRADING_DAY}.csv, {landing_env}/customers-{TRADING_DAY}.csv" in task_log
+    assert _asset_events(run) == []
+    assert _ingest_days(warehouse_connection_env) == {}
+
+
+@SQLITE_ONLY
+def test_too_many_bad_rows_fail_the_task_at_once_and_nothing_is_published(
+    airflow_db: Path,
+    warehouse_connection_env: str,
+    landing_env: Path,
+    real_landing: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    copy_days(real_landing, landing_env, [TRADING_DAY])
+    shutil.copyfile(CORPUS / "too_many_bad_rows.csv", landing_env / f"{TRADING_DAY}.csv")
+    run = run_ingest(TRADING_DAY)
+    states = task_states(run)
+    assert (states["validate_and_load_orders"], states["load_crm_export"], states["publish_orders"]) == (
+        "failed", "success", "upstream_failed"
+    )
+    task_log = capsys.readouterr().out
+    assert f"AirflowFailException: {landing_env}/{TRADING_DAY}.csv: not published: 4 of 8 rows" in task_log
+    assert "Failing expectations: quantity_is_whole_number (1 rows)" in task_log
+    assert _ingest_days(warehouse_connection_env)[(TRADING_DAY, "orders")][:2] == ("failed", 0)
+    assert _asset_events(run) == []
+
+
+def _asset_events(run) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select as sa_select
+
+    with create_session() as session:
+        rows = session.execute(
+            sa_select(AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == "marketflow_orders", AssetEvent.source_run_id == run.run_id)
+        ).scalars()
+        return [dict(extra) for extra in rows]
