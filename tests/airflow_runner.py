@@ -23,7 +23,11 @@ def dag_bag() -> Any:
 
 
 def run_dag(dag_id: str, day: dt.date, conf: dict[str, Any] | None = None) -> Any:
-    """Run `dag_id` for the logical date `day` (midnight UTC); returns the finished DagRun."""
+    """Run `dag_id` manually at midnight UTC of `day`; returns the finished DagRun.
+
+    A manual run's data interval is the last complete one before `day`: for the daily
+    `CronDataIntervalTimetable` DAGs that is [day - 1, day), so pass `partition + 1 day`.
+    """
     from airflow.utils.state import DagRunState
 
     dag = dag_bag().dags[dag_id]

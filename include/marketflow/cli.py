@@ -5,6 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
+
+#: Stages that add their own operator commands (each has `<stage>/cli.py` with `add_commands`).
+STAGE_CLIS = ["ingest", "recommend", "campaigns", "channels"]
+
+
+def _demo(_args: argparse.Namespace) -> int:
+    from marketflow.demo import main as demo_main
+
+    return demo_main()
 
 
 def _warehouse_upgrade(_args: argparse.Namespace) -> int:
@@ -23,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     warehouse_commands = warehouse.add_subparsers(dest="action", required=True)
     upgrade = warehouse_commands.add_parser("upgrade", help="apply the schema migrations")
     upgrade.set_defaults(handler=_warehouse_upgrade)
+
+    demo = commands.add_parser("demo", help="run the pipeline's DAGs through Airflow on the shipped sample")
+    demo.set_defaults(handler=_demo)
+
+    for stage in STAGE_CLIS:
+        import_module(f"marketflow.{stage}.cli").add_commands(commands)
     return parser
 
 
