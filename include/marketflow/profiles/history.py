@@ -1,0 +1,228 @@
+"""What the profile stage counts, defined once: order lines -> invoices, basket lines, descriptions.
+
+Definitions (the README repeats them for users):
+
+- **merchandise line**: a line whose stock code is not a service (postage, carriage, fees, manual
+  adjustments, discounts, samples, vouchers: `ProfileSettings.service_codes` / `service_code_prefixes`).
+  Service lines are ignored everywhere.
+- **purchase line**: a merchandise line of a normal invoice (`is_return` false) with quantity > 0.
+- **return line**: a merchandise line of a cancellation invoice (`is_return` true, quantity < 0).
+- **purchase**: an invoice of a known customer with at least one purchase line. An invoice belongs to
+  the day file it arrived in (`order_date`), so "as of D" means `order_date <= D`.
+- **purchase value** of an invoice: sum of quantity x unit price over its purchase lines (gross, before
+  returns); **returned value**: sum of |quantity| x unit price over its return lines.
+- Guest lines (no customer id) never make a customer; they count for product popularity only.
+
+Every frame here keeps the day (`day`: days since 1970-01-01) of each fact, so a snapshot as of D is
+an exact filter `day <= D` and a history that also holds later days yields the same snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from marketflow.profiles.settings import ProfileSettings
+
+EPOCH = dt.date(1970, 1, 1)
+_CATALOGUES_KEPT = 4
+
+#: Columns of the `orders` table the stage reads.
+ORDER_COLUMNS = (
+    "order_date",
+    "invoice_no",
+    "stock_code",
+    "description",
+    "quantity",
+    "unit_price",
+    "customer_id",
+    "country",
+    "is_return",
+    "invoice_ts",
+)
+TEXT_COLUMNS = ("invoice_no", "stock_code", "description", "customer_id", "country")
+
+
+def day_number(day: dt.date) -> int:
+    """Days since 1970-01-01: the integer day every frame of the stage is keyed by."""
+    return (day - EPOCH).days
+
+
+def day_from_number(number: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=int(number))
+
+
+@dataclass(frozen=True)
+class OrderHistory:
+    """Order lines condensed to the facts profiles need, each tagged with its day.
+
+    - `invoices`: one row per customer invoice with a purchase or a return line: customer_id,
+      invoice_no, day, invoice_ts, country, purchase_value, returned_value, is_purchase.
+    - `basket_lines`: one row per product bought in an invoice (guests included): customer_id
+      (NaN for guests), invoice_no, stock_code, day, units, value.
+    - `descriptions`: per product, from its first sale day and each day it changed, the description
+      on that day's latest purchase line with a positive price (warehouse notes such as "damaged"
+      sit on zero-price adjustment lines).
+
+    customer_id, invoice_no and stock_code are categoricals (fast grouping); NaN customer = guest.
+    """
+
+    invoices: pd.DataFrame
+    basket_lines: pd.DataFrame
+    descriptions: pd.DataFrame
+    _catalogues: dict[int, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def basket_arrays(self) -> dict[str, np.ndarray]:
+        """The basket lines as plain arrays (customer and product codes, -1 = guest; day, units,
+        value) plus the code -> id lookups `customers` and `products`: made once, filtered per day."""
+        if not self._arrays:
+            basket = self.basket_lines
+            self._arrays.update(
+                customer=basket["customer_id"].cat.codes.to_numpy().astype(np.int64),
+                product=basket["stock_code"].cat.codes.to_numpy().astype(np.int64),
+                day=basket["day"].to_numpy(),
+                units=basket["units"].to_numpy(),
+                value=basket["value"].to_numpy(),
+                customers=np.asarray(basket["customer_id"].cat.categories.astype(str), dtype=object),
+                products=np.asarray(basket["stock_code"].cat.categories.astype(str), dtype=object),
+            )
+        return self._arrays
+
+    @property
+    def first_day(self) -> int | None:
+        """The first day with a purchase by anyone, or None for an empty history."""
+        if self.basket_lines.empty:
+            return None
+        return int(self.basket_lines["day"].min())
+
+    def fit_day(self, as_of: dt.date) -> dt.date:
+        """The day whose data the models used on `as_of` (product groups, lifetime value) are fitted
+        on: the first of its month, or the history's first day when that falls later in the month.
+        Models stay stable for a month, and a snapshot still depends only on data up to its date."""
+        month_start = as_of.replace(day=1)
+        if self.first_day is not None and month_start < day_from_number(self.first_day) <= as_of:
+            return day_from_number(self.first_day)
+        return month_start
+
+
+def as_category(values: pd.Series) -> pd.Series:
+    """Text as a categorical whose categories are sorted, so sorting codes sorts the text (the
+    warehouse reader already delivers categoricals: millions of lines never become Python strings)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.reorder_categories(sorted(values.cat.categories))
+    return values.astype("category")
+
+
+def is_service_code(stock_codes: pd.Series, settings: ProfileSettings) -> np.ndarray:
+    """True where a stock code (a categorical) is a service (postage, fees, vouchers...), not merchandise."""
+    upper = stock_codes.cat.categories.astype(str).str.upper()
+    service = upper.isin({code.upper() for code in settings.service_codes})
+    for prefix in settings.service_code_prefixes:
+        service |= upper.str.startswith(prefix.upper())
+    codes = stock_codes.cat.codes.to_numpy()
+    return np.asarray(service)[codes] & (codes >= 0)
+
+
+def _day_column(order_dates: pd.Series) -> np.ndarray:
+    return pd.to_datetime(order_dates).to_numpy().astype("datetime64[D]").astype(np.int32)
+
+
+def prepare_history(orders: pd.DataFrame, settings: ProfileSettings) -> OrderHistory:
+    """Condense `orders` rows (the warehouse table's columns) into an `OrderHistory`.
+
+    Written to hold few full copies of the lines: at 100x the shop's customers they are 33M rows."""
+    stock_code = as_category(orders["stock_code"])
+    merchandise = ~is_service_code(stock_code, settings)
+    lines = pd.DataFrame(
+        {
+            "day": _day_column(orders["order_date"])[merchandise],
+            "invoice_no": as_category(orders["invoice_no"])[merchandise],
+            "stock_code": stock_code[merchandise],
+            "description": as_category(orders["description"])[merchandise],
+            "quantity": orders["quantity"].to_numpy(dtype=np.int64)[merchandise],
+            "unit_price": orders["unit_price"].to_numpy(dtype=float)[merchandise],
+            "customer_id": as_category(orders["customer_id"])[merchandise],
+            "country": as_category(orders["country"])[merchandise],
+            "is_return": orders["is_return"].to_numpy(dtype=bool)[merchandise],
+            "invoice_ts": pd.to_datetime(orders["invoice_ts"])[merchandise],
+        }
+    ).reset_index(drop=True)
+    quantity = lines["quantity"].to_numpy()
+    is_return = lines["is_return"].to_numpy()
+    value = quantity * lines["unit_price"].to_numpy()
+    purchase = ~is_return & (quantity > 0)
+    returned = is_return & (quantity < 0)
+    lines["purchase_value"] = np.where(purchase, value, 0.0)
+    lines["returned_value"] = np.where(returned, -value, 0.0)
+    lines["purchase_line"] = purchase
+    del value
+    customer = lines["customer_id"].notna().to_numpy()
+    invoice_columns = [
+        "customer_id", "invoice_no", "day", "invoice_ts", "country", "purchase_value", "returned_value", "purchase_line"
+    ]
+    basket_columns = ["customer_id", "invoice_no", "stock_code", "day", "quantity", "purchase_value"]
+    description_columns = ["stock_code", "day", "invoice_ts", "description"]
+    described = purchase & (lines["unit_price"].to_numpy() > 0) & lines["description"].notna().to_numpy()
+    return OrderHistory(
+        invoices=_invoices(lines.loc[(purchase | returned) & customer, invoice_columns]),
+        basket_lines=_basket_lines(lines.loc[purchase, basket_columns]),
+        descriptions=_descriptions(lines.loc[described, description_columns]),
+    )
+
+
+def _invoices(customer_lines: pd.DataFrame) -> pd.DataFrame:
+    grouped = customer_lines.groupby(["customer_id", "invoice_no", "day"], sort=True, observed=True)
+    return grouped.agg(
+        invoice_ts=("invoice_ts", "max"),
+        country=("country", "last"),
+        purchase_value=("purchase_value", "sum"),
+        returned_value=("returned_value", "sum"),
+        is_purchase=("purchase_line", "any"),
+    ).reset_index()
+
+
+def _basket_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """Sorted by customer (guests last), product, day: per-customer product counts then need no sort."""
+    grouped = lines.groupby(["customer_id", "invoice_no", "stock_code", "day"], sort=True, observed=True, dropna=False)
+    basket = grouped.agg(units=("quantity", "sum"), value=("purchase_value", "sum")).reset_index()
+    return basket.sort_values(["customer_id", "stock_code", "day", "invoice_no"], kind="stable").reset_index(drop=True)
+
+
+def _descriptions(lines: pd.DataFrame) -> pd.DataFrame:
+    """Each product's description on its first sale day and on every day it changed (enough to
+    know the latest description as of any day, in a few thousand rows)."""
+    ordered = lines.sort_values(["stock_code", "day", "invoice_ts", "description"], kind="stable")
+    latest = ordered.groupby(["stock_code", "day"], sort=True, observed=True).tail(1)
+    codes = latest["stock_code"].cat.codes.to_numpy()
+    texts = latest["description"].astype(str).to_numpy()
+    changed = np.r_[True, (codes[1:] != codes[:-1]) | (texts[1:] != texts[:-1])]
+    return pd.DataFrame(
+        {
+            "stock_code": latest["stock_code"].to_numpy()[changed],
+            "day": latest["day"].to_numpy()[changed],
+            "description": texts[changed],
+        }
+    ).astype({"stock_code": latest["stock_code"].dtype})
+
+
+def catalogue_as_of(history: OrderHistory, as_of: dt.date) -> pd.DataFrame:
+    """Products sold by `as_of` with the description of their latest sale: stock_code, description, first_day.
+
+    Remembered for the last few days asked (a day's build asks several times)."""
+    today = day_number(as_of)
+    if today in history._catalogues:
+        return history._catalogues[today]
+    descriptions = history.descriptions[history.descriptions["day"] <= today]
+    latest = descriptions.groupby("stock_code", sort=True, observed=True).agg(
+        description=("description", "last"), first_day=("day", "min")
+    )
+    latest = latest.reset_index()
+    latest["stock_code"] = latest["stock_code"].astype(str)
+    if len(history._catalogues) >= _CATALOGUES_KEPT:
+        history._catalogues.pop(next(iter(history._catalogues)))
+    history._catalogues[today] = latest
+    return latest

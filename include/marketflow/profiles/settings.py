@@ -1,0 +1,77 @@
+"""Typed settings of the profile stage, validated when loaded (errors name the field and its env var).
+
+Environment overrides (all optional): `MARKETFLOW_PROFILES_<FIELD>` for every scalar field, e.g.
+`MARKETFLOW_PROFILES_BUDGET_BELOW=1.25`; list fields take comma-separated values
+(`MARKETFLOW_PROFILES_SERVICE_CODES=POST,DOT,M`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ENV_PREFIX = "MARKETFLOW_PROFILES_"
+
+#: Stock codes that are not merchandise in the shop's data: postage, carriage, fees, manual
+#: adjustments, discounts, samples, bad-debt write-offs.
+DEFAULT_SERVICE_CODES = ("POST", "DOT", "C2", "M", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK")
+
+
+class ProfileSettings(BaseModel):
+    """Everything the profile stage can be told; `ProfileSettings.from_env()` applies env overrides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service_codes: tuple[str, ...] = Field(
+        default=DEFAULT_SERVICE_CODES,
+        description="stock codes (case-insensitive) that are services, not merchandise: never counted",
+    )
+    service_code_prefixes: tuple[str, ...] = Field(
+        default=("gift_",), description="stock-code prefixes of services (gift vouchers)"
+    )
+    favourite_products: int = Field(default=3, ge=1, le=20, description="products listed per customer")
+    budget_below: float = Field(default=1.50, gt=0, description="unit price under which a line is 'budget'")
+    premium_from: float = Field(default=4.00, gt=0, description="unit price from which a line is 'premium'")
+    products_per_group: int = Field(
+        default=50, ge=5, description="catalogue size / this = number of product groups"
+    )
+    max_groups: int = Field(default=100, ge=2, description="upper bound on the number of product groups")
+    group_seed: int = Field(default=0, description="seed of the product clustering (same seed, same groups)")
+    clv_min_history_days: int = Field(
+        default=90, ge=1, description="history needed before lifetime value is predicted (else NULL)"
+    )
+    clv_min_repeat_customers: int = Field(
+        default=50, ge=2, description="customers with a repeat purchase needed to fit the CLV models"
+    )
+
+    @model_validator(mode="after")
+    def _bands_are_ordered(self) -> ProfileSettings:
+        if self.premium_from <= self.budget_below:
+            raise ValueError("premium_from must be greater than budget_below")
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ProfileSettings:
+        """Settings from `MARKETFLOW_PROFILES_*`, then `overrides`."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        sources: dict[str, str] = {}
+        for name, field in cls.model_fields.items():
+            env_name = ENV_PREFIX + name.upper()
+            if env_name in environ:
+                raw = environ[env_name]
+                is_list = field.annotation is not None and "tuple" in str(field.annotation)
+                values[name] = tuple(part.strip() for part in raw.split(",") if part.strip()) if is_list else raw
+                sources[name] = env_name
+        values.update(overrides)
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            problems = []
+            for item in error.errors():
+                field_name = str(item["loc"][0]) if item["loc"] else "settings"
+                where = f" (from ${sources[field_name]})" if field_name in sources else ""
+                problems.append(f"{field_name}{where}: {item['msg']}")
+            raise ValueError("invalid profile settings: " + "; ".join(problems)) from None

@@ -1,0 +1,94 @@
+"""Load the real UCI Online Retail day files into a warehouse's `orders` table, for the profile
+stage's tests and benches.
+
+The ingest stage owns the production loader; this reader applies the same line semantics (IDs like
+`17850.0` -> `17850`, whitespace collapsed, `C` invoices are returns, a line's partition is its
+file's date, an exact repeat of an earlier line is dropped as ingest quarantines it) without the
+validation, so the profile stage can be tested and measured fast and on its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, delete
+
+from marketflow.warehouse import schema
+
+ORDER_COLUMNS = [column.name for column in schema.orders.columns]
+
+
+def day_files(data_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> list[Path]:
+    """The day files `YYYY-MM-DD.csv` in `data_dir` between `start` and `end` (inclusive), in date order."""
+    files = []
+    for path in sorted(data_dir.glob("????-??-??.csv")):
+        day = dt.date.fromisoformat(path.stem)
+        if (start is None or day >= start) and (end is None or day <= end):
+            files.append(path)
+    return files
+
+
+def read_day(path: Path) -> pd.DataFrame:
+    """One day file as rows of the `orders` table."""
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw["Description"] = raw["Description"].str.split().str.join(" ")
+    raw["CustomerID"] = raw["CustomerID"].str.strip().str.replace(r"\.0$", "", regex=True)
+    raw = raw[~raw.duplicated(keep="first")]
+    customer = raw["CustomerID"]
+    frame = pd.DataFrame(
+        {
+            "order_date": dt.date.fromisoformat(path.stem),
+            "source_line": raw.index.to_numpy() + 2,
+            "invoice_no": raw["InvoiceNo"].str.strip(),
+            "stock_code": raw["StockCode"].str.strip(),
+            "description": raw["Description"].replace("", None),
+            "quantity": raw["Quantity"].astype(int),
+            "invoice_ts": pd.to_datetime(raw["InvoiceDate"]),
+            "unit_price": raw["UnitPrice"].astype(float),
+            "customer_id": customer.where(customer != "", None),
+            "country": raw["Country"].str.strip(),
+            "is_return": raw["InvoiceNo"].str.strip().str.startswith("C"),
+            "source_file": path.name,
+        }
+    )
+    return frame[ORDER_COLUMNS]
+
+
+def read_history(data_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+    """Every order line of the day files between `start` and `end`, as `orders` rows."""
+    return pd.concat([read_day(path) for path in day_files(data_dir, start, end)], ignore_index=True)
+
+
+def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
+    """Replace the `orders` partitions present in `frame` with its rows (COPY on PostgreSQL)."""
+    days = sorted(set(frame["order_date"]))
+    with engine.begin() as conn:
+        conn.execute(delete(schema.orders).where(schema.orders.c.order_date.in_(days)))
+        if engine.dialect.name == "postgresql":
+            buffer = io.StringIO()
+            frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL)
+            buffer.seek(0)
+            cursor = conn.connection.dbapi_connection.cursor()
+            cursor.copy_expert(f"COPY orders ({', '.join(ORDER_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer)
+        else:
+            columns = {
+                **{name: frame[name].tolist() for name in ORDER_COLUMNS},
+                "order_date": [day.isoformat() for day in frame["order_date"]],
+                "invoice_ts": frame["invoice_ts"].dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist(),
+                "is_return": frame["is_return"].astype(int).tolist(),
+                "description": frame["description"].astype(object).where(frame["description"].notna(), None).tolist(),
+                "customer_id": frame["customer_id"].astype(object).where(frame["customer_id"].notna(), None).tolist(),
+            }
+            rows = list(zip(*(columns[name] for name in ORDER_COLUMNS), strict=True))
+            placeholders = ", ".join("?" for _ in ORDER_COLUMNS)
+            conn.exec_driver_sql(f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({placeholders})", rows)
+    return len(frame)
+
+
+def load_history(engine: Engine, data_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> int:
+    """Load the real history between `start` and `end` into `orders`; returns the number of lines."""
+    return insert_orders(engine, read_history(data_dir, start, end))

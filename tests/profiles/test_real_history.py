@@ -1,0 +1,68 @@
+"""Profiles for the real history built through Airflow.
+
+SQLite: every day of the history (2010-12-01..2011-10-31) in one `rebuild_from`/`rebuild_to` run.
+PostgreSQL: a sample - October 2011 in one run, then the daily run of 2011-10-31, which must
+reproduce the rows the range run stored. (Every day on both backends would take over the profile
+stage's test budget; `bench/profiles` measures PostgreSQL per day.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from marketflow.profiles.segments import SEGMENTS
+from marketflow.profiles.warehouse import stored_segment_counts
+from marketflow.warehouse import schema, warehouse_engine
+from tests.airflow_runner import run_dag, task_states
+from tests.profiles.real_orders import insert_orders
+
+pytestmark = [pytest.mark.real_data, pytest.mark.slow]
+
+FIRST, LAST = dt.date(2010, 12, 1), dt.date(2011, 10, 31)
+
+
+def rows_per_day(url: str, table) -> dict[dt.date, int]:
+    with warehouse_engine(url).connect() as conn:
+        query = select(table.c.as_of_date, func.count()).group_by(table.c.as_of_date)
+        return dict(conn.execute(query).all())
+
+
+def last_day_rows(url: str) -> list[tuple]:
+    table = schema.customer_profiles
+    with warehouse_engine(url).connect() as conn:
+        query = select(table).where(table.c.as_of_date == LAST).order_by(table.c.customer_id)
+        return [tuple(row) for row in conn.execute(query)]
+
+
+def test_profiles_of_the_real_history_build_through_airflow(
+    warehouse_connection_env: str, airflow_db: Path, real_orders: pd.DataFrame
+) -> None:
+    url = warehouse_connection_env
+    insert_orders(warehouse_engine(url), real_orders)
+    every_day = make_url(url).get_backend_name() == "sqlite"
+    first = FIRST if every_day else dt.date(2011, 10, 1)
+    conf = {"rebuild_from": str(first), "rebuild_to": str(LAST)}
+    run = run_dag("build_profiles", LAST + dt.timedelta(days=1), conf=conf)
+    assert set(task_states(run).values()) == {"success"}
+
+    days = [first + dt.timedelta(days=offset) for offset in range((LAST - first).days + 1)]
+    for table in (schema.customer_profiles, schema.product_groups, schema.product_stats):
+        counts = rows_per_day(url, table)
+        assert sorted(counts) == days, table.name
+    customers = rows_per_day(url, schema.customer_profiles)
+    assert all(customers[a] <= customers[b] for a, b in zip(days, days[1:])), "customers only accumulate"
+    assert customers[LAST] > 3900
+    segments = stored_segment_counts(warehouse_engine(url), LAST)
+    assert sum(segments.values()) == customers[LAST]
+    assert all(segments[name] > 0 for name in SEGMENTS)
+
+    range_built = last_day_rows(url)
+    run = run_dag("build_profiles", LAST + dt.timedelta(days=1))
+    assert set(task_states(run).values()) == {"success"}
+    assert last_day_rows(url) == range_built
