@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -78,6 +79,8 @@ class LocalController(Controller):
 
 def start_sink(folder: Path, host: str = "127.0.0.1", port: int = 1025) -> LocalController:
     """Start the sink in a background thread; call `.stop()` when done."""
+    # aiosmtpd logs every connection at INFO; the stored .eml files are the record that matters.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = LocalController(EmlFolderHandler(folder), hostname=host, port=port)
     controller.start()
     return controller
