@@ -18,7 +18,8 @@ Builds the snapshot **as of** a day from the orders and consent events dated on 
 
 Each day is replaced in one transaction, so re-running leaves identical rows. The
 `summarise_segments` log shows the customers per segment; the task publishes the
-`marketflow_customer_profiles` asset with the last day built as `partition_date`.
+`marketflow_customer_profiles` asset with the last day built as `partition_date` (all of them in
+`partition_dates`).
 Column meanings and segment rules: `include/marketflow/profiles/README.md`.
 """
 

@@ -118,6 +118,7 @@ def test_rfm_summary_counts_repeat_purchases_and_averages_their_value() -> None:
             "is_purchase": [True, True, True, True, True],
         }
     )
+    invoices = invoices.sort_values(["customer_id", "day", "invoice_ts", "invoice_no"])  # as OrderHistory keeps them
     summary = rfm_summary(invoices, today=30)  # the day-40 purchase is in the future
     assert summary.loc["a"].tolist() == [2, 5, 20, 30.0]
     assert summary.loc["b", "x"] == 0 and np.isnan(summary.loc["b", "repeat_mean_spend"])

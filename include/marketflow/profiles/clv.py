@@ -150,9 +150,9 @@ def gamma_gamma_expected_spend(params: GammaGammaParams, x: np.ndarray, mean_spe
 
 def rfm_summary(invoices: pd.DataFrame, today: int) -> pd.DataFrame:
     """Per customer from purchase invoices up to `today` (day numbers): x, t_x, T and the mean value
-    of the repeat purchases (NaN without repeats)."""
-    purchases = invoices[invoices["is_purchase"] & (invoices["day"] <= today)]
-    ordered = purchases.sort_values(["customer_id", "day", "invoice_ts", "invoice_no"], kind="stable")
+    of the repeat purchases (NaN without repeats). `invoices` must be in the order of
+    `OrderHistory.invoices` (by customer, then day, time, invoice number): the first is not a repeat."""
+    ordered = invoices[invoices["is_purchase"] & (invoices["day"] <= today)]
     grouped = ordered.groupby("customer_id", sort=True, observed=True)
     first_day = grouped["day"].min()
     summary = pd.DataFrame(

@@ -60,7 +60,8 @@ class OrderHistory:
     """Order lines condensed to the facts profiles need, each tagged with its day.
 
     - `invoices`: one row per customer invoice with a purchase or a return line: customer_id,
-      invoice_no, day, invoice_ts, country, purchase_value, returned_value, is_purchase.
+      invoice_no, day, invoice_ts, country, purchase_value, returned_value, is_purchase; sorted by
+      customer, then day, time and invoice number.
     - `basket_lines`: one row per product bought in an invoice (guests included): customer_id
       (NaN for guests), invoice_no, stock_code, day, units, value.
     - `descriptions`: per product, from its first sale day and each day it changed, the description
@@ -175,14 +176,17 @@ def prepare_history(orders: pd.DataFrame, settings: ProfileSettings) -> OrderHis
 
 
 def _invoices(customer_lines: pd.DataFrame) -> pd.DataFrame:
+    """Sorted by customer, then day, time and invoice number: each customer's invoices in the order
+    they happened, so per-day code needs no sort."""
     grouped = customer_lines.groupby(["customer_id", "invoice_no", "day"], sort=True, observed=True)
-    return grouped.agg(
+    invoices = grouped.agg(
         invoice_ts=("invoice_ts", "max"),
         country=("country", "last"),
         purchase_value=("purchase_value", "sum"),
         returned_value=("returned_value", "sum"),
         is_purchase=("purchase_line", "any"),
     ).reset_index()
+    return invoices.sort_values(["customer_id", "day", "invoice_ts", "invoice_no"], kind="stable").reset_index(drop=True)
 
 
 def _basket_lines(lines: pd.DataFrame) -> pd.DataFrame:
