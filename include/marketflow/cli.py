@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 #: Stages that add their own operator commands (each has `<stage>/cli.py` with `add_commands`).
-STAGE_CLIS = ["ingest", "recommend", "campaigns", "channels"]
+STAGE_CLIS = ["ingest", "profiles", "recommend", "campaigns", "channels"]
 
 
 def _demo(_args: argparse.Namespace) -> int:

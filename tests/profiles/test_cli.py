@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pandas as pd
 import pytest
 
-from marketflow.profiles.cli import add_commands
+from marketflow.cli import main
 from marketflow.warehouse import warehouse_engine
 from tests.profiles.factories import line
 from tests.profiles.real_orders import insert_orders
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="marketflow")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    return args.handler(args)
+    """Through the installed `marketflow` entry point's parser, so the stage's wiring is tested too."""
+    return main(list(argv))
 
 
 def test_build_then_show_segments_and_groups(warehouse_connection_env: str, capsys: pytest.CaptureFixture) -> None:
