@@ -1,9 +1,7 @@
 """Profiles for the real history built through Airflow.
 
-SQLite: every day of the history (2010-12-01..2011-10-31) in one `rebuild_from`/`rebuild_to` run.
-PostgreSQL: a sample - October 2011 in one run, then the daily run of 2011-10-31, which must
-reproduce the rows the range run stored. (Every day on both backends would take over the profile
-stage's test budget; `bench/profiles` measures PostgreSQL per day.)
+On each backend: every day of the history (2010-12-01..2011-10-31) in one `rebuild_from`/`rebuild_to`
+run, then the daily run of 2011-10-31, which must reproduce the rows the range run stored.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from marketflow.profiles.segments import SEGMENTS
 from marketflow.profiles.warehouse import stored_segment_counts
@@ -45,13 +42,11 @@ def test_profiles_of_the_real_history_build_through_airflow(
 ) -> None:
     url = warehouse_connection_env
     insert_orders(warehouse_engine(url), real_orders)
-    every_day = make_url(url).get_backend_name() == "sqlite"
-    first = FIRST if every_day else dt.date(2011, 10, 1)
-    conf = {"rebuild_from": str(first), "rebuild_to": str(LAST)}
+    conf = {"rebuild_from": str(FIRST), "rebuild_to": str(LAST)}
     run = run_dag("build_profiles", LAST + dt.timedelta(days=1), conf=conf)
     assert set(task_states(run).values()) == {"success"}
 
-    days = [first + dt.timedelta(days=offset) for offset in range((LAST - first).days + 1)]
+    days = [FIRST + dt.timedelta(days=offset) for offset in range((LAST - FIRST).days + 1)]
     for table in (schema.customer_profiles, schema.product_groups, schema.product_stats):
         counts = rows_per_day(url, table)
         assert sorted(counts) == days, table.name
