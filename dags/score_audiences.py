@@ -10,7 +10,8 @@ most (signed LightGBM `pred_contrib`, in log-odds), into `audience_scores`.
   first with the profile stage (same code as `build_profiles`), so a backfill never waits on it.
 - `ensure_model`: reuses the newest registered propensity model trained in the last 7 days
   (`MARKETFLOW_PROPENSITY_RETRAIN_AFTER_DAYS`), else trains one as of D (weekly cut-offs, label
-  windows ending on or before D, Platt-calibrated on the latest two) and registers it in
+  windows ending on or before D, Platt-calibrated on the latest two, then refitted on all; see
+  `include/marketflow/propensity/README.md`) and registers it in
   `model_registry` (kind `propensity`; artifact in `MARKETFLOW_PROPENSITY_MODEL_STORE`, which every
   worker must be able to read).
 - `score_shard`: dynamic task mapping over `MARKETFLOW_PROPENSITY_SHARDS` customer shards (stable

@@ -5,8 +5,10 @@ Evaluation: features as of 2011-10-01 (the profile snapshot of that day) for eve
 purchase by then; label = a purchase invoice dated 2011-10-02..2011-10-31 (the 30 days after the
 cut-off, the last day of the history). Our model is trained as `score_audiences` trains it as of
 2011-10-01: weekly cut-offs whose 30-day label window ends by 2011-10-01, Platt-calibrated on the
-two latest; default settings (chosen with the cut-off 2011-09-01 held out, labels up to
-2011-10-01; nothing tuned on the October window). Baselines, each a score to rank by:
+two latest (scored by a booster trained without them), then refitted on all; default settings
+(chosen on earlier cut-offs only by `validate.py`, labels up to 2011-10-01; nothing tuned on the
+October window). Top-decile lift shares the places at the decile's edge among tied customers
+(`marketflow.propensity.evaluate`), the same for every model. Baselines, each a score to rank by:
 recency (fewer days since the last purchase = higher), RFM score (r + f + m quintile scores of the
 profile), BG/NBD expected purchases in the next 30 days (the profile stage's CLV model fitted on
 data up to 2011-10-01).
