@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo command: set up .venv, initialise Airflow (SQLite metadata, LocalExecutor) and the embedded
 # SQLite warehouse in <repo>/.airflow, then run the pipeline's DAGs through Airflow on the shipped sample.
+# Arguments go to `marketflow demo`: `scripts/demo.sh --weeks 11` runs over the sample's last 11 weeks only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,4 +12,4 @@ export MARKETFLOW_TASK_RETRIES=0
 echo "==> Airflow home: $AIRFLOW_HOME"
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 marketflow warehouse upgrade
-marketflow demo
+marketflow demo "$@"

@@ -11,10 +11,17 @@ from importlib import import_module
 STAGE_CLIS = ["ingest", "profiles", "recommend", "campaigns", "channels"]
 
 
-def _demo(_args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from marketflow.demo import main as demo_main
 
-    return demo_main()
+    return demo_main(weeks=args.weeks)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _warehouse_upgrade(_args: argparse.Namespace) -> int:
@@ -35,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(handler=_warehouse_upgrade)
 
     demo = commands.add_parser("demo", help="run the pipeline's DAGs through Airflow on the shipped sample")
+    demo.add_argument(
+        "--weeks",
+        type=_positive_int,
+        metavar="N",
+        help="run over only the sample's last N weeks (a quick look; default: the whole sample)",
+    )
     demo.set_defaults(handler=_demo)
 
     for stage in STAGE_CLIS:

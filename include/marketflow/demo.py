@@ -123,12 +123,18 @@ def warehouse_summary() -> dict[str, int]:
         return {label: conn.execute(select(func.count()).select_from(t)).scalar_one() for label, t in counts.items()}
 
 
-def _calendar_days(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+def demo_days(sample_days: list[dt.date], weeks: int | None = None) -> list[dt.date]:
+    """Every calendar day of the sample, closed ones included (the ingest DAG records those as "no
+    trading"); with `weeks`, only the last `weeks` * 7 of them, so a quick run still ends on the
+    sample's last day, where the models and campaigns run."""
+    first, last = min(sample_days), max(sample_days)
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    return days if weeks is None else days[-7 * weeks :]
 
 
-def main() -> int:
-    """Unpack the sample into the landing folder, run every pipeline DAG over it, print what happened."""
+def main(weeks: int | None = None) -> int:
+    """Unpack the sample into the landing folder, run every pipeline DAG over it (or over its last
+    `weeks` weeks), print what happened."""
     from airflow.configuration import conf
 
     from marketflow.ingest.sample import unpack_sample
@@ -137,10 +143,11 @@ def main() -> int:
     airflow_home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
     landing = IngestSettings.from_env().landing_url
     sample_days = unpack_sample(landing)
-    # Every calendar day, closed ones included: the ingest DAG records those as "no trading".
-    days = _calendar_days(min(sample_days), max(sample_days))
+    days = demo_days(sample_days, weeks)
     log_path = airflow_home / "demo.log"
-    print(f"==> sample: {len(sample_days)} daily exports, {days[0]}..{days[-1]}, unpacked into {landing}")
+    print(f"==> sample: {len(sample_days)} daily exports, {sample_days[0]}..{sample_days[-1]}, unpacked into {landing}")
+    if weeks is not None:
+        print(f"==> running over its last {weeks} week(s) only: {days[0]}..{days[-1]}")
     print(f"==> running the pipeline through Airflow (task logs: {log_path})")
     with local_channels(airflow_home) as channels:
         results = run_pipeline(Path(conf.get("core", "dags_folder")), days, log_path)

@@ -1,4 +1,5 @@
-"""Fixtures for the Campaigns screen: Airflow's own auth manager and tokens, and a seeded warehouse."""
+"""Fixtures for the Campaigns screen: Airflow's own auth manager and tokens, a seeded warehouse for the
+in-process app, and the warehouse the demo fills for the browser."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.ui.demo_run import DemoRun, run_demo
 from tests.ui.seed import SeedFacts, seed_warehouse
 
 #: username -> simple auth manager role; one user per role the pages treat differently.
@@ -59,6 +61,13 @@ def seeded_warehouse(tmp_path_factory: pytest.TempPathFactory, real_data_dir: Pa
     with engine.begin() as conn:
         facts = seed_warehouse(conn, real_data_dir)
     return url, facts
+
+
+@pytest.fixture(scope="session")
+def demo_run(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`marketflow demo --weeks 11` over the shipped sample, once a session (about 3.5 minutes on 2 cores);
+    its DAG runs go to the session's Airflow metadata database."""
+    return run_demo(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture

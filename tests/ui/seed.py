@@ -1,6 +1,8 @@
 """Fill a warehouse with what the UI pages display, from a slice of the real order history.
 
-A stand-in for the demo's warehouse until every stage lands: orders come from the real CSV files
+For the in-process app tests (test_app.py, test_plugin.py), which need several runs per campaign and
+model histories in seconds; the browser tests look at a warehouse the demo filled instead
+(`tests/ui/demo_run.py`). Orders come from the real CSV files
 (so conversions are real purchases), ingest days and quarantine follow from those files, campaign
 audiences are real customers split into arms by a stable hash; model registry rows and message
 copy are direct inserts. Nothing here is read back by the code under test except through the pages.

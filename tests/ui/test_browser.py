@@ -1,6 +1,7 @@
-"""Headless Chromium against a real `airflow api-server` with the plugin: the pages render real
-numbers inside the Airflow UI, viewers see no e-mail address, and the DAG list shows the pipeline's
-DAGs with their docs. Screenshots go to test-artifacts/ui/ (look at them)."""
+"""Headless Chromium against a real `airflow api-server` with the plugin, over the warehouse that
+`marketflow demo --weeks N` filled (`tests/ui/demo_run.py`): the pages render the demo's numbers
+inside the Airflow UI, viewers see no e-mail address, and the DAG list shows the pipeline's DAGs with
+their docs. Expected numbers are read from the warehouse. Screenshots go to test-artifacts/ui/."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ import pytest
 
 from marketflow.ui.privacy import EMAIL_PATTERN
 from tests.conftest import REPO, _missing
+from tests.ui.demo_run import DemoRun
 from tests.ui.live_airflow import CHROMEDRIVER, CHROMIUM, airflow, api_server, chromium, free_port
-from tests.ui.seed import SeedFacts, recount_conversions
+from tests.ui.seed import recount_conversions
 
 ARTIFACTS = REPO / "test-artifacts" / "ui"
 WAIT_S = 90
@@ -31,9 +33,55 @@ class LiveUI:
 
 
 @pytest.fixture(scope="session")
-def browser_warehouse(seeded_warehouse: tuple[str, SeedFacts]) -> str:
-    """The warehouse the browser looks at: the real-data seed (the demo's warehouse can replace it)."""
-    return seeded_warehouse[0]
+def browser_warehouse(demo_run: DemoRun) -> str:
+    """The warehouse the browser looks at: the one the demo filled."""
+    if demo_run.returncode != 0:
+        pytest.fail(f"the demo failed ({demo_run.returncode}):\n{demo_run.tail()}")
+    return demo_run.warehouse_url
+
+
+@pytest.fixture(scope="session")
+def campaign(browser_warehouse: str) -> str:
+    """The campaign the demo sent the most e-mails for, among those with a control group."""
+    from sqlalchemy import func, select
+
+    from marketflow.warehouse import warehouse_engine
+    from marketflow.warehouse.schema import campaign_runs, messages
+
+    stmt = (
+        select(campaign_runs.c.campaign, func.count())
+        .select_from(messages.join(campaign_runs, campaign_runs.c.run_key == messages.c.run_key))
+        .where(messages.c.status == "sent", campaign_runs.c.control_size > 0)
+        .group_by(campaign_runs.c.campaign)
+    )
+    with warehouse_engine(browser_warehouse).connect() as conn:
+        sent = {name: int(n) for name, n in conn.execute(stmt)}
+    assert sent, "the demo sent no campaign e-mail to an audience with a control group"
+    return max(sent, key=lambda name: (sent[name], name))
+
+
+def _treatment_by_variant(url: str, campaign: str) -> tuple[int, dict[str, int]]:
+    """(runs that sent e-mails, treatment members per variant over those runs), straight from SQL."""
+    from sqlalchemy import func, select
+
+    from marketflow.warehouse import warehouse_engine
+    from marketflow.warehouse.schema import audience_members, campaign_runs, messages
+
+    sent_runs = (
+        select(messages.c.run_key)
+        .join(campaign_runs, campaign_runs.c.run_key == messages.c.run_key)
+        .where(campaign_runs.c.campaign == campaign, messages.c.status == "sent")
+        .distinct()
+    )
+    per_variant = (
+        select(audience_members.c.variant, func.count())
+        .where(audience_members.c.arm == "treatment", audience_members.c.run_key.in_(sent_runs))
+        .group_by(audience_members.c.variant)
+    )
+    with warehouse_engine(url).connect() as conn:
+        runs = len(conn.execute(sent_runs).all())
+        variants = {variant or "(none)": int(n) for variant, n in conn.execute(per_variant)}
+    return runs, variants
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +90,8 @@ def live_ui(airflow_db: Path, browser_warehouse: str) -> Iterator[LiveUI]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         _missing(f"{CHROMIUM} or {CHROMEDRIVER} missing: run scripts/browser.sh (make test does)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for stale in ARTIFACTS.glob("*.png"):  # the screenshots left are this session's
+        stale.unlink()
     passwords = {"admin": secrets.token_hex(8), "viewer": secrets.token_hex(8)}
     passwords_file = airflow_db / "browser_passwords.json"
     passwords_file.write_text(json.dumps(passwords))
@@ -113,15 +163,15 @@ def _open_page(driver: Any, ui: LiveUI, path: str, ready_css: str) -> str:
     return driver.page_source
 
 
-def test_an_anonymous_visitor_is_sent_to_the_login_page(browser: Any, live_ui: LiveUI) -> None:
+def test_an_anonymous_visitor_is_sent_to_the_login_page(browser: Any, live_ui: LiveUI, campaign: str) -> None:
     browser.delete_all_cookies()
-    browser.get(f"{live_ui.base}/marketflow/campaigns/winback")
+    browser.get(f"{live_ui.base}/marketflow/campaigns/{campaign}")
     _wait(browser, lambda d: "/auth/login" in d.current_url, "the redirect to the login page")
-    assert "winback" not in browser.find_element("tag name", "body").text
+    assert campaign not in browser.find_element("tag name", "body").text
 
 
 def test_the_campaigns_page_opens_inside_the_airflow_ui_with_real_numbers(
-    browser: Any, live_ui: LiveUI, browser_warehouse: str
+    browser: Any, live_ui: LiveUI, browser_warehouse: str, campaign: str
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -132,70 +182,99 @@ def test_the_campaigns_page_opens_inside_the_airflow_ui_with_real_numbers(
     assert nav.is_displayed()
     browser.switch_to.frame(frame)
     try:
-        _wait(browser, _present('table[data-testid="campaigns"] tr[data-campaign="winback"]'), "the campaign list")
-        row = browser.find_element(By.CSS_SELECTOR, 'tr[data-campaign="winback"]').text
+        _wait(browser, _present(f'table[data-testid="campaigns"] tr[data-campaign="{campaign}"]'), "the campaign list")
+        row = browser.find_element(By.CSS_SELECTOR, f'tr[data-campaign="{campaign}"]').text
     finally:
         browser.switch_to.default_content()
     browser.save_screenshot(str(ARTIFACTS / "01-campaigns-in-airflow-ui.png"))
-    expected = recount_conversions(browser_warehouse, "winback")
+    expected = recount_conversions(browser_warehouse, campaign)
+    assert all(members > 0 for members, _ in expected.values()), expected
     for members, conversions in expected.values():
         assert f"{conversions:,} / {members:,}" in row
     assert re.search(r"[+-]\d+\.\d pp \[[+-]\d+\.\d pp, [+-]\d+\.\d pp\]", row), row
 
 
-def test_the_campaign_page_charts_uplift_and_shows_variants_and_messages(browser: Any, live_ui: LiveUI) -> None:
+def test_the_campaign_page_charts_uplift_and_shows_variants_and_messages(
+    browser: Any, live_ui: LiveUI, browser_warehouse: str, campaign: str
+) -> None:
     from selenium.webdriver.common.by import By
 
+    sent_runs, variants = _treatment_by_variant(browser_warehouse, campaign)
     _login(browser, live_ui, "admin")
-    html = _open_page(browser, live_ui, "/campaigns/winback", 'div[data-testid="messages"]')
+    html = _open_page(browser, live_ui, f"/campaigns/{campaign}", 'div[data-testid="messages"]')
     marks = browser.find_elements(By.CSS_SELECTOR, "svg.chart g.mark")
-    runs = browser.find_elements(By.CSS_SELECTOR, 'table[data-testid="runs"] tbody tr')
-    assert len(marks) == len(runs) == 3, "one uplift mark per run that sent messages"
-    variants = browser.find_element(By.CSS_SELECTOR, 'table[data-testid="variants"]').text
-    assert re.search(r"^A \d+ / \d+", variants, re.M) and re.search(r"^B \d+ / \d+", variants, re.M)
+    assert len(marks) == sent_runs > 0, "one uplift mark per run that sent messages"
+    table = browser.find_element(By.CSS_SELECTOR, 'table[data-testid="variants"]').text
+    for variant, members in variants.items():
+        assert re.search(rf"^{re.escape(variant)} \d+ / {members:,} ", table, re.M), (variant, members, table)
     assert EMAIL_PATTERN.search(html), "admin sees the recipients' addresses"
-    _full_page_screenshot(browser, "02-campaign-winback-admin.png")
+    _full_page_screenshot(browser, f"02-campaign-{campaign}-admin.png")
 
 
-def test_a_viewer_sees_no_email_address_anywhere(browser: Any, live_ui: LiveUI) -> None:
+def test_a_viewer_sees_no_email_address_anywhere(browser: Any, live_ui: LiveUI, campaign: str) -> None:
     from selenium.webdriver.common.by import By
 
     _login(browser, live_ui, "viewer")
     for path, ready in [("/", "table"), ("/models", "table"), ("/data-quality", "table")]:
         assert EMAIL_PATTERN.search(_open_page(browser, live_ui, path, ready)) is None, path
-    html = _open_page(browser, live_ui, "/campaigns/winback", 'div[data-testid="messages"]')
+    html = _open_page(browser, live_ui, f"/campaigns/{campaign}", 'div[data-testid="messages"]')
     assert EMAIL_PATTERN.search(html) is None
     recipients = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".recipient")]
     assert recipients and all(re.fullmatch(r"cust-[0-9a-f]{10}", r) for r in recipients), recipients
-    _full_page_screenshot(browser, "03-campaign-winback-viewer.png")
+    _full_page_screenshot(browser, f"03-campaign-{campaign}-viewer.png")
 
 
 def test_the_models_page_charts_metrics_and_names_the_champions(
-    browser: Any, live_ui: LiveUI, seeded_warehouse: tuple[str, SeedFacts]
+    browser: Any, live_ui: LiveUI, browser_warehouse: str
 ) -> None:
     from selenium.webdriver.common.by import By
+    from sqlalchemy import select
 
+    from marketflow.warehouse import warehouse_engine
+    from marketflow.warehouse.schema import model_registry
+
+    registry = model_registry.c
+    with warehouse_engine(browser_warehouse).connect() as conn:
+        rows = conn.execute(select(registry.model_kind, registry.model_id, registry.status)).all()
+    champions = {kind: model_id for kind, model_id, status in rows if status == "champion"}
+    assert set(champions) == {"recommender", "propensity"}, rows
     _login(browser, live_ui, "viewer")
     _open_page(browser, live_ui, "/models", "svg.chart")
-    for kind, model_id in seeded_warehouse[1].champion.items():
+    for kind, model_id in champions.items():
         assert browser.find_element(By.CSS_SELECTOR, f'[data-testid="champion-{kind}"]').text == model_id
-    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart g.mark.champion")) >= 6
+        section = browser.find_element(By.CSS_SELECTOR, f'section[data-kind="{kind}"]')
+        versions = section.find_elements(By.CSS_SELECTOR, f'table[data-testid="versions-{kind}"] tbody tr')
+        assert len(versions) == sum(1 for k, _, _ in rows if k == kind)
+        charts = section.find_elements(By.CSS_SELECTOR, "svg.chart")
+        rings = section.find_elements(By.CSS_SELECTOR, "svg.chart g.mark.champion")
+        assert len(rings) == len(charts) > 0, "every metric chart rings the champion"
     _full_page_screenshot(browser, "04-models.png")
 
 
 def test_the_data_quality_page_shows_each_days_validation_and_quarantine(
-    browser: Any, live_ui: LiveUI, seeded_warehouse: tuple[str, SeedFacts]
+    browser: Any, live_ui: LiveUI, browser_warehouse: str
 ) -> None:
     from selenium.webdriver.common.by import By
+    from sqlalchemy import func, select
 
-    facts = seeded_warehouse[1]
+    from marketflow.warehouse import warehouse_engine
+    from marketflow.warehouse.schema import ingest_days
+
+    stmt = select(ingest_days.c.status, func.count(), func.sum(ingest_days.c.rows_quarantined)).group_by(
+        ingest_days.c.status
+    )
+    with warehouse_engine(browser_warehouse).connect() as conn:
+        statuses = {status: (int(n), int(q or 0)) for status, n, q in conn.execute(stmt)}
+    quarantined = sum(q for _, q in statuses.values())
+    assert statuses["loaded"][0] > 0 and quarantined > 0, statuses
     _login(browser, live_ui, "viewer")
     _open_page(browser, live_ui, "/data-quality", 'table[data-testid="days"]')
     days = browser.find_elements(By.CSS_SELECTOR, 'table[data-testid="days"] tbody tr')
-    assert len(days) == facts.days["loaded"] + facts.days["no_trading"]
-    summary = browser.find_element(By.CSS_SELECTOR, 'section[data-testid="quality-summary"]').text
-    assert f"DAYS LOADED\n{facts.days['loaded']}" in summary.upper()
-    assert f"ROWS QUARANTINED\n{facts.quarantined:,}" in summary.upper()
+    assert len(days) == sum(n for n, _ in statuses.values())
+    summary = browser.find_element(By.CSS_SELECTOR, 'section[data-testid="quality-summary"]').text.upper()
+    for status, (n, _) in statuses.items():
+        assert f"DAYS {status.upper()}\n{n:,}" in summary, (status, summary)
+    assert f"ROWS QUARANTINED\n{quarantined:,}" in summary
     _full_page_screenshot(browser, "05-data-quality.png")
 
 
