@@ -1,4 +1,5 @@
-"""`marketflow ingest ...`: put the demo sample (or synthetic CRM files) into a landing location."""
+"""`marketflow ingest ...`: load a range of days in batches, or put the demo sample (or synthetic CRM
+files) into a landing location."""
 
 from __future__ import annotations
 
@@ -38,11 +39,44 @@ def _build_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_range(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from marketflow.ingest import IngestError, IngestSettings, ingest_history
+    from marketflow.warehouse import warehouse_engine
+
+    settings = IngestSettings.from_env(landing_url=_landing(args))
+    first, last = dt.date.fromisoformat(args.date), dt.date.fromisoformat(args.to)
+    try:
+        reports = ingest_history(warehouse_engine(), settings.landing_url, first, last, settings)
+    except IngestError as error:
+        print(f"stopped: {error}")
+        return 1
+    orders = [report for report in reports if report.file_kind == "orders"]
+    loaded = [report for report in orders if report.status == "loaded"]
+    print(
+        f"{first}..{last}: {len(loaded)} day(s) loaded, {len(orders) - len(loaded)} without trading; "
+        f"{sum(r.rows_loaded for r in loaded):,} order lines loaded, "
+        f"{sum(r.rows_quarantined for r in loaded):,} quarantined"
+    )
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `marketflow ingest unpack-sample | generate-crm | build-sample`."""
-    ingest = subparsers.add_parser("ingest", help="landing-folder helpers of the ingest stage")
+    """Register `marketflow ingest load-range | unpack-sample | generate-crm | build-sample`."""
+    ingest = subparsers.add_parser("ingest", help="range loads and landing-folder helpers of the ingest stage")
     actions = ingest.add_subparsers(dest="action", required=True)
     landing_help = "landing folder or fsspec URL (default: $MARKETFLOW_LANDING_URL or $AIRFLOW_HOME/landing)"
+
+    load = actions.add_parser(
+        "load-range",
+        help="load the exports of every day from --date to --to (inclusive) in batches, as a backfill "
+        "would, without one Airflow run per day",
+    )
+    load.add_argument("--date", required=True, help="first day, YYYY-MM-DD")
+    load.add_argument("--to", required=True, help="last day, YYYY-MM-DD")
+    load.add_argument("--landing", help=landing_help)
+    load.set_defaults(handler=_load_range)
 
     unpack = actions.add_parser("unpack-sample", help="copy the shipped sample exports into the landing")
     unpack.add_argument("--landing", help=landing_help)

@@ -1,11 +1,18 @@
-"""Ingest one day of one export: read, parse, validate with GX, then publish or refuse.
+"""Ingest the exports of one or more days: read, parse, validate with GX, then publish or refuse.
 
-Flow per file: read through fsspec -> split into lines and fields (structural rejects) -> parsed day
--> GX suite -> rows that break a hard rule go to `quarantine` with their reasons, the rest replace
-the day in the warehouse, all in one transaction. When the share of quarantined rows passes
-`max_bad_row_share`, or a day-level expectation fails, nothing is published: the attempt is logged in
-`ingest_days` (status `failed`, with its validation result and quarantined lines) and
-`ValidationFailed` names the file and the failing expectations.
+Flow for a run of days of one export kind, in date order: read each file through fsspec -> split
+into lines and fields (structural rejects) -> parsed rows tagged with their file's date -> one GX
+run over all the days (plus, for orders, the day-level row-count suite) -> per day, the rows that
+break a hard rule go to `quarantine` with their reasons. A day is refused when the share of its
+quarantined rows passes `max_bad_row_share` or a day-level expectation fails. The days before the
+first refused (or unreadable, or missing) file are published together in one transaction, each
+replacing its partition exactly; then the refused attempt is logged in `ingest_days` (status
+`failed`, with its validation result and quarantined lines) and the error names the file and what
+is wrong with it.
+
+The DAG loads one day per run; a backfill (`ingest_history`) passes `batch_days` days at a time and
+so pays GX's and the derived tables' fixed costs once per batch instead of once per file. Either way
+a day's outcome is the same (row-count bounds come from the loaded days before it).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import datetime as dt
 import math
 import statistics
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -22,7 +30,7 @@ from sqlalchemy import Engine, select
 from marketflow.ingest import store
 from marketflow.ingest.calendar import closure_reason
 from marketflow.ingest.csv_export import ExportText, read_export
-from marketflow.ingest.errors import ExportFileError, ExportMissing, ValidationFailed
+from marketflow.ingest.errors import ExportFileError, ExportMissing, IngestError, ValidationFailed
 from marketflow.ingest.landing import FileKind, Landing
 from marketflow.ingest.parsing import CUSTOMERS_COLUMNS, ORDERS_COLUMNS, parse_customers, parse_orders
 from marketflow.ingest.report import FAILED, LOADED, NO_TRADING, IngestReport
@@ -35,6 +43,15 @@ STRUCTURAL_PREFIX = "unparseable: "
 _EXAMPLES_IN_MESSAGE = 3
 
 
+@dataclasses.dataclass(frozen=True)
+class _ParsedFile:
+    day: dt.date
+    url: str
+    export: ExportText
+    frame: Any  # the parsed rows, with `file_date`
+    parse_s: float
+
+
 def _read(landing: Landing, kind: FileKind, day: dt.date) -> bytes:
     try:
         return landing.read_bytes(kind, day)
@@ -42,19 +59,30 @@ def _read(landing: Landing, kind: FileKind, day: dt.date) -> bytes:
         raise ExportMissing(f"{landing.url_of(kind, day)}: export file not found") from None
 
 
-def _row_count_bounds(engine: Engine, day: dt.date, settings: IngestSettings) -> dict[str, Any]:
-    """Plausible row counts for `day`: ratios of the median of the loaded days just before it.
+def _parse_files(
+    landing: Landing, kind: FileKind, days: Sequence[dt.date]
+) -> tuple[list[_ParsedFile], tuple[dt.date, IngestError] | None]:
+    """Parse the days' files in order up to the first missing or unreadable one; returns the parsed
+    files and, if one stopped the run, its day and error."""
+    columns, parse = (
+        (ORDERS_COLUMNS, parse_orders) if kind is FileKind.ORDERS else (CUSTOMERS_COLUMNS, parse_customers)
+    )
+    parsed = []
+    for day in days:
+        started = time.perf_counter()
+        url = landing.url_of(kind, day)
+        try:
+            export = read_export(_read(landing, kind, day), url, columns)
+        except (ExportMissing, ExportFileError) as error:
+            return parsed, (day, error)
+        frame = parse(export)
+        frame.insert(1, "file_date", day.isoformat())
+        parsed.append(_ParsedFile(day, url, export, frame, time.perf_counter() - started))
+    return parsed, None
 
-    Only earlier days count, so re-running a day (or a whole backfill) sees the same bounds.
-    """
-    days = schema.ingest_days
-    with engine.connect() as conn:
-        recent = conn.execute(
-            select(days.c.rows_read)
-            .where(days.c.file_kind == FileKind.ORDERS.value, days.c.status == LOADED, days.c.file_date < day)
-            .order_by(days.c.file_date.desc())
-            .limit(settings.row_count_window_days)
-        ).scalars().all()
+
+def _bounds(recent: Sequence[int], settings: IngestSettings) -> dict[str, Any]:
+    """Plausible row counts next to the rows of the recently loaded days (none: at least one row)."""
     if not recent:
         return {"row_count_min": 1, "row_count_max": None, "recent_median": None}
     median = statistics.median(recent)
@@ -65,21 +93,57 @@ def _row_count_bounds(engine: Engine, day: dt.date, settings: IngestSettings) ->
     }
 
 
-def _validate(
-    engine: Engine, kind: FileKind, day: dt.date, frame: Any, settings: IngestSettings
-) -> DayValidation:
-    from marketflow.quality import validate_frame
-    from marketflow.quality.suites import CUSTOMERS_SUITE, FILE_DATE, ORDERS_SUITE
+def _row_count_bounds(engine: Engine, files: Sequence[_ParsedFile], settings: IngestSettings) -> list[dict[str, Any]]:
+    """Each file's bounds from the `row_count_window_days` loaded days just before it: stored days
+    before the first file, then the files before it (they load first, or the run stops earlier).
+    Only earlier days count, so re-running a day or a backfill sees the same bounds."""
+    days = schema.ingest_days
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(days.c.rows_read)
+            .where(days.c.file_kind == FileKind.ORDERS.value, days.c.status == LOADED, days.c.file_date < files[0].day)
+            .order_by(days.c.file_date.desc())
+            .limit(settings.row_count_window_days)
+        ).scalars().all()
+    window = list(reversed(stored))
+    bounds = []
+    for file in files:
+        bounds.append(_bounds(window[-settings.row_count_window_days:], settings))
+        window.append(file.export.rows_read)
+    return bounds
 
+
+def _validate(engine: Engine, kind: FileKind, files: Sequence[_ParsedFile], settings: IngestSettings) -> list[DayValidation]:
+    """Each file's validation, from one GX run over all their rows (and one over the orders' day counts)."""
+    import pandas as pd
+
+    from marketflow.quality import validate_day_counts, validate_files
+    from marketflow.quality.suites import CUSTOMERS_SUITE, ORDERS_SUITE
+
+    rows = pd.concat([file.frame for file in files], ignore_index=True)
     if kind is FileKind.CUSTOMERS:
-        return validate_frame(CUSTOMERS_SUITE, frame)
-    parameters = {**_row_count_bounds(engine, day, settings), FILE_DATE: [day.isoformat()]}
-    return validate_frame(ORDERS_SUITE, frame, parameters)
+        verdicts = validate_files(CUSTOMERS_SUITE, rows)
+        return [verdicts.for_day(file.day.isoformat()) for file in files]
+    verdicts = validate_files(ORDERS_SUITE, rows)
+    bounds = _row_count_bounds(engine, files, settings)
+    counts = pd.DataFrame(
+        {
+            "file_date": [file.day.isoformat() for file in files],
+            "rows_read": [file.export.rows_read for file in files],
+            "row_count_min": [bound["row_count_min"] for bound in bounds],
+            "row_count_max": pd.array([bound["row_count_max"] for bound in bounds], dtype="Int64"),
+        }
+    )
+    day_level = validate_day_counts(counts)
+    return [
+        verdicts.for_day(file.day.isoformat(), [day_level[file.day.isoformat()]], bound)
+        for file, bound in zip(files, bounds)
+    ]
 
 
-def _quarantine(day: dt.date, kind: FileKind, export: ExportText, validation: DayValidation) -> list[dict]:
-    """Every rejected line, structural or by a GX rule, with its reasons and raw text."""
-    file_name = kind.file_name(day)
+def _quarantine(kind: FileKind, file: _ParsedFile, validation: DayValidation) -> list[dict]:
+    """Every rejected line of a file, structural or by a GX rule, with its reasons and raw text."""
+    day, file_name, export = file.day, kind.file_name(file.day), file.export
     rows = [
         store.quarantine_row(
             day, kind.value, file_name, line.line_no, [STRUCTURAL_PREFIX + line.reason], line.raw
@@ -132,56 +196,66 @@ def _refusal(
     return message + (f" First rejected lines: {examples}." if examples else "")
 
 
-def _ingest_file(
-    engine: Engine, landing_url: str, day: dt.date, settings: IngestSettings, kind: FileKind
-) -> IngestReport:
-    landing = Landing(landing_url)
-    url = landing.url_of(kind, day)
-    seconds: dict[str, float] = {}
+def _shares(files: Sequence[_ParsedFile]) -> list[float]:
+    """Each file's share of a batch's rows, to split batch-wide step times over its days."""
+    total = sum(file.export.rows_read for file in files)
+    return [file.export.rows_read / total if total else 1 / len(files) for file in files]
 
-    started = time.perf_counter()
-    content = _read(landing, kind, day)
-    try:
-        export = read_export(content, url, ORDERS_COLUMNS if kind is FileKind.ORDERS else CUSTOMERS_COLUMNS)
-    except ExportFileError as error:
-        store.record_attempt(engine, IngestReport(day, kind.value, FAILED, url, detail=str(error)), [])
-        raise
-    frame = parse_orders(export) if kind is FileKind.ORDERS else parse_customers(export)
-    seconds["parse"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    validation = _validate(engine, kind, day, frame, settings)
-    seconds["validate"] = time.perf_counter() - started
+def ingest_files(
+    engine: Engine, landing_url: str, kind: FileKind, days: Sequence[dt.date], settings: IngestSettings
+) -> list[IngestReport]:
+    """Load the `kind` export of each of `days` (in date order), replacing those days in one
+    transaction; returns one report per day.
 
-    started = time.perf_counter()
-    quarantined = _quarantine(day, kind, export, validation)
-    report = IngestReport(
-        file_date=day,
-        file_kind=kind.value,
-        status=LOADED,
-        source_file=url,
-        rows_read=export.rows_read,
-        rows_loaded=export.rows_read - len(quarantined),
-        rows_quarantined=len(quarantined),
-        validation_success=validation.success and not export.rejected,
-        validation_result=validation.to_json(),
-        seconds=seconds,
-    )
-    refusal = _refusal(report, validation, quarantined, settings.max_bad_row_share)
-    if refusal is not None:
-        failed = dataclasses.replace(report, status=FAILED, rows_loaded=0, detail=refusal)
-        store.record_attempt(engine, failed, quarantined)
-        raise ValidationFailed(refusal, failed)
-
-    rows = frame[~frame["source_line"].isin(validation.row_reasons().keys())]
-    if kind is FileKind.ORDERS:
-        rows = rows.assign(order_date=day.isoformat(), source_file=kind.file_name(day))
-        store.replace_orders_day(engine, report, rows, quarantined)
-    else:
-        rows = rows.assign(effective_date=day.isoformat(), source_file=kind.file_name(day))
-        store.replace_customers_day(engine, report, rows, quarantined)
-    seconds["write"] = time.perf_counter() - started
-    return report
+    Stops at the first day that cannot be published, after publishing the days before it: raises
+    `ExportMissing`, `ExportFileError` (unreadable file) or `ValidationFailed` (too many bad rows /
+    implausible day); the last two are logged in `ingest_days` as `failed` first.
+    """
+    days = sorted(days)
+    files, stop = _parse_files(Landing(landing_url), kind, days)
+    loads: list[tuple[IngestReport, Any, list[dict]]] = []
+    refused: tuple[IngestReport, list[dict]] | None = None
+    if files:
+        started = time.perf_counter()
+        validations = _validate(engine, kind, files, settings)
+        validate_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for file, validation, share in zip(files, validations, _shares(files)):
+            quarantined = _quarantine(kind, file, validation)
+            report = IngestReport(
+                file_date=file.day,
+                file_kind=kind.value,
+                status=LOADED,
+                source_file=file.url,
+                rows_read=file.export.rows_read,
+                rows_loaded=file.export.rows_read - len(quarantined),
+                rows_quarantined=len(quarantined),
+                validation_success=validation.success and not file.export.rejected,
+                validation_result=validation.to_json(),
+                seconds={"parse": file.parse_s, "validate": validate_s * share},
+            )
+            refusal = _refusal(report, validation, quarantined, settings.max_bad_row_share)
+            if refusal is not None:
+                failed = dataclasses.replace(report, status=FAILED, rows_loaded=0, detail=refusal)
+                refused, stop = (failed, quarantined), (file.day, ValidationFailed(refusal, failed))
+                break
+            bad_lines = validation.row_reasons().keys()
+            rows = file.frame[~file.frame["source_line"].isin(bad_lines)]
+            loads.append((report, rows.assign(source_file=kind.file_name(file.day)), quarantined))
+        if loads:
+            store.replace_days(engine, kind, loads)
+        write_s = time.perf_counter() - started
+        for (report, _, _), share in zip(loads, _shares(files[: len(loads)])):
+            report.seconds["write"] = write_s * share
+    if stop is not None:
+        day, error = stop
+        if isinstance(error, ExportFileError):
+            store.record_attempt(engine, IngestReport(day, kind.value, FAILED, error.url, detail=str(error)), [])
+        elif refused is not None:
+            store.record_attempt(engine, *refused)
+        raise error
+    return [report for report, _, _ in loads]
 
 
 def ingest_orders_day(
@@ -192,7 +266,8 @@ def ingest_orders_day(
     Raises `ExportMissing`, `ExportFileError` (unreadable file) or `ValidationFailed` (too many bad
     rows / implausible day); the last two are logged in `ingest_days` as `failed` first.
     """
-    return _ingest_file(engine, landing_url, day, settings or IngestSettings.from_env(), FileKind.ORDERS)
+    settings = settings or IngestSettings.from_env()
+    return ingest_files(engine, landing_url, FileKind.ORDERS, [day], settings)[0]
 
 
 def ingest_customers_day(
@@ -200,7 +275,8 @@ def ingest_customers_day(
 ) -> IngestReport:
     """Load `<landing>/customers-<day>.csv` into `consent_events` (replacing that day) and refresh
     `customer_contacts`. Same errors as `ingest_orders_day`."""
-    return _ingest_file(engine, landing_url, day, settings or IngestSettings.from_env(), FileKind.CUSTOMERS)
+    settings = settings or IngestSettings.from_env()
+    return ingest_files(engine, landing_url, FileKind.CUSTOMERS, [day], settings)[0]
 
 
 def record_no_trading_day(
@@ -217,6 +293,6 @@ def record_no_trading_day(
     orders, crm = (
         IngestReport(day, kind.value, NO_TRADING, None, detail=f"shop closed: {reason}") for kind in FileKind
     )
-    store.replace_orders_day(engine, orders, pd.DataFrame(columns=list(store.ORDER_COLUMNS)), [])
-    store.replace_customers_day(engine, crm, pd.DataFrame(columns=list(store.CONSENT_COLUMNS)), [])
+    store.replace_days(engine, FileKind.ORDERS, [(orders, pd.DataFrame(columns=list(store.ORDER_COLUMNS)), [])])
+    store.replace_days(engine, FileKind.CUSTOMERS, [(crm, pd.DataFrame(columns=list(store.CONSENT_COLUMNS)), [])])
     return [orders, crm]

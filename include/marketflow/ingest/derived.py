@@ -5,8 +5,8 @@ the result independent of the order in which days are loaded or reloaded: backfi
 after newer ones gives the same rows. "Latest" means the last line by (order_date, invoice_ts,
 source_line), a total order because a line's invoice date is its file's date.
 
-The touched keys are the day's keys now (read through the day's partition) plus the keys the day had
-before and lost; every value is a correlated subquery that the (key, date) indexes answer directly,
+The touched keys are the days' keys now (read through the days' partitions) plus the keys the days
+had before and lost; every value is a correlated subquery that the (key, date) indexes answer directly,
 so a refresh costs a few index probes per key, not a scan of the key's history.
 """
 
@@ -21,9 +21,9 @@ from sqlalchemy import Connection, delete, func, insert, select
 from marketflow.warehouse import schema
 
 
-def _touched_keys(key: Any, on_day: Any, lost: Collection[str]) -> Any:
-    """Keys in the day's new rows, plus `lost` keys (the day's old ones) that other days still have."""
-    current = select(key.label("key")).where(on_day, key.is_not(None))
+def _touched_keys(key: Any, on_days: Any, lost: Collection[str]) -> Any:
+    """Keys in the days' new rows, plus `lost` keys (the days' old ones) that other days still have."""
+    current = select(key.label("key")).where(on_days, key.is_not(None))
     if lost:
         return current.union(select(key.label("key")).where(key.in_(sorted(lost)))).subquery("touched")
     return current.distinct().subquery("touched")
@@ -49,11 +49,11 @@ def _order_date(aggregate: Any, key_column: str, key: Any) -> Any:
     return select(aggregate(line.c.order_date)).where(line.c[key_column] == key).scalar_subquery()
 
 
-def refresh_products(conn: Connection, day: dt.date, before: set[str], after: set[str]) -> None:
+def refresh_products(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:
     """products(code) = latest non-empty description, latest positive price, first/last day seen."""
     orders, products = schema.orders, schema.products
     conn.execute(delete(products).where(products.c.stock_code.in_(sorted(before | after))))
-    code = _touched_keys(orders.c.stock_code, orders.c.order_date == day, before - after).c.key
+    code = _touched_keys(orders.c.stock_code, orders.c.order_date.in_(days), before - after).c.key
     rows = select(
         code,
         _latest_order_value("description", "stock_code", code, lambda line: line.c.description.is_not(None)),
@@ -65,11 +65,11 @@ def refresh_products(conn: Connection, day: dt.date, before: set[str], after: se
     conn.execute(insert(products).from_select(columns, rows))
 
 
-def refresh_customers(conn: Connection, day: dt.date, before: set[str], after: set[str]) -> None:
+def refresh_customers(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:
     """customers(id) = country of the latest order line, first and last order day (returns included)."""
     orders, customers = schema.orders, schema.customers
     conn.execute(delete(customers).where(customers.c.customer_id.in_(sorted(before | after))))
-    customer = _touched_keys(orders.c.customer_id, orders.c.order_date == day, before - after).c.key
+    customer = _touched_keys(orders.c.customer_id, orders.c.order_date.in_(days), before - after).c.key
     rows = select(
         customer,
         _latest_order_value("country", "customer_id", customer),
@@ -81,11 +81,11 @@ def refresh_customers(conn: Connection, day: dt.date, before: set[str], after: s
     )
 
 
-def refresh_contacts(conn: Connection, day: dt.date, before: set[str], after: set[str]) -> None:
+def refresh_contacts(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:
     """customer_contacts(id) = the e-mail address of the customer's latest CRM record that has one."""
     events, contacts = schema.consent_events, schema.customer_contacts
     conn.execute(delete(contacts).where(contacts.c.customer_id.in_(sorted(before | after))))
-    customer = _touched_keys(events.c.customer_id, events.c.effective_date == day, before - after).c.key
+    customer = _touched_keys(events.c.customer_id, events.c.effective_date.in_(days), before - after).c.key
     record = events.alias("record")
     latest = record.alias("later")
     rows = select(record.c.customer_id, record.c.email, record.c.effective_date).where(

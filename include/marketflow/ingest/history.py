@@ -1,4 +1,5 @@
-"""Load a range of days the way the DAG does, in one process: for other stages' tests and the bench."""
+"""Load a range of days in one process: a backfill without one Airflow run per day, other stages'
+tests, and the bench. Every day gets the outcome its own DAG run would give it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from sqlalchemy import Engine
 
 from marketflow.ingest.calendar import closure_reason
-from marketflow.ingest.days import ingest_customers_day, ingest_orders_day, record_no_trading_day
+from marketflow.ingest.days import ingest_customers_day, ingest_files, ingest_orders_day, record_no_trading_day
 from marketflow.ingest.errors import ExportMissing
 from marketflow.ingest.landing import FileKind, Landing
 from marketflow.ingest.report import IngestReport
@@ -50,6 +51,30 @@ def ingest_day(
     ]
 
 
+def _trading_batches(
+    engine: Engine, landing: Landing, days: list[dt.date], settings: IngestSettings, closed: list[IngestReport]
+) -> Iterator[list[dt.date]]:
+    """Record the closed days without exports as they come (their reports go to `closed`); yield the
+    trading days in batches of `batch_days`. A trading day with a missing export ends the run (after
+    the batch before it)."""
+    batch: list[dt.date] = []
+    for day in days:
+        if no_trading_reason(landing, day, settings) is not None:
+            closed += record_no_trading_day(engine, day, settings)
+            continue
+        missing = landing.missing(day)
+        if missing:
+            if batch:
+                yield batch
+            raise ExportMissing(f"export for trading day {day} has not arrived: {', '.join(missing)}")
+        batch.append(day)
+        if len(batch) == settings.batch_days:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def ingest_history(
     engine: Engine,
     landing_url: str,
@@ -59,13 +84,21 @@ def ingest_history(
     *,
     newest_first: bool = False,
 ) -> list[IngestReport]:
-    """Every day from `start` to `end` (inclusive); stops at the first day that fails.
+    """Every day from `start` to `end` (inclusive), `batch_days` trading days per validation and
+    transaction; stops at the first day that fails, after publishing the days before it.
 
-    `newest_first` reloads in reverse date order: the derived tables must come out the same.
+    `newest_first` reloads the batches in reverse date order: the derived tables must come out the same.
     """
     settings = settings or IngestSettings.from_env(landing_url=landing_url)
+    landing = Landing(landing_url)
     days = list(days_between(start, end))
     reports: list[IngestReport] = []
-    for day in reversed(days) if newest_first else days:
-        reports += ingest_day(engine, landing_url, day, settings)
-    return reports
+    if newest_first:
+        batches = list(_trading_batches(engine, landing, list(reversed(days)), settings, reports))
+        batches = [sorted(batch) for batch in batches]
+    else:
+        batches = _trading_batches(engine, landing, days, settings, reports)
+    for batch in batches:
+        reports += ingest_files(engine, landing_url, FileKind.ORDERS, batch, settings)
+        reports += ingest_files(engine, landing_url, FileKind.CUSTOMERS, batch, settings)
+    return sorted(reports, key=lambda report: (report.file_date, report.file_kind != FileKind.ORDERS.value))

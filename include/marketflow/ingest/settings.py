@@ -13,6 +13,7 @@ Environment overrides (all optional):
 | `MARKETFLOW_INGEST_ROW_COUNT_MAX_RATIO` | `row_count_max_ratio` |
 | `MARKETFLOW_INGEST_EXPORT_POKE_INTERVAL_S` | `export_poke_interval_s` |
 | `MARKETFLOW_INGEST_EXPORT_TIMEOUT_S` | `export_timeout_s` |
+| `MARKETFLOW_INGEST_BATCH_DAYS` | `batch_days` |
 """
 
 from __future__ import annotations
@@ -111,6 +112,11 @@ class IngestSettings(BaseModel):
     )
     export_timeout_s: float = Field(
         default=6 * 3600.0, ge=0.0, description="how long wait_for_export waits before failing the day"
+    )
+    batch_days: int = Field(
+        default=92,
+        ge=1,
+        description="a range load (backfill) validates and publishes this many trading days at a time",
     )
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
 

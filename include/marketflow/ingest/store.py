@@ -1,9 +1,9 @@
-"""Write one day of one export to the warehouse, replacing that day exactly, in one transaction.
+"""Write days of one export to the warehouse, replacing each day exactly, all in one transaction.
 
 Rows go in with PostgreSQL `COPY` (on the transaction's own connection) or SQLite `executemany` of
 values converted column by column to SQLAlchemy's SQLite storage format (no per-row ORM or type
-processing). The same transaction replaces the day's quarantine and `ingest_days` rows and
-recomputes the derived tables for the keys the day touched, old and new.
+processing). The same transaction replaces the days' quarantine and `ingest_days` rows and
+recomputes the derived tables once for the keys the days touched, old and new.
 """
 
 from __future__ import annotations
@@ -16,11 +16,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from marketflow.ingest import derived
+from marketflow.ingest.landing import FileKind
 from marketflow.ingest.report import IngestReport
 from marketflow.warehouse import schema
 
 ORDER_COLUMNS = tuple(column.name for column in schema.orders.columns)
 CONSENT_COLUMNS = tuple(column.name for column in schema.consent_events.columns)
+#: export kind -> (day table, its date column, its columns)
+_DAY_TABLES = {
+    FileKind.ORDERS: (schema.orders, "order_date", ORDER_COLUMNS),
+    FileKind.CUSTOMERS: (schema.consent_events, "effective_date", CONSENT_COLUMNS),
+}
 _REASON_LIMIT = schema.quarantine.c.reason.type.length
 
 
@@ -41,21 +47,21 @@ def quarantine_row(
     }
 
 
-def _replace_log(conn: Connection, report: IngestReport, quarantined: list[dict]) -> None:
-    """The day's `ingest_days` row and quarantined lines: they describe the latest attempt."""
-    day, kind = report.file_date, report.file_kind
-    q, days = schema.quarantine, schema.ingest_days
-    conn.execute(delete(q).where(q.c.file_date == day, q.c.file_kind == kind))
+def _replace_log(conn: Connection, reports: list[IngestReport], quarantined: list[dict]) -> None:
+    """The days' `ingest_days` rows and quarantined lines: they describe the latest attempt."""
+    kind, days = reports[0].file_kind, [report.file_date for report in reports]
+    q, log = schema.quarantine, schema.ingest_days
+    conn.execute(delete(q).where(q.c.file_date.in_(days), q.c.file_kind == kind))
     if quarantined:
         conn.execute(insert(q), quarantined)
-    conn.execute(delete(days).where(days.c.file_date == day, days.c.file_kind == kind))
-    conn.execute(insert(days), [report.ingest_days_row()])
+    conn.execute(delete(log).where(log.c.file_date.in_(days), log.c.file_kind == kind))
+    conn.execute(insert(log), [report.ingest_days_row() for report in reports])
 
 
 def record_attempt(engine: Engine, report: IngestReport, quarantined: list[dict]) -> None:
     """Log a refused attempt at a day; its published rows stay as they were."""
     with engine.begin() as conn:
-        _replace_log(conn, report, quarantined)
+        _replace_log(conn, [report], quarantined)
 
 
 def _copy(conn: Connection, table: str, columns: tuple[str, ...], frame: Any) -> None:
@@ -105,27 +111,27 @@ def _distinct(conn: Connection, column: Any, *where: Any) -> set[str]:
     return {value for value in values if value is not None}
 
 
-def replace_orders_day(engine: Engine, report: IngestReport, rows: Any, quarantined: list[dict]) -> None:
-    """Replace `orders` for the report's day with `rows` (columns named as the table) and refresh
-    `products` and `customers` for every code and customer the old or new day mentions."""
-    orders, day = schema.orders, report.file_date
-    with engine.begin() as conn:
-        codes_before = _distinct(conn, orders.c.stock_code, orders.c.order_date == day)
-        customers_before = _distinct(conn, orders.c.customer_id, orders.c.order_date == day)
-        conn.execute(delete(orders).where(orders.c.order_date == day))
-        _bulk_insert(conn, "orders", ORDER_COLUMNS, rows)
-        _replace_log(conn, report, quarantined)
-        derived.refresh_products(conn, day, codes_before, set(rows["stock_code"].tolist()))
-        derived.refresh_customers(conn, day, customers_before, set(rows["customer_id"].dropna().tolist()))
+def replace_days(engine: Engine, kind: FileKind, loads: list[tuple[IngestReport, Any, list[dict]]]) -> None:
+    """Replace each report's day of the `kind` export with its rows (parsed columns with `file_date`,
+    or table columns) and quarantined lines, then refresh the derived tables, in one transaction."""
+    import pandas as pd
 
-
-def replace_customers_day(engine: Engine, report: IngestReport, rows: Any, quarantined: list[dict]) -> None:
-    """Replace the CRM records (`consent_events`) dated the report's day and refresh the contacts of
-    every customer the old or new day mentions."""
-    events, day = schema.consent_events, report.file_date
+    reports = [report for report, _, _ in loads]
+    days = [report.file_date for report in reports]
+    quarantined = [row for _, _, lines in loads for row in lines]
+    table, date_column, columns = _DAY_TABLES[kind]
+    rows = pd.concat([frame for _, frame, _ in loads], ignore_index=True)
+    rows = rows.rename(columns={"file_date": date_column})
+    on_days = table.c[date_column].in_(days)
     with engine.begin() as conn:
-        before = _distinct(conn, events.c.customer_id, events.c.effective_date == day)
-        conn.execute(delete(events).where(events.c.effective_date == day))
-        _bulk_insert(conn, "consent_events", CONSENT_COLUMNS, rows)
-        _replace_log(conn, report, quarantined)
-        derived.refresh_contacts(conn, day, before, set(rows["customer_id"].tolist()))
+        customers_before = _distinct(conn, table.c.customer_id, on_days)
+        codes_before = _distinct(conn, table.c.stock_code, on_days) if kind is FileKind.ORDERS else set()
+        conn.execute(delete(table).where(on_days))
+        _bulk_insert(conn, table.name, columns, rows)
+        _replace_log(conn, reports, quarantined)
+        customers_after = set(rows["customer_id"].dropna().tolist())
+        if kind is FileKind.ORDERS:
+            derived.refresh_products(conn, days, codes_before, set(rows["stock_code"].tolist()))
+            derived.refresh_customers(conn, days, customers_before, customers_after)
+        else:
+            derived.refresh_contacts(conn, days, customers_before, customers_after)

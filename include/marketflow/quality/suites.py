@@ -1,10 +1,12 @@
 """The expectation suites of the two daily exports, each expectation tagged with its rule.
 
 A rule either *quarantines rows* (the lines that break it go to `quarantine` with the rule's reason)
-or *fails the day* (a day-level check such as the row-count sanity: nothing is published). The
-per-row decisions come from GX's unexpected-row indexes, so GX is the single source of truth for
-what is a bad row. Expectations run on the *parsed* day: a value that could not be parsed into its
-type is null there, and the "... is a ..." rules catch it.
+or *fails the day* (the row-count sanity: nothing is published). The per-row decisions come from
+GX's unexpected-row indexes, so GX is the single source of truth for what is a bad row.
+
+The row suites run on *parsed* files, one or many days at once (each row carries its `file_date`):
+a value that could not be parsed into its type is null there, and the "... is a ..." rules catch it.
+The day-level suite runs on one row per day: its row count and the bounds the recent days allow.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 ORDERS_SUITE = "orders_export"
 CUSTOMERS_SUITE = "customers_export"
+DAY_COUNTS_SUITE = "orders_day_counts"
 
 INVOICE_NO = r"^[CA]?\d{6}$"
 STOCK_CODE = r"^(?:\d{5}[A-Za-z]{0,3}|[A-Za-z][A-Za-z0-9_ ]{0,19})$"
@@ -21,10 +24,8 @@ CUSTOMER_ID = r"^\d{1,16}$"
 EMAIL = r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$"
 MAX_ABS_QUANTITY = 1_000_000
 
-#: Suite parameters filled per day (see `marketflow.ingest.orders`).
-ROW_COUNT_MIN = "row_count_min"
-ROW_COUNT_MAX = "row_count_max"
-FILE_DATE = "file_date"
+#: The day-level rule: it fails the day, it quarantines nothing.
+ROW_COUNT_RULE = "row_count_sanity"
 
 
 def _rule(
@@ -52,9 +53,9 @@ def _orders_expectations() -> list[Any]:
               min_value=-MAX_ABS_QUANTITY, max_value=MAX_ABS_QUANTITY),
         _rule(gxe.ExpectColumnValuesToNotBeNull, "invoice_date_is_timestamp",
               "InvoiceDate is not a YYYY-MM-DD HH:MM:SS timestamp", column="invoice_ts"),
-        _rule(gxe.ExpectColumnValuesToBeInSet, "invoice_date_is_file_date",
+        _rule(gxe.ExpectColumnPairValuesToBeEqual, "invoice_date_is_file_date",
               "InvoiceDate is not on the file's day",
-              column="invoice_date", value_set={"$PARAMETER": FILE_DATE}),
+              column_A="invoice_date", column_B="file_date", ignore_row_if="either_value_is_missing"),
         _rule(gxe.ExpectColumnValuesToNotBeNull, "unit_price_is_number",
               "UnitPrice is not a number", column="unit_price"),
         _rule(gxe.ExpectColumnValuesToBeBetween, "unit_price_not_negative",
@@ -64,9 +65,21 @@ def _orders_expectations() -> list[Any]:
         _rule(gxe.ExpectColumnValuesToNotBeNull, "country_present", "Country is empty", column="country"),
         _rule(gxe.ExpectColumnValuesToBeNull, "line_is_unique",
               "exact duplicate of an earlier line of the file", column="duplicate_of"),
-        _rule(gxe.ExpectTableRowCountToBeBetween, "row_count_sanity",
-              "row count is implausible next to the recent loaded days", quarantines_rows=False,
-              min_value={"$PARAMETER": ROW_COUNT_MIN}, max_value={"$PARAMETER": ROW_COUNT_MAX}),
+    ]
+
+
+def _day_counts_expectations() -> list[Any]:
+    """On one row per day (`file_date`, `rows_read`, `row_count_min`, `row_count_max`): both bounds
+    belong to the one rule; a day without recent history has no upper bound (null)."""
+    import great_expectations.expectations as gxe
+
+    reason = "row count is implausible next to the recent loaded days"
+    return [
+        _rule(gxe.ExpectColumnPairValuesAToBeGreaterThanB, ROW_COUNT_RULE, reason, quarantines_rows=False,
+              column_A="rows_read", column_B="row_count_min", or_equal=True),
+        _rule(gxe.ExpectColumnPairValuesAToBeGreaterThanB, ROW_COUNT_RULE, reason, quarantines_rows=False,
+              column_A="row_count_max", column_B="rows_read", or_equal=True,
+              ignore_row_if="either_value_is_missing"),
     ]
 
 
@@ -85,7 +98,11 @@ def _customers_expectations() -> list[Any]:
     ]
 
 
-_BUILDERS = {ORDERS_SUITE: _orders_expectations, CUSTOMERS_SUITE: _customers_expectations}
+_BUILDERS = {
+    ORDERS_SUITE: _orders_expectations,
+    CUSTOMERS_SUITE: _customers_expectations,
+    DAY_COUNTS_SUITE: _day_counts_expectations,
+}
 
 
 @lru_cache(maxsize=None)
