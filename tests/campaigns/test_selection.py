@@ -231,6 +231,7 @@ def test_repeat_product_due_rule_finds_overdue_regulars_with_showable_products(w
     lines = []
     for i, days in enumerate((85, 65, 45, 25)):  # every 20 days, last 25 days ago: due
         lines.append(order_line("18001", ago(days), "85123A", 10 + i))
+        lines.append(order_line("18001", ago(days), "POST", 70 + i))  # postage on each order: a service, never due
     for i, days in enumerate((70, 40, 10)):  # every 30 days, last 10 days ago: not yet
         lines.append(order_line("18002", ago(days), "71053", 20 + i))
     for i, days in enumerate((90, 60, 30)):  # due, but the product has no price: cannot be shown

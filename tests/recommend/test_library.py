@@ -131,14 +131,14 @@ def test_invalid_settings_fail_naming_the_field(settings: dict, field: str) -> N
         RecommenderParams.model_validate(settings)
 
 
-def test_purchases_exclude_returns_guests_and_non_positive_quantities() -> None:
+def test_purchases_exclude_returns_guests_non_positive_quantities_and_services() -> None:
     orders = pd.DataFrame(
         {
-            "customer_id": ["1", "1", None, "2", "2"],
-            "stock_code": ["A", "B", "C", "D", "E"],
-            "invoice_ts": pd.to_datetime(["2011-01-01"] * 5),
-            "quantity": [3, -3, 5, 0, 12],
-            "is_return": [False, True, False, False, False],
+            "customer_id": ["1", "1", None, "2", "2", "2", "1"],
+            "stock_code": ["A", "B", "C", "D", "E", "POST", "gift_0001_20"],
+            "invoice_ts": pd.to_datetime(["2011-01-01"] * 7),
+            "quantity": [3, -3, 5, 0, 12, 1, 1],
+            "is_return": [False, True, False, False, False, False, False],
         }
     )
     interactions = purchases_to_interactions(orders, weight="log1p_quantity")

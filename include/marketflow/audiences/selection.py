@@ -148,7 +148,10 @@ def _order_columns(order_by: OrderBy, p: Table, s: Table) -> list[ColumnElement]
 
 def due_repeat_products(conn: Connection, day: dt.date, rule: RepeatProductDue) -> dict[str, list[DueProduct]]:
     """customer_id -> catalogue products they buy regularly and are due to re-order as of `day`,
-    most overdue first (overdue = days since last purchase / their average gap)."""
+    most overdue first (overdue = days since last purchase / their average gap). Services such as
+    postage (`ProfileSettings.service_codes`) are never due."""
+    from marketflow.profiles.settings import ProfileSettings
+
     o = orders.c
     purchase_days = func.count(o.order_date.distinct())
     stmt = (
@@ -169,6 +172,7 @@ def due_repeat_products(conn: Connection, day: dt.date, rule: RepeatProductDue) 
             products.c.description.is_not(None),
             products.c.description != "",
             products.c.unit_price > 0,
+            ~ProfileSettings.from_env().service_clause(o.stock_code),
         )
         .group_by(o.customer_id, o.stock_code)
         .having(purchase_days >= rule.min_purchase_days)

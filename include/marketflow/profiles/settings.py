@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -45,6 +46,23 @@ class ProfileSettings(BaseModel):
     clv_min_repeat_customers: int = Field(
         default=50, ge=2, description="customers with a repeat purchase needed to fit the CLV models"
     )
+
+    def is_service(self, stock_codes: Any) -> Any:
+        """True where a stock code (a pandas Series) is a service, not merchandise. The recommender and
+        the campaigns' product picks honour the same list: services are never offered to a customer."""
+        upper = stock_codes.astype(str).str.upper()
+        service = upper.isin({code.upper() for code in self.service_codes})
+        for prefix in self.service_code_prefixes:
+            service |= upper.str.startswith(prefix.upper())
+        return service
+
+    def service_clause(self, stock_code: Any) -> Any:
+        """The same test as a SQL expression on a stock-code column."""
+        from sqlalchemy import func, or_
+
+        upper = func.upper(stock_code)
+        prefixes = [upper.startswith(prefix.upper(), autoescape=True) for prefix in self.service_code_prefixes]
+        return or_(upper.in_([code.upper() for code in self.service_codes]), *prefixes)
 
     @model_validator(mode="after")
     def _bands_are_ordered(self) -> ProfileSettings:

@@ -44,8 +44,12 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def purchases_to_interactions(
     orders: pd.DataFrame, weight: Literal["binary", "log1p_quantity"] = "binary"
 ) -> pd.DataFrame:
-    """Shop order lines -> interactions: purchases by known customers only (no returns, no guests)."""
+    """Shop order lines -> interactions: merchandise bought by known customers only (no returns, no
+    guests, no services such as postage: `ProfileSettings.service_codes`)."""
+    from marketflow.profiles.settings import ProfileSettings
+
     keep = orders["customer_id"].notna() & (orders["quantity"] > 0) & ~orders["is_return"].astype(bool)
+    keep &= ~ProfileSettings.from_env().is_service(orders["stock_code"])
     lines = orders.loc[keep]
     values = np.log1p(lines["quantity"].to_numpy(dtype="float32")) if weight == "log1p_quantity" else 1.0
     return normalise_frame(
