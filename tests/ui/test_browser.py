@@ -258,7 +258,7 @@ def test_the_data_quality_page_shows_each_days_validation_and_quarantine(
     from sqlalchemy import func, select
 
     from marketflow.warehouse import warehouse_engine
-    from marketflow.warehouse.schema import ingest_days
+    from marketflow.warehouse.schema import ingest_days, quarantine
 
     stmt = select(ingest_days.c.status, func.count(), func.sum(ingest_days.c.rows_quarantined)).group_by(
         ingest_days.c.status
@@ -275,6 +275,14 @@ def test_the_data_quality_page_shows_each_days_validation_and_quarantine(
     for status, (n, _) in statuses.items():
         assert f"DAYS {status.upper()}\n{n:,}" in summary, (status, summary)
     assert f"ROWS QUARANTINED\n{quarantined:,}" in summary
+    # the newest orders day with quarantined lines names the rules those lines broke
+    q = quarantine.c
+    with warehouse_engine(browser_warehouse).connect() as conn:
+        day = conn.execute(select(func.max(q.file_date)).where(q.file_kind == "orders")).scalar_one()
+        reasons = conn.execute(select(q.reason).where(q.file_kind == "orders", q.file_date == day)).scalars().all()
+    rules = {part.split(":")[0] for reason in reasons for part in reason.split("; ")} - {"unparseable"}
+    row = next(r.text for r in days if r.text.startswith(f"{day} ") and " orders" in r.text)
+    assert rules and all(rule in row for rule in rules), (rules, row)
     _full_page_screenshot(browser, "05-data-quality.png")
 
 

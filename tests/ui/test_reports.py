@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from marketflow.ui.campaign_report import (
     DEFAULT_ATTRIBUTION_DAYS,
@@ -199,19 +200,19 @@ def test_model_history_orders_versions_and_finds_the_champion(warehouse_url: str
     assert metric_names(history["recommender"], limit=1) == ["all.ndcg@10"]
 
 
-@pytest.mark.parametrize(
-    ("stored", "expected"),
-    [
-        ({"not_null": {"success": True}, "price": {"success": False, "unexpected_count": 3}},
-         [FailedExpectation("price", 3)]),
-        ({"row_count": False, "codes": True}, [FailedExpectation("row_count", None)]),
-        ([{"type": "expect_x", "success": False, "unexpected_count": 2.0}, {"expectation": "y", "success": True}],
-         [FailedExpectation("expect_x", 2)]),
-        (None, []),
-    ],
-)
-def test_failed_expectations_reads_the_stored_shapes(stored: object, expected: list[FailedExpectation]) -> None:
-    assert failed_expectations(stored) == expected
+def test_failed_expectations_are_read_from_what_ingest_stores(warehouse_url: str, tmp_path: Path) -> None:
+    """The real shape: a corpus day with a duplicate line, loaded by the ingest stage."""
+    from marketflow.ingest import IngestSettings, ingest_orders_day
+
+    corpus = Path(__file__).parents[1] / "ingest" / "corpus"
+    day = dt.date(2011, 3, 1)
+    (tmp_path / f"{day}.csv").write_bytes((corpus / "duplicate_line.csv").read_bytes())
+    engine = warehouse_engine(warehouse_url)
+    ingest_orders_day(engine, str(tmp_path), day, IngestSettings.from_env(landing_url=str(tmp_path)))
+    with engine.connect() as conn:
+        stored = conn.execute(select(ingest_days.c.validation_result)).scalar_one()
+    assert failed_expectations(stored) == [FailedExpectation("line_is_unique", 1)]
+    assert failed_expectations(None) == []
 
 
 def test_quality_overview_counts_days_and_quarantine(warehouse_url: str) -> None:
@@ -222,9 +223,11 @@ def test_quality_overview_counts_days_and_quarantine(warehouse_url: str) -> None
              "rows_quarantined": 0, "validation_success": None, "validation_result": None, "detail": "Saturday"},
             {"file_date": days[1], "file_kind": "orders", "status": "loaded", "rows_read": 100, "rows_loaded": 98,
              "rows_quarantined": 2, "validation_success": False,
-             "validation_result": {"price": {"success": False, "unexpected_count": 2}}, "detail": None},
+             "validation_result": {"expectations": {"unit_price_not_negative": {"success": False, "unexpected_count": 2}},
+                                   "parameters": {}}, "detail": None},
             {"file_date": days[2], "file_kind": "orders", "status": "loaded", "rows_read": 50, "rows_loaded": 50,
-             "rows_quarantined": 0, "validation_success": True, "validation_result": {"price": {"success": True}},
+             "rows_quarantined": 0, "validation_success": True,
+             "validation_result": {"expectations": {"unit_price_not_negative": {"success": True, "unexpected_count": 0}}},
              "detail": None},
         ])
         conn.execute(insert(quarantine), [
@@ -237,7 +240,7 @@ def test_quality_overview_counts_days_and_quarantine(warehouse_url: str) -> None
     assert [d.file_date for d in overview.days] == days[::-1]
     assert overview.status_counts == {"loaded": 2, "no_trading": 1}
     assert (overview.rows_read, overview.rows_quarantined, overview.failed_validations) == (150, 2, 1)
-    assert overview.days[1].quarantine_rows == 2 and overview.days[1].failed == [FailedExpectation("price", 2)]
+    assert overview.days[1].quarantine_rows == 2 and overview.days[1].failed == [FailedExpectation("unit_price_not_negative", 2)]
     assert overview.reasons == [("unit_price is negative", 2)]
     assert overview.days[2].detail == "Saturday"
 

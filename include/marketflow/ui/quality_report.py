@@ -62,28 +62,14 @@ class QualityOverview:
 
 
 def failed_expectations(result: Any) -> list[FailedExpectation]:
-    """The failed expectations of a stored validation result.
-
-    Accepts the shape the ingest stage writes (`{expectation: {"success": bool, "unexpected_count": n}}`
-    or `{expectation: bool}`) and a list of `{"expectation"|"type", "success", "unexpected_count"}`.
-    """
-    if isinstance(result, Mapping):
-        entries = [(name, value) for name, value in result.items()]
-    elif isinstance(result, list):
-        entries = [
-            (str(item.get("expectation") or item.get("type") or "?"), item)
-            for item in result
-            if isinstance(item, Mapping)
-        ]
-    else:
-        return []
-    failed = []
-    for name, value in entries:
-        success = value.get("success") if isinstance(value, Mapping) else value
-        if success is False:
-            count = value.get("unexpected_count") if isinstance(value, Mapping) else None
-            failed.append(FailedExpectation(str(name), int(count) if isinstance(count, int | float) else None))
-    return failed
+    """The failed expectations of a stored validation result, in the shape the ingest stage writes
+    (`DayValidation.to_json`: `{"expectations": {rule: {"success", "unexpected_count"}}, "parameters"}`)."""
+    expectations = result.get("expectations", {}) if isinstance(result, Mapping) else {}
+    return [
+        FailedExpectation(rule, outcome.get("unexpected_count"))
+        for rule, outcome in expectations.items()
+        if not outcome.get("success")
+    ]
 
 
 def quality_overview(conn: Connection, reasons_limit: int = 12) -> QualityOverview:
