@@ -4,6 +4,7 @@ ends by then), evaluated on the held-out cut-off 2011-09-01 (purchases 2011-09-0
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from marketflow.profiles.history import OrderHistory
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.propensity.dataset import labelled_cutoff, snapshot_builder, stacked_dataset, training_cutoffs
 from marketflow.propensity.evaluate import ranking_metrics
-from marketflow.propensity.model import PropensityModel, train_model
+from marketflow.propensity.model import SINGLE_BOOSTER_FORMAT, PropensityModel, train_model
 from marketflow.propensity.scoring import score_customers
 from marketflow.propensity.settings import PropensitySettings
 
@@ -78,6 +79,27 @@ def test_training_is_deterministic_and_the_artifact_round_trips(
     assert again.to_json() == trained.to_json()
     restored = PropensityModel.from_json(trained.to_json())
     np.testing.assert_array_equal(restored.predict(held_out), trained.predict(held_out))
+
+
+def test_the_score_is_the_calibrated_mean_of_the_boosters_and_one_booster_artifacts_still_load(
+    data: tuple[pd.DataFrame, pd.DataFrame], trained: PropensityModel
+) -> None:
+    held_out = data[1]
+    assert len(trained.boosters) == SETTINGS.ensemble_size > 1
+    members = [PropensityModel((booster,), trained.platt, trained.features) for booster in trained.boosters]
+    raw = np.array([member.raw_log_odds(held_out) for member in members])
+    assert not np.allclose(raw[0], raw[1])
+    np.testing.assert_allclose(trained.raw_log_odds(held_out), raw.mean(axis=0))
+    single_format = json.dumps(
+        {
+            "format": SINGLE_BOOSTER_FORMAT,
+            "features": list(trained.features),
+            "platt": {"slope": trained.platt.slope, "intercept": trained.platt.intercept},
+            "booster": trained.boosters[0].model_to_string(),
+        }
+    )
+    restored = PropensityModel.from_json(single_format)
+    np.testing.assert_array_equal(restored.predict(held_out), members[0].predict(held_out))
 
 
 def test_reasons_are_the_largest_signed_contributions(

@@ -1,13 +1,16 @@
-"""The propensity model: a seeded LightGBM booster plus a Platt calibration fitted on later cut-offs.
+"""The propensity model: seeded, bagged LightGBM boosters averaged in log-odds, plus a Platt
+calibration fitted on later cut-offs.
 
-The calibration is fitted on the latest cut-offs scored by a booster trained without them; the booster
-that ships is then refitted with the same parameters on every cut-off, so the newest weeks also shape
+The calibration is fitted on the latest cut-offs scored by boosters trained without them; the boosters
+that ship are then refitted with the same parameters on every cut-off, so the newest weeks also shape
 the ranking (chosen by validation on earlier cut-offs: higher ROC AUC, PR AUC and lift on most of
 them, calibration unchanged; see README.md).
 
-Platt scaling (a logistic curve on the booster's log-odds) is strictly increasing, so calibration
-fixes the probability scale without reordering customers: AUC and top-decile lift are the booster's,
-and the `pred_contrib` reasons (in log-odds) explain the same ranking the score gives.
+Averaging several bagged boosters cuts the variance one seed's samples leave in the ranking (chosen
+the same way; README.md). TreeSHAP values add up, so the mean of the boosters' `pred_contrib` is the
+exact attribution of the mean log-odds. Platt scaling (a logistic curve on those log-odds) is strictly
+increasing, so calibration fixes the probability scale without reordering customers: AUC and
+top-decile lift are the ensemble's, and the reasons explain the same ranking the score gives.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import pandas as pd
 from marketflow.propensity.features import FEATURES
 from marketflow.propensity.settings import PropensitySettings
 
-ARTIFACT_FORMAT = "marketflow-propensity/1"
+ARTIFACT_FORMAT = "marketflow-propensity/2"
+#: Artifacts of one booster (before the ensemble), still readable from existing model stores.
+SINGLE_BOOSTER_FORMAT = "marketflow-propensity/1"
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ def fit_platt(raw_log_odds: np.ndarray, labels: np.ndarray) -> Platt:
 
 @dataclass(frozen=True)
 class PropensityModel:
-    booster: lgb.Booster
+    boosters: tuple[lgb.Booster, ...]
     platt: Platt
     features: tuple[str, ...]
 
@@ -57,15 +62,18 @@ class PropensityModel:
         return features[list(self.features)].to_numpy(dtype=np.float64)
 
     def raw_log_odds(self, features: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self._matrix(features), raw_score=True)
+        """The boosters' mean log-odds (uncalibrated), one per row."""
+        matrix = self._matrix(features)
+        return np.mean([booster.predict(matrix, raw_score=True) for booster in self.boosters], axis=0)
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of a purchase within the horizon, one per row."""
         return self.platt.apply(self.raw_log_odds(features))
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
-        """Per-row, per-feature SHAP contributions in log-odds (last column: the bias)."""
-        return self.booster.predict(self._matrix(features), pred_contrib=True)
+        """Per-row, per-feature SHAP contributions to `raw_log_odds` (last column: the bias)."""
+        matrix = self._matrix(features)
+        return np.mean([booster.predict(matrix, pred_contrib=True) for booster in self.boosters], axis=0)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -73,17 +81,21 @@ class PropensityModel:
                 "format": ARTIFACT_FORMAT,
                 "features": list(self.features),
                 "platt": {"slope": self.platt.slope, "intercept": self.platt.intercept},
-                "booster": self.booster.model_to_string(),
+                "boosters": [booster.model_to_string() for booster in self.boosters],
             }
         )
 
     @classmethod
     def from_json(cls, text: str) -> PropensityModel:
         document = json.loads(text)
-        if document.get("format") != ARTIFACT_FORMAT:
+        if document.get("format") == SINGLE_BOOSTER_FORMAT:
+            texts = [document["booster"]]
+        elif document.get("format") == ARTIFACT_FORMAT:
+            texts = document["boosters"]
+        else:
             raise ValueError(f"not a propensity model artifact (format {document.get('format')!r})")
         return cls(
-            booster=lgb.Booster(model_str=document["booster"]),
+            boosters=tuple(lgb.Booster(model_str=text) for text in texts),
             platt=Platt(**document["platt"]),
             features=tuple(document["features"]),
         )
@@ -92,7 +104,7 @@ class PropensityModel:
 @dataclass(frozen=True)
 class TrainingReport:
     """What a training run used and how the model did on its own calibration slice (the AUC is the
-    held-out booster's; the shipped booster is refitted on `train_cutoffs`, which include it)."""
+    held-out boosters'; the shipped boosters are refitted on `train_cutoffs`, which include it)."""
 
     train_cutoffs: list[dt.date]
     calibration_cutoffs: list[dt.date]
@@ -114,20 +126,23 @@ class TrainingReport:
         }
 
 
-def train_booster(rows: pd.DataFrame, settings: PropensitySettings) -> lgb.Booster:
-    """`lgb.train` on the stacked rows (columns FEATURES + label): deterministic for a seed."""
-    data = lgb.Dataset(
-        rows[list(FEATURES)].to_numpy(dtype=np.float64),
-        label=rows["label"].to_numpy(),
-        feature_name=list(FEATURES),
-        free_raw_data=True,
+def train_boosters(rows: pd.DataFrame, settings: PropensitySettings) -> tuple[lgb.Booster, ...]:
+    """`ensemble_size` x `lgb.train` on the stacked rows (columns FEATURES + label), member i seeded
+    seed + i: deterministic for a seed."""
+    matrix, labels = rows[list(FEATURES)].to_numpy(dtype=np.float64), rows["label"].to_numpy()
+    return tuple(
+        lgb.train(
+            settings.lightgbm_params(member),
+            lgb.Dataset(matrix, label=labels, feature_name=list(FEATURES)),
+            num_boost_round=settings.num_boost_round,
+        )
+        for member in range(settings.ensemble_size)
     )
-    return lgb.train(settings.lightgbm_params(), data, num_boost_round=settings.num_boost_round)
 
 
 def train_model(dataset: pd.DataFrame, settings: PropensitySettings) -> tuple[PropensityModel, TrainingReport]:
     """Fit Platt on the latest `calibration_cutoffs` scored by a booster trained on the earlier ones,
-    then ship that calibration with a booster refitted on every cut-off."""
+    then ship that calibration with boosters refitted on every cut-off."""
     from sklearn.metrics import roc_auc_score
 
     cutoffs = sorted(set(dataset["cutoff"]))
@@ -139,12 +154,12 @@ def train_model(dataset: pd.DataFrame, settings: PropensitySettings) -> tuple[Pr
     is_calibration = dataset["cutoff"].isin(calibration_days)
     calibration = dataset[is_calibration]
     held_out = PropensityModel(
-        booster=train_booster(dataset[~is_calibration], settings), platt=Platt(1.0, 0.0), features=FEATURES
+        boosters=train_boosters(dataset[~is_calibration], settings), platt=Platt(1.0, 0.0), features=FEATURES
     )
     raw = held_out.raw_log_odds(calibration)
     labels = calibration["label"].to_numpy()
     platt = fit_platt(raw, labels)
-    model = PropensityModel(booster=train_booster(dataset, settings), platt=platt, features=FEATURES)
+    model = PropensityModel(boosters=train_boosters(dataset, settings), platt=platt, features=FEATURES)
     report = TrainingReport(
         train_cutoffs=cutoffs,
         calibration_cutoffs=calibration_days,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import fsspec
 from sqlalchemy import Connection, insert, select, update
 
+from marketflow.propensity.model import ARTIFACT_FORMAT
 from marketflow.warehouse.schema import model_registry
 
 MODEL_KIND = "propensity"
@@ -120,7 +121,7 @@ def register_and_promote(
             data_end=data_end,
             params=params,
             metrics=metrics,
-            code_version="marketflow.propensity/1",
+            code_version=ARTIFACT_FORMAT,
             artifact_uri=artifact_uri,
             status=status,
             decision=decision,

@@ -50,24 +50,31 @@ class PropensitySettings(BaseModel):
     learning_rate: float = Field(default=0.06, gt=0, le=1)
     num_leaves: int = Field(default=7, ge=2, le=1024)
     min_data_in_leaf: int = Field(default=100, ge=1)
-    feature_fraction: float = Field(default=0.9, gt=0, le=1)
+    feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_fraction: float = Field(default=0.8, gt=0, le=1, description="rows drawn per tree (1 = no bagging)")
     lambda_l2: float = Field(default=1.0, ge=0)
+    # Five bagged boosters averaged in log-odds beat one on ROC AUC, PR AUC, lift and calibration over
+    # the 15 validation cut-offs (README.md); training them costs seconds next to building the snapshots.
+    ensemble_size: int = Field(default=5, ge=1, le=20, description="boosters averaged, seeded seed..seed+size-1")
     num_threads: int = Field(default=1, ge=1, description="LightGBM threads (1 keeps training bit-for-bit repeatable)")
     model_store: str = Field(
         default_factory=default_model_store,
         description="folder or fsspec URL (s3://..., gs://...) for model artifacts; must be shared by all workers",
     )
 
-    def lightgbm_params(self) -> dict[str, object]:
-        """Parameters for `lgb.train`: binary log-loss, seeded and deterministic."""
+    def lightgbm_params(self, member: int = 0) -> dict[str, object]:
+        """Parameters for `lgb.train` of ensemble member `member`: binary log-loss, seeded
+        (seed + member, which also draws its bagging and feature samples) and deterministic."""
         return {
             "objective": "binary",
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_data_in_leaf,
             "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1 if self.bagging_fraction < 1 else 0,
             "lambda_l2": self.lambda_l2,
-            "seed": self.seed,
+            "seed": self.seed + member,
             "deterministic": True,
             "force_row_wise": True,
             "num_threads": self.num_threads,

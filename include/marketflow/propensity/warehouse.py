@@ -65,6 +65,7 @@ def ensure_model(
             params={
                 **settings.lightgbm_params(),
                 "num_boost_round": settings.num_boost_round,
+                "ensemble_size": settings.ensemble_size,
                 "horizon_days": settings.horizon_days,
                 "cutoff_step_days": settings.cutoff_step_days,
             },
