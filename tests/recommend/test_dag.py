@@ -15,6 +15,7 @@ from marketflow.recommend import cli, registry
 from marketflow.recommend.artifacts import MODEL_STORE_ENV
 from marketflow.recommend.train import EVALUATION_FILE, SERVING_FILE
 from marketflow.warehouse import schema, warehouse_engine
+from marketflow.profiles.settings import DEFAULT_SERVICE_CODES
 from tests.airflow_runner import run_dag, task_states
 from tests.profiles.real_orders import insert_orders, read_history
 from tests.recommend.conftest import FAST_FIXED
@@ -71,9 +72,10 @@ def test_train_gate_serve_and_roll_back(
     assert (Path(first.artifact_uri) / EVALUATION_FILE).is_file() and (Path(first.artifact_uri) / SERVING_FILE).is_file()
 
     recs = served(url)
+    merchandise = ~summer_orders["stock_code"].str.upper().isin(DEFAULT_SERVICE_CODES)  # postage is no purchase
     active = summer_orders.loc[
         summer_orders["customer_id"].notna() & (summer_orders["quantity"] > 0) & ~summer_orders["is_return"]
-        & (summer_orders["order_date"] < FIRST),
+        & (summer_orders["order_date"] < FIRST) & merchandise,
         "customer_id",
     ].nunique()
     assert set(recs["model_id"]) == {first.model_id}
