@@ -2,10 +2,10 @@
 ### Weekly recommender retraining with champion/challenger
 
 Trains the product recommender on all purchases **before the logical date** (the as-of date),
-evaluates it, registers it, and only if it beats the serving model promotes it and writes
-the top 20 products per active customer (bought in the last 365 days) to `recommendations`,
-each with a score and a reason ("bought with WHITE HANGING HEART T-LIGHT HOLDER",
-"you buy this often", "popular this week").
+evaluates it, registers it, promotes it only if it beats the serving model, then writes the
+serving model's top 20 products per active customer (bought in the last 365 days) to
+`recommendations`, each with a score and a reason ("bought with WHITE HANGING HEART T-LIGHT
+HOLDER", "you buy this often", "popular this week").
 
 **Tasks**
 1. `train_challenger`: blend weights tuned on the 4 weeks before the hold-out; the evaluation model
@@ -15,10 +15,11 @@ each with a score and a reason ("bought with WHITE HANGING HEART T-LIGHT HOLDER"
    `$AIRFLOW_HOME/models`), the metrics to `model_registry`.
 2. `evaluate_against_champion`: the champion's evaluation model is scored on the same hold-out.
 3. `promote_or_keep`: promotes only if the challenger's NDCG@10 ("all") is higher; otherwise the
-   champion keeps serving, the challenger is marked `rejected` and the log says why
-   (downstream is then skipped).
-4. `write_recommendations`: replaces the served recommendations in one transaction and publishes
-   the `marketflow_recommendations` asset.
+   champion keeps serving, the challenger is marked `rejected` and the log says why.
+4. `write_recommendations`: from the serving model (the winner), with every purchase before the
+   as-of date, so the lists follow the latest purchases every week even when the champion stays;
+   replaces the served recommendations in one transaction and publishes the
+   `marketflow_recommendations` asset.
 
 **Schedule and dates**: Mondays 03:00 UTC (`CronTriggerTimetable`): the logical date is the run
 time, so a scheduled run trains on purchases up to Sunday. A manual run, `airflow dags test
@@ -91,30 +92,32 @@ def train_recommender() -> None:
 
         return evaluate(warehouse_engine(), challenger["model_id"])
 
-    @task.short_circuit
-    def promote_or_keep(comparison: dict) -> bool:
-        """Promote the challenger only if it wins; False skips writing recommendations."""
+    @task
+    def promote_or_keep(comparison: dict) -> str:
+        """Promote the challenger only if it wins; returns the model that serves from now on."""
         from marketflow.recommend.train import promote_or_keep as decide
+        from marketflow.recommend.train import serving_model_id
         from marketflow.warehouse import warehouse_engine
 
-        return decide(warehouse_engine(), comparison)
+        engine = warehouse_engine()
+        decide(engine, comparison)
+        return serving_model_id(engine)
 
     @task(outlets=[RECOMMENDATIONS])
-    def write_recommendations(challenger: dict) -> int:
-        """Top 20 per active customer with reasons, from the promoted model."""
+    def write_recommendations(model_id: str) -> int:
+        """Top 20 per active customer with reasons, from the serving model and the latest purchases."""
         from marketflow.recommend.train import write_recommendations as write
         from marketflow.warehouse import warehouse_engine
 
         as_of = _as_of()
-        written = write(warehouse_engine(), challenger["model_id"], as_of)
+        written = write(warehouse_engine(), model_id, as_of)
         get_current_context()["outlet_events"][RECOMMENDATIONS].extra = {
             PARTITION_KEY: as_of.isoformat(),
-            "model_id": challenger["model_id"],
+            "model_id": model_id,
         }
         return written
 
-    challenger = train_challenger()
-    promote_or_keep(evaluate_against_champion(challenger)) >> write_recommendations(challenger)
+    write_recommendations(promote_or_keep(evaluate_against_champion(train_challenger())))
 
 
 train_recommender()

@@ -201,6 +201,14 @@ def promote_or_keep(engine: Engine, comparison: dict[str, Any]) -> bool:
     return False
 
 
+def serving_model_id(engine: Engine) -> str:
+    """The champion's id: the model whose recommendations are served."""
+    champion = registry.champion(engine)
+    if champion is None:
+        raise LookupError("no recommender champion in model_registry")
+    return champion.model_id
+
+
 def write_recommendations(
     engine: Engine, model_id: str, as_of: dt.date, k: int = TOP_K, active_days: int = ACTIVE_DAYS
 ) -> int:
