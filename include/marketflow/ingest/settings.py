@@ -23,7 +23,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from marketflow.env_settings import settings_from_env
 
 ENV_PREFIX = "MARKETFLOW_INGEST_"
 LANDING_URL_ENV = "MARKETFLOW_LANDING_URL"
@@ -123,24 +125,4 @@ class IngestSettings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> IngestSettings:
         """Settings from `MARKETFLOW_LANDING_URL` / `MARKETFLOW_INGEST_*`, then `overrides`."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        sources: dict[str, str] = {}
-        if environ.get(LANDING_URL_ENV):
-            values["landing_url"] = environ[LANDING_URL_ENV]
-            sources["landing_url"] = LANDING_URL_ENV
-        for name in cls.model_fields:
-            env_name = ENV_PREFIX + name.upper()
-            if name != "calendar" and env_name in environ:
-                values[name] = environ[env_name]
-                sources[name] = env_name
-        values.update(overrides)
-        try:
-            return cls(**values)
-        except ValidationError as error:
-            problems = []
-            for item in error.errors():
-                field = str(item["loc"][0]) if item["loc"] else "?"
-                where = f" (from ${sources[field]})" if field in sources and field not in overrides else ""
-                problems.append(f"{'.'.join(map(str, item['loc']))}{where}: {item['msg']}")
-            raise ValueError("invalid ingest settings: " + "; ".join(problems)) from None
+        return settings_from_env(cls, ENV_PREFIX, "ingest", environ, overrides, {"landing_url": LANDING_URL_ENV})

@@ -7,11 +7,12 @@ Environment overrides (all optional): `MARKETFLOW_PROFILES_<FIELD>` for every sc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from marketflow.env_settings import settings_from_env
 
 ENV_PREFIX = "MARKETFLOW_PROFILES_"
 
@@ -73,23 +74,4 @@ class ProfileSettings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ProfileSettings:
         """Settings from `MARKETFLOW_PROFILES_*`, then `overrides`."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        sources: dict[str, str] = {}
-        for name, field in cls.model_fields.items():
-            env_name = ENV_PREFIX + name.upper()
-            if env_name in environ:
-                raw = environ[env_name]
-                is_list = field.annotation is not None and "tuple" in str(field.annotation)
-                values[name] = tuple(part.strip() for part in raw.split(",") if part.strip()) if is_list else raw
-                sources[name] = env_name
-        values.update(overrides)
-        try:
-            return cls(**values)
-        except ValidationError as error:
-            problems = []
-            for item in error.errors():
-                field_name = str(item["loc"][0]) if item["loc"] else "settings"
-                where = f" (from ${sources[field_name]})" if field_name in sources else ""
-                problems.append(f"{field_name}{where}: {item['msg']}")
-            raise ValueError("invalid profile settings: " + "; ".join(problems)) from None
+        return settings_from_env(cls, ENV_PREFIX, "profile", environ, overrides)

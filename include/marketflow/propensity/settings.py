@@ -10,7 +10,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from marketflow.env_settings import settings_from_env
 
 ENV_PREFIX = "MARKETFLOW_PROPENSITY_"
 
@@ -84,21 +86,4 @@ class PropensitySettings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> PropensitySettings:
         """Settings from `MARKETFLOW_PROPENSITY_*`, then `overrides`."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        sources: dict[str, str] = {}
-        for name in cls.model_fields:
-            env_name = ENV_PREFIX + name.upper()
-            if env_name in environ:
-                values[name] = environ[env_name]
-                sources[name] = env_name
-        values.update(overrides)
-        try:
-            return cls(**values)
-        except ValidationError as error:
-            problems = []
-            for item in error.errors():
-                field_name = str(item["loc"][0]) if item["loc"] else "settings"
-                where = f" (from ${sources[field_name]})" if field_name in sources else ""
-                problems.append(f"{field_name}{where}: {item['msg']}")
-            raise ValueError("invalid propensity settings: " + "; ".join(problems)) from None
+        return settings_from_env(cls, ENV_PREFIX, "propensity", environ, overrides)

@@ -1,0 +1,59 @@
+"""Typed stage settings from environment variables, with errors that name the field and its variable.
+
+Every stage reads `MARKETFLOW_<STAGE>_<FIELD>` for the top-level fields of its pydantic settings
+model; comma-separated values fill tuple fields, and an empty value counts as unset (compose files
+pass empty strings). Nested models (such as the ingest calendar) are set in code, not from the
+environment. A bad value fails at load with `field (from $VARIABLE): what is wrong`.
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+from collections.abc import Mapping
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+Settings = TypeVar("Settings", bound=BaseModel)
+
+
+def _from_environment(annotation: object) -> bool:
+    return not (isinstance(annotation, type) and issubclass(annotation, BaseModel))
+
+
+def _is_tuple(annotation: object) -> bool:
+    return typing.get_origin(annotation) is tuple
+
+
+def settings_from_env(
+    model: type[Settings],
+    prefix: str,
+    what: str,
+    environ: Mapping[str, str] | None,
+    overrides: Mapping[str, object],
+    variables: Mapping[str, str] | None = None,
+) -> Settings:
+    """`model` from `prefix + FIELD` variables (or the names in `variables`, field -> variable),
+    then `overrides`; raises `ValueError("invalid <what> settings: ...")` naming fields and variables."""
+    environ = os.environ if environ is None else environ
+    variables = variables or {}
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        variable = variables.get(name, prefix + name.upper())
+        raw = environ.get(variable, "")
+        if raw and _from_environment(field.annotation):
+            values[name] = tuple(p.strip() for p in raw.split(",") if p.strip()) if _is_tuple(field.annotation) else raw
+            sources[name] = variable
+    values.update(overrides)
+    try:
+        return model(**values)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            location = ".".join(map(str, item["loc"])) or "settings"
+            field_name = str(item["loc"][0]) if item["loc"] else ""
+            where = f" (from ${sources[field_name]})" if field_name in sources and field_name not in overrides else ""
+            problems.append(f"{location}{where}: {item['msg']}")
+        raise ValueError(f"invalid {what} settings: " + "; ".join(problems)) from None
