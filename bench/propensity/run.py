@@ -193,17 +193,26 @@ def print_tables(result: dict) -> None:
         print(f"| {name:<72} | {rate:11,.0f} | {rate / raw:9.2f}x |")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def data_folder(doc: str) -> Path:
+    """The `--data` option of the propensity benches: the real day files."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     default = os.environ.get("MARKETFLOW_REAL_DATA", str(REPO.parent / "shared" / "data" / "online-retail" / "by-day"))
     parser.add_argument("--data", type=Path, default=Path(default), help="folder of YYYY-MM-DD.csv day files")
-    args = parser.parse_args()
-    result = run(args.data)
-    print_tables(result)
-    out = REPO / "bench" / "results" / f"propensity-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    return parser.parse_args().data
+
+
+def write_result(name: str, result: dict) -> None:
+    """`bench/results/<name>-<timestamp>.json`."""
+    out = REPO / "bench" / "results" / f"{name}-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {out.relative_to(REPO)}")
+
+
+def main() -> None:
+    result = run(data_folder(__doc__))
+    print_tables(result)
+    write_result("propensity", result)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,7 @@ bench/results/propensity-validation-<timestamp>.json.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -26,6 +23,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from bench.propensity.run import data_folder, write_result  # noqa: E402
 from marketflow.profiles.build import fit_lifetime_value  # noqa: E402
 from marketflow.profiles.clv import rfm_summary  # noqa: E402
 from marketflow.profiles.history import day_number, prepare_history  # noqa: E402
@@ -98,17 +96,10 @@ def print_table(result: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default = os.environ.get("MARKETFLOW_REAL_DATA", str(REPO.parent / "shared" / "data" / "online-retail" / "by-day"))
-    parser.add_argument("--data", type=Path, default=Path(default), help="folder of YYYY-MM-DD.csv day files")
-    args = parser.parse_args()
-    result = run(args.data)
+    result = run(data_folder(__doc__))
     result["summary"] = summary(result)
     print_table(result)
-    out = REPO / "bench" / "results" / f"propensity-validation-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {out.relative_to(REPO)}")
+    write_result("propensity-validation", result)
 
 
 if __name__ == "__main__":
