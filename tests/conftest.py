@@ -11,11 +11,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.scratch_db import scratch_database
 
 REPO = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="marketflow-airflow-home-"))
@@ -65,32 +66,25 @@ def postgres_server_url() -> str:
     return url
 
 
-def _fresh_postgres_database(server_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        from marketflow.warehouse.connection import _engine_for
-
-        _engine_for.cache_clear()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def empty_warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A brand-new, empty warehouse database on each backend (no schema yet)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'warehouse.db'}"
     else:
-        yield from _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+        with scratch_database(request.getfixturevalue("postgres_server_url")) as url:
+            yield url
+
+
+@pytest.fixture
+def postgres_warehouse(postgres_server_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL warehouse migrated to the newest schema (for tests that use both backends
+    at once)."""
+    from marketflow.warehouse import upgrade_to_head, warehouse_engine
+
+    with scratch_database(postgres_server_url) as url:
+        upgrade_to_head(warehouse_engine(url))
+        yield url
 
 
 @pytest.fixture

@@ -14,19 +14,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import json
 import os
 import platform
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # for tests.scratch_db
+
+from bench.record import write_record  # noqa: E402
+from tests.scratch_db import scratch_database  # noqa: E402
+
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "online-retail" / "by-day"
 RAW_TABLE = "bench_raw_orders"
 BATCH_DAYS = 92
@@ -42,26 +43,6 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--pg-url", default=os.environ.get("MARKETFLOW_TEST_PG_URL"))
     parser.add_argument("--days", type=int, default=None, help="only the first N calendar days (quick runs)")
     return parser.parse_args()
-
-
-@contextmanager
-def _scratch_database(server_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        from marketflow.warehouse.connection import _engine_for
-
-        _engine_for.cache_clear()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def raw_baseline(files: list[Path], pg_url: str) -> dict:
@@ -165,13 +146,13 @@ def main() -> int:
         crm_s = time.perf_counter() - started
         warm_up_s = _warm_up(landing, first, scratch)
 
-        with _scratch_database(args.pg_url) as url:
+        with scratch_database(args.pg_url, "bench_ingest") as url:
             baseline = raw_baseline(files, url)
         results = {"baseline (pandas read_csv + PostgreSQL COPY)": baseline}
         for batch_days, label in ((BATCH_DAYS, "batches of 92 days"), (1, "one day at a time")):
             sqlite_url = f"sqlite:///{scratch / f'warehouse-{batch_days}.db'}"
             results[f"ours on SQLite, {label}"] = ours(sqlite_url, landing, first, last, batch_days)
-            with _scratch_database(args.pg_url) as url:
+            with scratch_database(args.pg_url, "bench_ingest") as url:
                 results[f"ours on PostgreSQL, {label}"] = ours(url, landing, first, last, batch_days)
     ours_names = [name for name in results if name.startswith("ours")]
     print(f"\nIngest of {len(files)} day files, {first}..{last}: {baseline['rows']:,} order lines")
@@ -208,10 +189,7 @@ def main() -> int:
             for name in ours_names
         },
     }
-    out = REPO / "bench" / "results" / f"ingest-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
-    print(f"\nwrote {out.relative_to(REPO)}")
+    write_record("ingest", record)
     return 0
 
 

@@ -23,7 +23,6 @@ import argparse
 import csv
 import datetime as dt
 import io
-import json
 import multiprocessing
 import os
 import resource
@@ -45,6 +44,7 @@ from marketflow.profiles.history import prepare_history  # noqa: E402
 from marketflow.profiles.settings import ProfileSettings  # noqa: E402
 from marketflow.profiles.warehouse import read_consent_events, read_orders, write_snapshot  # noqa: E402
 from marketflow.warehouse import upgrade_to_head, warehouse_engine  # noqa: E402
+from bench.record import write_record  # noqa: E402
 from tests.profiles.real_orders import ORDER_COLUMNS, read_history  # noqa: E402
 
 DAY = dt.date(2011, 10, 31)
@@ -199,10 +199,7 @@ def main() -> None:
     args = parser.parse_args()
     results = run(args.pg_url, args.data, [int(s) for s in args.scales.split(",")], args.keep)
     print(table(results))
-    out = REPO / "bench" / "results" / "profiles_build.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"day": DAY.isoformat(), "results": results}, indent=2))
-    print(f"wrote {out.relative_to(REPO)}")
+    write_record("profiles_build", {"day": DAY.isoformat(), "results": results}, stamped=False)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 from pathlib import Path
@@ -26,6 +25,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "online-retail" / "by-day"
 sys.path.insert(0, str(REPO))
+
+from bench.record import write_record  # noqa: E402
 
 from marketflow.profiles.clv import fit_clv, rfm_summary  # noqa: E402
 from marketflow.profiles.history import day_number, prepare_history  # noqa: E402
@@ -114,10 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     result = evaluate(args.data)
     print(table(result))
-    out = REPO / "bench" / "results" / "profiles_clv_eval.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out.relative_to(REPO)}")
+    write_record("profiles_clv_eval", result, stamped=False)
 
 
 if __name__ == "__main__":

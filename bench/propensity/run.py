@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import sys
@@ -43,6 +42,8 @@ import sklearn
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+
+from bench.record import write_record  # noqa: E402
 
 from marketflow.profiles.build import fit_lifetime_value  # noqa: E402
 from marketflow.profiles.clv import rfm_summary  # noqa: E402
@@ -201,18 +202,10 @@ def data_folder(doc: str) -> Path:
     return parser.parse_args().data
 
 
-def write_result(name: str, result: dict) -> None:
-    """`bench/results/<name>-<timestamp>.json`."""
-    out = REPO / "bench" / "results" / f"{name}-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {out.relative_to(REPO)}")
-
-
 def main() -> None:
     result = run(data_folder(__doc__))
     print_tables(result)
-    write_result("propensity", result)
+    write_record("propensity", result)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.propensity.run import data_folder, write_result  # noqa: E402
+from bench.propensity.run import data_folder  # noqa: E402
+from bench.record import write_record  # noqa: E402
 from marketflow.profiles.build import fit_lifetime_value  # noqa: E402
 from marketflow.profiles.clv import rfm_summary  # noqa: E402
 from marketflow.profiles.history import day_number, prepare_history  # noqa: E402
@@ -99,7 +100,7 @@ def main() -> None:
     result = run(data_folder(__doc__))
     result["summary"] = summary(result)
     print_table(result)
-    write_result("propensity-validation", result)
+    write_record("propensity-validation", result)
 
 
 if __name__ == "__main__":

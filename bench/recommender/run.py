@@ -28,6 +28,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO))
+
+from bench.record import write_record  # noqa: E402
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "online-retail" / "by-day"
 
 AS_OF, TEST_END = "2011-10-01", "2011-11-01"
@@ -216,10 +219,7 @@ def main() -> int:
         "blend_vs_best_peer": ratios,
         "weekly_job": job,
     }
-    out = REPO / "bench" / "results" / f"recommender-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2, default=str))
-    print(f"wrote {out.relative_to(REPO)}")
+    write_record("recommender", record)
     return 0
 
 

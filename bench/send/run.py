@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import json
 import os
 import platform
 import smtplib
@@ -30,6 +29,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # for tests.campaigns.seed (shared seeding helpers)
+
+from bench.record import write_record  # noqa: E402
 
 
 class CountingHandler:
@@ -186,7 +187,6 @@ def main() -> int:
 
     import aiosmtpd
     import sqlalchemy
-    from sqlalchemy import create_engine, text
 
     server = SmtpServerProcess()
     results = []
@@ -194,19 +194,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bench-send-") as tmp:
             results.append(measure("sqlite", f"sqlite:///{tmp}/warehouse.db", data_dir, args.messages, args.repeats, server))
         if args.pg_url:
-            name = f"bench_send_{os.getpid()}"
-            admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = sqlalchemy.engine.make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
-                results.append(measure("postgresql", url, data_dir, args.messages, args.repeats, server))
-            finally:
-                from marketflow.warehouse.connection import _engine_for
+            from tests.scratch_db import scratch_database
 
-                _engine_for.cache_clear()
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            with scratch_database(args.pg_url, "bench_send") as url:
+                results.append(measure("postgresql", url, data_dir, args.messages, args.repeats, server))
     finally:
         server.stop()
 
@@ -220,10 +211,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "sqlalchemy": sqlalchemy.__version__, "aiosmtpd": aiosmtpd.__version__},
     }
-    out = REPO / "bench" / "results" / f"send-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
-    print(f"\nwritten {out.relative_to(REPO)}")
+    write_record("send", record)
     return 0
 
 

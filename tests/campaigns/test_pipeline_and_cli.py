@@ -9,7 +9,6 @@ import signal
 import smtplib
 import subprocess
 import sys
-import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any

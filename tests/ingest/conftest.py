@@ -60,10 +60,8 @@ def module_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
         upgrade_to_head(warehouse_engine(url))
         yield warehouse_engine(url)
         return
-    from tests.conftest import _fresh_postgres_database
+    from tests.scratch_db import scratch_database
 
-    databases = _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
-    url = next(databases)
-    upgrade_to_head(warehouse_engine(url))
-    yield warehouse_engine(url)
-    next(databases, None)
+    with scratch_database(request.getfixturevalue("postgres_server_url")) as url:
+        upgrade_to_head(warehouse_engine(url))
+        yield warehouse_engine(url)

@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from sqlalchemy import Engine, func, select
 from marketflow.ingest import IngestSettings, closure_reason, ingest_history
 from marketflow.ingest.history import days_between
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
-from tests.conftest import REPO, _fresh_postgres_database
+from tests.conftest import REPO
 from tests.ingest.airflow_backfill import airflow_connection_uri, backfill
 from tests.ingest.conftest import HISTORY_FIRST_DAY, HISTORY_LAST_DAY
 from tests.ingest.warehouse_state import table_fingerprints
@@ -33,15 +32,6 @@ from tests.ingest.warehouse_state import table_fingerprints
 _BACKFILL_TIMEOUT_S = 1200
 #: Pass 3 re-runs the DAG from here to the last day (Saturday 2011-10-29 is closed).
 _RERUN_FIRST_DAY = HISTORY_LAST_DAY - dt.timedelta(days=6)
-
-
-@pytest.fixture
-def postgres_warehouse(postgres_server_url: str) -> Iterator[str]:
-    databases = _fresh_postgres_database(postgres_server_url)
-    url = next(databases)
-    upgrade_to_head(warehouse_engine(url))
-    yield url
-    next(databases, None)
 
 
 def _lines_in_files(real_data_dir: Path) -> int:

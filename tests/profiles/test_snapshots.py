@@ -5,7 +5,6 @@ building it alone, and rebuilding it is a no-op."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,6 @@ from sqlalchemy import Engine, func, select
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.warehouse import build_days
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
-from tests.conftest import _fresh_postgres_database
 from tests.profiles.real_orders import insert_orders
 
 pytestmark = pytest.mark.real_data
@@ -85,14 +83,6 @@ def test_rebuilding_a_day_replaces_it_with_identical_rows(warehouse_url: str, re
     with engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(schema.customer_profiles)).scalar_one()
     assert count == len(first["customer_profiles"])
-
-
-@pytest.fixture
-def postgres_warehouse(postgres_server_url: str) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL warehouse next to the test's SQLite one."""
-    for url in _fresh_postgres_database(postgres_server_url):
-        upgrade_to_head(warehouse_engine(url))
-        yield url
 
 
 @pytest.mark.postgres

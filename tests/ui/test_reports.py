@@ -243,8 +243,3 @@ def test_quality_overview_counts_days_and_quarantine(warehouse_url: str) -> None
     assert overview.days[1].quarantine_rows == 2 and overview.days[1].failed == [FailedExpectation("unit_price_not_negative", 2)]
     assert overview.reasons == [("unit_price is negative", 2)]
     assert overview.days[2].detail == "Saturday"
-
-
-def test_the_default_window_is_the_campaign_stages_default() -> None:
-    config = pytest.importorskip("marketflow.campaigns.config")
-    assert config.CampaignConfig.model_fields["attribution_days"].default == DEFAULT_ATTRIBUTION_DAYS

@@ -120,10 +120,7 @@ def as_category(values: pd.Series) -> pd.Series:
 
 def is_service_code(stock_codes: pd.Series, settings: ProfileSettings) -> np.ndarray:
     """True where a stock code (a categorical) is a service (postage, fees, vouchers...), not merchandise."""
-    upper = stock_codes.cat.categories.astype(str).str.upper()
-    service = upper.isin({code.upper() for code in settings.service_codes})
-    for prefix in settings.service_code_prefixes:
-        service |= upper.str.startswith(prefix.upper())
+    service = settings.is_service(stock_codes.cat.categories.to_series())  # one test per distinct code
     codes = stock_codes.cat.codes.to_numpy()
     return np.asarray(service)[codes] & (codes >= 0)
 

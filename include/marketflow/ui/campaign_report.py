@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, exists, func, select
 
+from marketflow.campaigns.config import CampaignConfig
 from marketflow.ui.sql import add_days
 from marketflow.ui.uplift import ArmOutcome, Uplift, uplift
 from marketflow.warehouse.schema import (
@@ -31,8 +32,8 @@ from marketflow.warehouse.schema import (
     orders,
 )
 
-#: The campaign stage's default window (`CampaignConfig.attribution_days`), for runs not reported yet.
-DEFAULT_ATTRIBUTION_DAYS = 14
+#: The campaign stage's default window, for runs not reported yet.
+DEFAULT_ATTRIBUTION_DAYS: int = CampaignConfig.model_fields["attribution_days"].default
 MEASURED_ARMS = ("treatment", "control")
 
 

@@ -87,6 +87,11 @@ def _engine_for(url: str) -> Engine:
     return create_warehouse_engine(url)
 
 
+def forget_cached_engines() -> None:
+    """Drop the cached engines (their pools close when collected): for code that drops databases."""
+    _engine_for.cache_clear()
+
+
 def warehouse_engine(url: URL | str | None = None) -> Engine:
     """A cached engine for `url`, or for the `marketflow_warehouse` connection when omitted."""
     resolved = make_url(url) if url is not None else warehouse_url()
