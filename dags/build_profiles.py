@@ -1,7 +1,7 @@
 """
-### Customer profiles and segments, correct as of every date
+### Customer profiles and segments, correct as of every day
 
-Builds the snapshot **as of** a day from the orders and consent events dated on or before it:
+Builds the snapshot **as of** day D from the orders and consent events dated on or before D:
 
 - `customer_profiles`: one row per customer (recency, frequency, spend, returns, purchases in the
   last 30/90/365 days, favourite products and product group, price band, consent, RFM scores,
@@ -9,17 +9,20 @@ Builds the snapshot **as of** a day from the orders and consent events dated on 
 - `product_groups`: every product's group (named after the words its members share);
 - `product_stats`: product popularity and trend over the last 30 days.
 
-**When it runs**
-- When `ingest_orders` publishes the orders asset: rebuilds each day named by the events'
-  `partition_date` (re-ingesting an old day rebuilds that day).
-- Daily at 00:00 UTC for the day that just ended (the orders asset normally arrives first).
-- Backfill: `airflow backfill create --dag-id build_profiles --from-date A --to-date B` builds each day.
-- Rebuild a range in one run: trigger with params `rebuild_from` / `rebuild_to` (YYYY-MM-DD).
+**When it runs**: when `ingest_orders` publishes the orders asset (data-aware, no clock): it
+builds each day D named by the events' `partition_date`, so a re-ingested old day is rebuilt too.
+Before building, it checks that both exports of every such day are ingested; a day that is not
+fails the run at once, naming the day (no snapshot is built on incomplete orders).
+
+**Backfill**: backfill `ingest_orders` and the profiles follow by data, or rebuild a range in one
+run: trigger with params `rebuild_from` / `rebuild_to` (YYYY-MM-DD), or
+`marketflow profiles build --date A --to B`. A manual run without params builds the day before
+its logical date.
 
 Each day is replaced in one transaction, so re-running leaves identical rows. The
 `summarise_segments` log shows the customers per segment; the task publishes the
-`marketflow_customer_profiles` asset with the last day built as `partition_date` (all of them in
-`partition_dates`).
+`marketflow_customer_profiles` asset naming every day built (`partition_dates`; the last also as
+`partition_date`), which starts `score_audiences`.
 Column meanings and segment rules: `include/marketflow/profiles/README.md`.
 """
 
@@ -27,20 +30,18 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
-from marketflow.assets import CUSTOMER_PROFILES, ORDERS, PARTITION_KEY
-from marketflow.dag_defaults import DEFAULT_ARGS, HISTORY_START, tags
+from marketflow.assets import CUSTOMER_PROFILES, ORDERS
+from marketflow.dag_defaults import DEFAULT_ARGS, deployment_start, tags
 
 log = logging.getLogger(__name__)
 
 
 @dag(
     dag_id="build_profiles",
-    schedule=AssetOrTimeSchedule(
-        timetable=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"), assets=[ORDERS]
-    ),
-    start_date=HISTORY_START,
+    schedule=[ORDERS],
+    start_date=deployment_start(),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -55,23 +56,28 @@ def build_profiles() -> None:
     @task
     def resolve_as_of_dates() -> list[str]:
         """The days this run builds (from the triggering orders events, the params or the interval);
-        a run that names no valid day fails at once, without retries."""
+        a run that names no valid day, or a day whose exports are not ingested, fails at once."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from marketflow.profiles.runs import as_of_dates
+        from marketflow.days import run_days
+        from marketflow.profiles.runs import missing_orders
+        from marketflow.warehouse import warehouse_engine
 
         context = get_current_context()
         events = context["triggering_asset_events"]
         extras = [dict(event.extra or {}) for event in events[ORDERS]] if ORDERS in events else []
         try:
-            days = as_of_dates(
+            days = run_days(
                 triggering_extras=extras,
-                data_interval_start=context.get("data_interval_start"),
-                rebuild_from=context["params"].get("rebuild_from"),
-                rebuild_to=context["params"].get("rebuild_to"),
+                asset=ORDERS.name,
+                data_interval_end=context.get("data_interval_end"),
+                first=context["params"].get("rebuild_from"),
+                last=context["params"].get("rebuild_to"),
             )
         except ValueError as error:
             raise AirflowFailException(str(error)) from error
+        if problem := missing_orders(warehouse_engine(), days):
+            raise AirflowFailException(problem)
         log.info("building %d day(s): %s .. %s", len(days), days[0], days[-1])
         return [day.isoformat() for day in days]
 
@@ -97,6 +103,7 @@ def build_profiles() -> None:
         profiles asset."""
         import datetime as dt
 
+        from marketflow.days import event_extra
         from marketflow.profiles.runs import segment_summary
         from marketflow.profiles.warehouse import stored_segment_counts
         from marketflow.warehouse import warehouse_engine
@@ -108,10 +115,7 @@ def build_profiles() -> None:
             log.info("%s: %s", day, ", ".join(f"{segment}={customers}" for segment, customers in counts.items()))
         log.info("%s", segment_summary(days[-1], stored_segment_counts(engine, days[-1])))
         context = get_current_context()
-        context["outlet_events"][CUSTOMER_PROFILES].extra = {
-            PARTITION_KEY: days[-1].isoformat(),
-            "partition_dates": [day.isoformat() for day in days],
-        }
+        context["outlet_events"][CUSTOMER_PROFILES].extra = event_extra(days)
 
     summarise_segments(build_snapshots(resolve_as_of_dates()))
 

@@ -1,9 +1,10 @@
 """One DAG per campaign file in `include/campaigns/*.yaml`: `campaign__<name>`, on the campaign's schedule.
 
-Each run: plan the send mode -> select the audience -> generate copy and render the e-mails into the
-send ledger -> send them exactly once -> export the hashed ad audiences -> report treatment vs
-control. The work lives in `marketflow.campaigns.pipeline`; this file only wires it. At parse time
-it reads the campaign files (pydantic + YAML); everything else is imported inside the tasks.
+Each run: plan the send mode -> wait for fresh inputs -> select the audience -> generate copy and
+render the e-mails into the send ledger -> send them exactly once -> export the hashed ad audiences
+-> report treatment vs control. The work lives in `marketflow.campaigns.pipeline`; this file only
+wires it. At parse time it reads the campaign files (pydantic + YAML); everything else is imported
+inside the tasks.
 Campaigns with `enabled: false` get no DAG. An invalid campaign file fails this file's import, and
 the UI's import error names the file and the field.
 """
@@ -17,12 +18,19 @@ from typing import Any
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 from marketflow.campaigns.config import CampaignConfig, load_campaigns
-from marketflow.dag_defaults import DEFAULT_ARGS, HISTORY_START, tags
+from marketflow.dag_defaults import DEFAULT_ARGS, INPUT_POKE_INTERVAL_S, periodic_start, tags
+from marketflow.days import interval_day
+from marketflow.freshness import Freshness
+from marketflow.input_sensor import InputsSensor
 
 log = logging.getLogger(__name__)
 
 TASK_DOCS = {
     "plan_run": "decides the send mode (live, backfill or dry run) and says why, in the log and its XCom",
+    "wait_for_inputs": "waits (reschedule mode) until the orders, profiles, scores and recommendations the run "
+    "reads are as of its day (within `max_input_age_days`); after `wait_for_inputs_minutes` past the due time "
+    "the run is **blocked**: it fails naming each stale input and its date, contacts nobody, and "
+    "`campaign_runs` records the reason",
     "select_audience": "stores every matching customer with an arm: treatment (with an A/B variant), control, "
     "or excluded with the first reason (consent, suppressions, frequency cap, recent purchase, other campaigns)",
     "render_messages": "writes the copy (templates, or the LLM under guardrails when enabled) and stores one "
@@ -36,15 +44,6 @@ TASK_DOCS = {
 }
 
 
-def campaign_day(data_interval_end: dt.datetime) -> dt.date:
-    """The day a run works on: the last full day before it is due (its data interval's end).
-
-    For a weekly campaign this is the Sunday before Monday's send, not the week's first day, so the
-    audience is current and the attribution window (days D+1 .. D+N) starts when the e-mails leave.
-    """
-    return (data_interval_end - dt.timedelta(days=1)).date()
-
-
 def _doc_md(config: CampaignConfig) -> str:
     channels = [name for name in ("email", "ads") if getattr(config.channels, name) is not None]
     tasks = "\n".join(f"- `{task_id}`: {what}" for task_id, what in TASK_DOCS.items())
@@ -53,10 +52,16 @@ def _doc_md(config: CampaignConfig) -> str:
 
 {config.description}
 
-**When it runs**: `{config.schedule}` (UTC). A run works on the last full day before it is due:
-audience, profiles and scores as of that day D; purchases on D+1 .. D+{config.attribution_days} count
-towards its report. Channels: {", ".join(channels)}; consent: `{config.consent}`; control group:
-{config.control_share:.0%} of the audience, never contacted.
+**When it runs**: `{config.schedule}` (UTC). A run works on day D, the last full day before it is
+due (`marketflow.days`): audience, profiles and scores as of D; purchases on
+D+1 .. D+{config.attribution_days} count towards its report. Channels: {", ".join(channels)};
+consent: `{config.consent}`; control group: {config.control_share:.0%} of the audience, never contacted.
+
+**Fresh inputs or nobody is contacted**: the run reads {", ".join(config.required_inputs())}; each
+must be as of D (at most {config.max_input_age_days} day(s) older; recommendations at most
+{config.max_recommendations_age_days}). A late input is waited for up to
+{config.wait_for_inputs_minutes} minutes after the run is due; then the run is blocked with a
+message naming the input and its date (task log, `campaign_runs.blocked_reason`, Campaigns page).
 
 **Tasks**
 {tasks}
@@ -65,7 +70,7 @@ towards its report. Channels: {", ".join(channels)}; consent: `{config.consent}`
 the audience, the messages, the ad-audience files and the report but contacts **nobody**: `send_emails`
 is skipped, its log says NOTHING SENT and why, and `campaign_runs.send_mode` is `backfill`. Trigger with
 `force_send` to send anyway. Re-running or clearing a run never sends an e-mail twice (the send ledger
-is keyed by run, customer and channel).
+is keyed by run, customer and channel). A blocked run can be cleared once its inputs have arrived.
 
 **Params**: `dry_run` renders everything for review and sends nothing; `force_send` sends a past
 date's e-mails.
@@ -79,6 +84,19 @@ def _timetable(schedule: str) -> CronDataIntervalTimetable | str:
     return "@once" if schedule == "@once" else CronDataIntervalTimetable(schedule, timezone="UTC")
 
 
+class CampaignInputsSensor(InputsSensor):
+    """`wait_for_inputs` of a campaign: a blocked run is recorded in `campaign_runs` before it fails."""
+
+    def blocked(self, context: Any, freshness: Freshness) -> None:
+        from marketflow.campaigns.runs import RunPlan, record_blocked
+        from marketflow.warehouse import warehouse_engine
+
+        plan = RunPlan.from_dict(context["ti"].xcom_pull(task_ids="plan_run"))
+        with warehouse_engine().begin() as conn:
+            record_blocked(conn, plan, freshness)
+        self.log.error("%s: BLOCKED, NOBODY CONTACTED: %s", plan.run_key, freshness.reason())
+
+
 def campaign_dag(config: CampaignConfig) -> DAG:
     """The DAG of one campaign; tasks load the campaign file again when they run."""
     name = config.name
@@ -86,7 +104,7 @@ def campaign_dag(config: CampaignConfig) -> DAG:
     @dag(
         dag_id=config.dag_id,
         schedule=_timetable(config.schedule),
-        start_date=HISTORY_START,
+        start_date=periodic_start(),
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
@@ -118,7 +136,7 @@ def campaign_dag(config: CampaignConfig) -> DAG:
             end = context["data_interval_end"]
             run_plan = plan_run(
                 name,
-                campaign_day(end),
+                interval_day(end),
                 today=dt.datetime.now(dt.timezone.utc).date(),
                 scheduled_for=end.date(),
                 dry_run=bool(params["dry_run"]),
@@ -131,23 +149,31 @@ def campaign_dag(config: CampaignConfig) -> DAG:
                 log.warning("%s: %s: NOBODY WILL BE CONTACTED: %s", run_plan.run_key, run_plan.send_mode.upper(), run_plan.reason)
             return run_plan.to_dict()
 
+        wait_for_inputs = CampaignInputsSensor(
+            task_id="wait_for_inputs",
+            doc_md=TASK_DOCS["wait_for_inputs"],
+            max_age_days=config.required_inputs(),
+            timeout=config.wait_for_inputs_minutes * 60,
+            poke_interval=INPUT_POKE_INTERVAL_S,
+        )
+
         @task(task_id="select_audience", doc_md=TASK_DOCS["select_audience"])
-        def select(planned: dict[str, str]) -> dict[str, Any]:
+        def select(planned: dict[str, str], inputs: dict[str, str | None]) -> dict[str, Any]:
             from marketflow.campaigns.pipeline import campaign, select_audience
             from marketflow.campaigns.runs import RunPlan
             from marketflow.warehouse import warehouse_engine
 
-            return select_audience(warehouse_engine(), campaign(name), RunPlan.from_dict(planned))
+            return select_audience(warehouse_engine(), campaign(name), RunPlan.from_dict(planned), inputs)
 
         @task(task_id="render_messages", doc_md=TASK_DOCS["render_messages"])
-        def render(planned: dict[str, str]) -> dict[str, Any]:
+        def render(planned: dict[str, str], inputs: dict[str, str | None]) -> dict[str, Any]:
             from marketflow.campaigns.pipeline import campaign, copywriter_for, render_messages
             from marketflow.campaigns.runs import RunPlan
             from marketflow.warehouse import warehouse_engine
 
             config = campaign(name)
             return render_messages(
-                warehouse_engine(), config, RunPlan.from_dict(planned), copywriter=copywriter_for(config)
+                warehouse_engine(), config, RunPlan.from_dict(planned), inputs, copywriter=copywriter_for(config)
             )
 
         @task(task_id="send_emails", doc_md=TASK_DOCS["send_emails"])
@@ -182,7 +208,10 @@ def campaign_dag(config: CampaignConfig) -> DAG:
             return report_run(warehouse_engine(), campaign(name), RunPlan.from_dict(planned))
 
         planned = plan()
-        select(planned) >> render(planned) >> send(planned) >> sync_ads(planned) >> report(planned)
+        planned >> wait_for_inputs
+        inputs = wait_for_inputs.output
+        selected = select(planned, inputs)
+        selected >> render(planned, inputs) >> send(planned) >> sync_ads(planned) >> report(planned)
 
     return campaign_run()
 

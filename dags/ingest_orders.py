@@ -7,8 +7,8 @@ from typing import Any
 from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from marketflow.assets import ORDERS, PARTITION_KEY
-from marketflow.dag_defaults import DEFAULT_ARGS, HISTORY_START, tags
+from marketflow.assets import ORDERS
+from marketflow.dag_defaults import DEFAULT_ARGS, deployment_start, tags
 from marketflow.ingest import tasks
 from marketflow.ingest.sensor import ExportSensor, partition_day
 from marketflow.ingest.settings import IngestSettings
@@ -18,16 +18,21 @@ _settings = IngestSettings.from_env()
 DOC = """
 ### Ingest the day's order and CRM exports
 
-Each run loads one day, **D = the start of its data interval**: the scheduled (or backfill) run with
-logical date D covers [D, D+1) and starts at D+1 00:00 UTC. It reads `<landing>/D.csv` (order lines)
-and `<landing>/customers-D.csv` (CRM: e-mail and marketing consent) from `MARKETFLOW_LANDING_URL`
-(a folder, `s3://...`, any fsspec URL; default `$AIRFLOW_HOME/landing`).
+Each run loads one day, **D = the last day of its data interval** (`marketflow.days`): the run
+with interval [D, D+1) starts at D+1 00:00 UTC. It reads `<landing>/D.csv` (order lines) and
+`<landing>/customers-D.csv` (CRM: e-mail and marketing consent) from `MARKETFLOW_LANDING_URL`
+(a folder, `s3://...`, any fsspec URL; default `$AIRFLOW_HOME/landing`). Runs start on the
+deployment's first day (`MARKETFLOW_START_DATE`, default: the oldest export in a local landing
+folder) and catch up in order, one day at a time.
 
 1. **check_trading_day**: if the shop was closed on D (Saturday, English bank holiday, Christmas
-   shutdown, configured closures) and nothing arrived, records `ingest_days.status = no_trading` and
-   **skips** the rest of the run. Files that do arrive on a closed day are ingested.
-2. **wait_for_export**: waits for both files in *reschedule* mode; after
-   `MARKETFLOW_INGEST_EXPORT_TIMEOUT_S` it fails, naming the files that never arrived.
+   shutdown, configured closures) and nothing arrived, records `ingest_days.status = no_trading`
+   and goes straight to `publish_orders` (the day is complete: it has no orders). Files that do
+   arrive on a closed day are ingested.
+2. **wait_for_export**: waits for both files in *reschedule* mode, until
+   `MARKETFLOW_INGEST_EXPORT_TIMEOUT_S` after the export was due (D+1 00:00). It fails at once,
+   naming the missing files and the newest export present, when that time has passed (a catch-up
+   or backfill of days without exports) or when a later day's export has already arrived.
 3. **validate_and_load_orders**, **load_crm_export**: parse, validate with Great Expectations,
    quarantine the rows that break a hard rule (table `quarantine`: reason, file, line, raw text) and
    replace day D in one transaction (`orders`, `products`, `customers`; `consent_events`,
@@ -35,19 +40,20 @@ and `<landing>/customers-D.csv` (CRM: e-mail and marketing consent) from `MARKET
    the row count is implausible, nothing is published and the task fails at once (no retries: the
    file needs fixing), naming the file and the failing expectations. Every attempt's validation
    result is in `ingest_days`.
-4. **publish_orders**: emits the `marketflow_orders` asset event with `extra.partition_date = D`.
+4. **publish_orders**: emits the `marketflow_orders` asset event for D (`partition_date`, rows
+   loaded and quarantined, or `no_trading`), which starts `build_profiles` for D.
 
-Re-running a date, or backfilling a range again, leaves the warehouse identical. To reload day D,
-clear its run, or `airflow backfill create --dag-id ingest_orders --from-date D --to-date D
---reprocess-behavior completed`. A manual trigger (or `airflow dags test ingest_orders X`) covers the
-last complete day before X, i.e. X - 1 day.
+Re-running a date, or backfilling a range again, leaves the warehouse identical. Backfill with
+`marketflow backfill ingest_orders --from-date A --to-date B` (days load in order; see README), or
+load a long range fast with `marketflow ingest load-range`. A manual trigger (or `airflow dags test
+ingest_orders X`) covers the last complete day before X, i.e. X - 1 day.
 """
 
 
 @dag(
     dag_id="ingest_orders",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=HISTORY_START,
+    start_date=deployment_start(),
     catchup=True,
     # Days load one after another: each reads the days before it (row-count sanity) and refreshes
     # products/customers that neighbouring days share.
@@ -57,9 +63,11 @@ last complete day before X, i.e. X - 1 day.
     doc_md=DOC,
 )
 def ingest_orders() -> None:
-    @task.short_circuit(task_id="check_trading_day", do_xcom_push=False)
-    def check_trading_day(**context: Any) -> bool:
-        return tasks.check_trading_day(partition_day(context))
+    @task.branch(task_id="check_trading_day")
+    def check_trading_day(**context: Any) -> list[str]:
+        if tasks.check_trading_day(partition_day(context)):
+            return ["wait_for_export", "publish_orders"]
+        return ["publish_orders"]
 
     wait_for_export = ExportSensor(
         task_id="wait_for_export",
@@ -75,17 +83,16 @@ def ingest_orders() -> None:
     def load_crm_export(**context: Any) -> dict[str, Any]:
         return tasks.load_customers(partition_day(context))
 
-    @task(task_id="publish_orders", outlets=[ORDERS])
-    def publish_orders(orders: dict[str, Any], **context: Any) -> None:
-        context["outlet_events"][ORDERS].extra = {
-            PARTITION_KEY: partition_day(context).isoformat(),
-            "rows_loaded": orders["rows_loaded"],
-            "rows_quarantined": orders["rows_quarantined"],
-        }
+    @task(task_id="publish_orders", outlets=[ORDERS], trigger_rule="none_failed_min_one_success")
+    def publish_orders(**context: Any) -> dict[str, Any]:
+        extra = tasks.published_day(partition_day(context))
+        context["outlet_events"][ORDERS].extra = extra
+        return extra
 
-    orders, crm = validate_and_load_orders(), load_crm_export()
-    check_trading_day() >> wait_for_export >> [orders, crm]
-    crm >> publish_orders(orders)
+    checked, publish = check_trading_day(), publish_orders()
+    loads = [validate_and_load_orders(), load_crm_export()]
+    checked >> [wait_for_export, publish]
+    wait_for_export >> loads >> publish
 
 
 ingest_orders()

@@ -1,28 +1,27 @@
 """
-### Purchase propensity for every customer, scored daily
+### Purchase propensity for every customer, scored for each day the profiles were built
 
-For the as-of date D (the data interval's first day) scores every customer of the `customer_profiles`
-snapshot of D with the probability of a purchase in D+1..D+30 and the three features that moved it
-most (signed LightGBM `pred_contrib`, in log-odds), into `audience_scores`.
+For day D scores every customer of the `customer_profiles` snapshot of D with the probability of a
+purchase in D+1..D+30 and the three features that moved it most (signed LightGBM `pred_contrib`,
+in log-odds), into `audience_scores`.
+
+**When it runs**: when `build_profiles` publishes the profiles asset (data-aware, no clock), for
+every day the events name (`partition_dates`); or manually for a range with params `score_from` /
+`score_to`. The profile snapshot of each day must exist: a missing one fails the run at once,
+naming the day (this DAG never builds profiles itself: `build_profiles` is their one writer).
 
 **Tasks**
-- `prepare_day`: D from the data interval; when the profile snapshot of D is missing it is built
-  first with the profile stage (same code as `build_profiles`), so a backfill never waits on it.
-- `ensure_model`: reuses the newest registered propensity model trained in the last 7 days
-  (`MARKETFLOW_PROPENSITY_RETRAIN_AFTER_DAYS`), else trains one as of D (weekly cut-offs, label
-  windows ending on or before D, Platt-calibrated on the latest two, then refitted on all; see
-  `include/marketflow/propensity/README.md`) and registers it in
-  `model_registry` (kind `propensity`; artifact in `MARKETFLOW_PROPENSITY_MODEL_STORE`, which every
-  worker must be able to read).
+- `resolve_days`: the days to score, each checked for its profile snapshot.
+- `ensure_models`: per day, reuses the newest registered propensity model trained in the 7 days up
+  to D (`MARKETFLOW_PROPENSITY_RETRAIN_AFTER_DAYS`), else trains one as of D (weekly cut-offs,
+  label windows ending on or before D, Platt-calibrated on the latest two, then refitted on all;
+  see `include/marketflow/propensity/README.md`) and registers it in `model_registry` (kind
+  `propensity`; artifact in `MARKETFLOW_PROPENSITY_MODEL_STORE`, which every worker must read).
 - `score_shard`: dynamic task mapping over `MARKETFLOW_PROPENSITY_SHARDS` customer shards (stable
-  hash of customer_id mod N); each mapped task replaces its shard's rows of D in one transaction.
-- `publish_scores`: logs rows and mean score, publishes `marketflow_audience_scores` with
-  `partition_date` = D.
+  hash of customer_id mod N); each mapped task replaces its shard's rows of each day.
+- `publish_scores`: logs rows and mean score per day, publishes `marketflow_audience_scores` naming
+  the days scored.
 
-**When it runs**: daily at 02:00 UTC for the day that ended (`CronDataIntervalTimetable`, catchup off),
-two hours after `build_profiles`' 00:00 run, so the snapshot is normally there; a time schedule rather
-than a profiles-asset trigger keeps one scoring run per day even when profiles are rebuilt for a range.
-Backfill with `airflow backfill create --dag-id score_audiences --from-date A --to-date B`.
 Re-running a day leaves identical rows.
 """
 
@@ -30,52 +29,74 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
-from marketflow.assets import AUDIENCE_SCORES, PARTITION_KEY
-from marketflow.dag_defaults import DEFAULT_ARGS, HISTORY_START, tags
+from marketflow.assets import AUDIENCE_SCORES, CUSTOMER_PROFILES
+from marketflow.dag_defaults import DEFAULT_ARGS, deployment_start, tags
 
 log = logging.getLogger(__name__)
 
 
 @dag(
     dag_id="score_audiences",
-    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
-    start_date=HISTORY_START,
+    schedule=[CUSTOMER_PROFILES],
+    start_date=deployment_start(),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=tags("audiences", "propensity"),
+    params={
+        "score_from": Param(None, type=["null", "string"], format="date", description="first day to score"),
+        "score_to": Param(None, type=["null", "string"], format="date", description="last day to score"),
+    },
     doc_md=__doc__,
 )
 def score_audiences() -> None:
     @task
-    def prepare_day() -> str:
-        """The as-of date; builds its profile snapshot first when it is missing."""
-        from marketflow.profiles.settings import ProfileSettings
-        from marketflow.propensity.warehouse import ensure_snapshot
+    def resolve_days() -> list[str]:
+        """The days to score (from the triggering profiles events or the params), each with its
+        profile snapshot; a run that names no day, or a day without a snapshot, fails at once."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from marketflow.days import run_days
+        from marketflow.propensity.warehouse import missing_snapshots
         from marketflow.warehouse import warehouse_engine
 
-        as_of = get_current_context()["data_interval_start"].date()
-        if ensure_snapshot(warehouse_engine(), as_of, ProfileSettings.from_env()):
-            log.info("no profile snapshot for %s: built it with the profile stage", as_of)
-        return as_of.isoformat()
+        context = get_current_context()
+        events = context["triggering_asset_events"]
+        extras = [dict(e.extra or {}) for e in events[CUSTOMER_PROFILES]] if CUSTOMER_PROFILES in events else []
+        try:
+            days = run_days(
+                triggering_extras=extras,
+                asset=CUSTOMER_PROFILES.name,
+                data_interval_end=context.get("data_interval_end"),
+                first=context["params"].get("score_from"),
+                last=context["params"].get("score_to"),
+            )
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from error
+        if problem := missing_snapshots(warehouse_engine(), days):
+            raise AirflowFailException(problem)
+        log.info("scoring %d day(s): %s .. %s", len(days), days[0], days[-1])
+        return [day.isoformat() for day in days]
 
     @task
-    def ensure_model(as_of: str) -> str:
-        """The model id that scores the day (reused when young enough, else trained and registered)."""
+    def ensure_models(days: list[str]) -> dict[str, str]:
+        """Day -> the model id that scores it (reused when young enough, else trained and registered)."""
         import datetime as dt
 
         from marketflow.profiles.settings import ProfileSettings
         from marketflow.propensity.settings import PropensitySettings
-        from marketflow.propensity.warehouse import ensure_model as choose_model
+        from marketflow.propensity.warehouse import ensure_model
         from marketflow.warehouse import warehouse_engine
 
-        choice = choose_model(
-            warehouse_engine(), dt.date.fromisoformat(as_of), PropensitySettings.from_env(), ProfileSettings.from_env()
-        )
-        log.info("propensity model for %s: %s", as_of, choice.as_dict())
-        return choice.model_id
+        engine, settings, profile_settings = warehouse_engine(), PropensitySettings.from_env(), ProfileSettings.from_env()
+        models = {}
+        for day in days:
+            choice = ensure_model(engine, dt.date.fromisoformat(day), settings, profile_settings)
+            log.info("propensity model for %s: %s", day, choice.as_dict())
+            models[day] = choice.model_id
+        return models
 
     @task
     def shard_numbers() -> list[int]:
@@ -85,38 +106,47 @@ def score_audiences() -> None:
         return list(range(PropensitySettings.from_env().shards))
 
     @task
-    def score_shard(shard: int, as_of: str, model_id: str) -> int:
-        """Score one shard of the day's customers, replacing the shard's rows."""
+    def score_shard(shard: int, models: dict[str, str]) -> int:
+        """Score one shard of each day's customers, replacing the shard's rows of the day."""
         import datetime as dt
 
         from marketflow.propensity.settings import PropensitySettings
         from marketflow.propensity.warehouse import score_shard as score
         from marketflow.warehouse import warehouse_engine
 
-        rows = score(warehouse_engine(), dt.date.fromisoformat(as_of), model_id, shard, PropensitySettings.from_env())
-        log.info("shard %d of %s: %d customers scored", shard, as_of, rows)
-        return rows
+        engine, settings = warehouse_engine(), PropensitySettings.from_env()
+        total = 0
+        for day, model_id in models.items():
+            rows = score(engine, dt.date.fromisoformat(day), model_id, shard, settings)
+            log.info("shard %d of %s: %d customers scored", shard, day, rows)
+            total += rows
+        return total
 
     @task(outlets=[AUDIENCE_SCORES])
-    def publish_scores(as_of: str, shard_rows: list[int]) -> dict:
-        """Log what the day holds and publish the audience-scores asset for the day."""
+    def publish_scores(days: list[str], shard_rows: list[int]) -> list[dict]:
+        """Log what each day holds and publish the audience-scores asset for the days scored."""
         import datetime as dt
 
+        from marketflow.days import event_extra
         from marketflow.propensity.warehouse import stored_scores_summary
         from marketflow.warehouse import warehouse_engine
 
-        summary = stored_scores_summary(warehouse_engine(), dt.date.fromisoformat(as_of))
+        engine = warehouse_engine()
+        summaries = [stored_scores_summary(engine, dt.date.fromisoformat(day)) for day in days]
         rows = list(shard_rows)
-        log.info("scored %d customers in %d shards %s; stored: %s", sum(rows), len(rows), rows, summary)
-        if summary["rows"] != sum(rows):
-            raise ValueError(f"stored {summary['rows']} scores for {as_of} but the shards wrote {sum(rows)}")
-        get_current_context()["outlet_events"][AUDIENCE_SCORES].extra = {PARTITION_KEY: as_of}
-        return summary
+        for summary in summaries:
+            log.info("stored scores: %s", summary)
+        if sum(s["rows"] for s in summaries) != sum(rows):
+            raise ValueError(f"stored {sum(s['rows'] for s in summaries)} scores but the shards wrote {sum(rows)}")
+        get_current_context()["outlet_events"][AUDIENCE_SCORES].extra = event_extra(
+            [dt.date.fromisoformat(day) for day in days]
+        )
+        return summaries
 
-    as_of = prepare_day()
-    model_id = ensure_model(as_of)
-    rows = score_shard.partial(as_of=as_of, model_id=model_id).expand(shard=shard_numbers())
-    publish_scores(as_of, rows)
+    days = resolve_days()
+    models = ensure_models(days)
+    rows = score_shard.partial(models=models).expand(shard=shard_numbers())
+    publish_scores(days, rows)
 
 
 score_audiences()

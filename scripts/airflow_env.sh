@@ -26,4 +26,10 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$AIRFLOW_HOME/simple_au
   echo '{"admin": "admin", "viewer": "viewer"}' > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 export AIRFLOW_CONN_MARKETFLOW_WAREHOUSE=${AIRFLOW_CONN_MARKETFLOW_WAREHOUSE:-sqlite:///$AIRFLOW_HOME/marketflow_warehouse.db}
 export MARKETFLOW_LANDING_URL=${MARKETFLOW_LANDING_URL:-$AIRFLOW_HOME/landing}
+# After `make demo`: the demo deployment's settings (first day, trading calendar, SMTP sink).
+if [ -f "$AIRFLOW_HOME/marketflow.env" ]; then
+  set -a
+  source "$AIRFLOW_HOME/marketflow.env"
+  set +a
+fi
 unset _repo

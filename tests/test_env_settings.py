@@ -20,9 +20,17 @@ class Example(BaseModel):
 
 
 def test_variables_fill_fields_lists_split_on_commas_and_empty_means_unset() -> None:
-    environ = {"X_RATE": "0.25", "X_CODES": " POST, DOT ,", "X_WHERE": "", "X_INNER": "ignored"}
+    environ = {"X_RATE": "0.25", "X_CODES": " POST, DOT ,", "X_WHERE": "", "X_INNER": ""}
     settings = settings_from_env(Example, "X_", "example", environ, {})
     assert (settings.rate, settings.codes, settings.where, settings.inner) == (0.25, ("POST", "DOT"), "here", Inner())
+
+
+def test_a_nested_model_is_read_from_json_and_its_errors_name_the_variable() -> None:
+    assert settings_from_env(Example, "X_", "example", {"X_INNER": '{"size": 3}'}, {}).inner == Inner(size=3)
+    with pytest.raises(ValueError, match=r"inner \(from \$X_INNER\): not JSON"):
+        settings_from_env(Example, "X_", "example", {"X_INNER": "size=3"}, {})
+    with pytest.raises(ValueError, match=r"inner.size \(from \$X_INNER\): "):
+        settings_from_env(Example, "X_", "example", {"X_INNER": '{"size": "big"}'}, {})
 
 
 def test_a_renamed_variable_and_overrides_win_in_that_order() -> None:

@@ -1,7 +1,8 @@
 """The Airflow Assets that link the pipeline's DAGs (producer `outlets=` -> consumer `schedule=`).
 
-Contract: a producer attaches `extra={"partition_date": "YYYY-MM-DD"}` to each asset event, so a
-data-triggered consumer knows which day changed.
+Contract: a producer attaches `marketflow.days.event_extra(days)` to each asset event
+(`{"partition_date": last day, "partition_dates": [every day]}`), so a data-triggered consumer knows
+which days changed.
 """
 
 from __future__ import annotations
@@ -18,5 +19,3 @@ RECOMMENDATIONS = Asset(
 AUDIENCE_SCORES = Asset(
     name="marketflow_audience_scores", uri="marketflow://warehouse/audience_scores", group="marketflow"
 )
-
-PARTITION_KEY = "partition_date"

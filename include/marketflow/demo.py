@@ -1,106 +1,187 @@
-"""The demo: run the pipeline's DAGs through real Airflow over the shipped sample, then report.
+"""The demo: a local deployment run by Airflow's own scheduler over the shipped sample, as if the
+shop's exports had just arrived.
 
-Each DAG run goes through `dag.test` (the engine behind `airflow dags test`): real DagRuns and task
-instances in the metadata database, visible afterwards in the web UI. Stages whose DAG does not exist
-yet are reported as such, so the demo always runs whatever the pipeline has.
+1. The sample (17 weeks of the real 2011 exports) is re-dated so that its last day is yesterday and
+   unpacked into the landing folder; the trading calendar moves with it.
+2. All but its last eight days is loaded as an initial import (`marketflow ingest load-range`).
+3. The deployment starts: api-server, scheduler, dag-processor, triggerer, a task-log server and
+   a local SMTP sink, all on 127.0.0.1 (`marketflow.local_stack`), with `MARKETFLOW_START_DATE` =
+   the first of those eight days. The demo unpauses the DAGs as an operator would: first ingest
+   and the stages it triggers (the scheduler catches the days up, one at a time; profiles and
+   scores follow each day's orders), then the weekly recommender, then the campaigns, whose latest
+   due runs select, render and send (or, when due more than two days ago, contact nobody).
+4. It prints every run, what the campaigns sent and what the warehouse holds, stops the deployment
+   and leaves its settings in `$AIRFLOW_HOME/marketflow.env`, which `make ui` reads: the UI then shows
+   the runs with their real durations and logs, and the DAGs stay unpaused as in production.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import sys
+import shlex
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
-from marketflow.campaigns.demo import RUN_CONF, local_channels
+from marketflow.campaigns.demo import LocalChannels, serve
+from marketflow.ingest.settings import IngestSettings
+from marketflow.local_stack import LocalStack
+from marketflow.timeline import RunRecord, dag_runs, known_dags, set_paused
 from marketflow.warehouse import schema, warehouse_engine
 
-
-@dataclass(frozen=True)
-class Step:
-    """One DAG and the logical dates the demo runs it for."""
-
-    dag_id: str
-    what: str
-    every_day: bool  # True: every sample date; False: only the last one
-
-
-PIPELINE = [
-    Step("ingest_orders", "ingest and validate the day's exports", every_day=True),
-    Step("build_profiles", "build customer profiles as of the day", every_day=True),
-    Step("train_recommender", "train, evaluate and promote the recommender", every_day=False),
-    Step("score_audiences", "score purchase propensity", every_day=False),
-]
-CAMPAIGN_PREFIX = "campaign__"
+ENV_FILE = "marketflow.env"
+#: Days the scheduler replays, one DAG run a day; the rest of the sample is the initial import. Eight:
+#: the latest run of a weekly campaign or of the recommender works on a day at most eight days back.
+REPLAY_DAYS = 8
+DATA_DAGS = ("ingest_orders", "build_profiles", "score_audiences")
+RECOMMENDER = "train_recommender"
+PHASE_TIMEOUT_S = 900.0
 
 
-@contextlib.contextmanager
-def _output_to(log_path: Path) -> Iterator[None]:
-    """Send Airflow's verbose task output to a log file; the terminal keeps one line per run."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log_path, "a") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+def write_env_file(path: Path, values: Mapping[str, str]) -> None:
+    """`KEY='value'` lines a shell can source (`scripts/airflow_env.sh` does)."""
+    lines = [f"{key}={shlex.quote(value)}" for key, value in values.items()]
+    path.write_text("# Written by `marketflow demo`: the demo deployment's settings.\n" + "\n".join(lines) + "\n")
 
 
-def _run(dag: Any, day: dt.date, log_path: Path) -> str:
-    """Run `dag` as on the morning after `day` closed: a manual run covers the last complete data
-    interval before its time, so at 06:00 the next day every daily DAG (00:00 ingest and profiles,
-    02:00 scoring) works on the partition `day`, and the weekly ones on the week that ends with it."""
-    next_day = day + dt.timedelta(days=1)
-    logical = dt.datetime(next_day.year, next_day.month, next_day.day, 6, tzinfo=dt.timezone.utc)
-    # Campaign runs are forced to send: the sample's dates are in 2011, which would otherwise make
-    # every campaign run a backfill that contacts nobody.
-    conf = RUN_CONF if dag.dag_id.startswith(CAMPAIGN_PREFIX) else None
-    with _output_to(log_path):
-        dag_run = dag.test(logical_date=logical, run_conf=conf)
-    return str(dag_run.state)
+def deployment_settings(airflow_home: Path, today: dt.date, sample_days: list[dt.date], smtp_port: int) -> dict[str, str]:
+    """The settings of the demo deployment whose sample ends yesterday."""
+    from marketflow.ingest.sample import replay_calendar
+
+    shift = replay_shift(sample_days, today)
+    yesterday = today - dt.timedelta(days=1)
+    return {
+        "MARKETFLOW_START_DATE": (yesterday - dt.timedelta(days=REPLAY_DAYS - 1)).isoformat(),
+        "MARKETFLOW_INGEST_CALENDAR": replay_calendar(sample_days, shift).model_dump_json(),
+        **LocalChannels.under(airflow_home, smtp_port).environment(),
+    }
 
 
-def run_pipeline(dags_folder: Path, days: list[dt.date], log_path: Path) -> list[tuple[str, dt.date, str]]:
-    """Run every existing pipeline DAG over `days`; returns (dag_id, day, state) per run."""
-    from airflow.dag_processing.dagbag import DagBag
+def replay_shift(sample_days: list[dt.date], today: dt.date) -> dt.timedelta:
+    """How far the sample moves so that its last day is yesterday."""
+    return (today - dt.timedelta(days=1)) - max(sample_days)
 
-    with _output_to(log_path):
-        bag = DagBag(dag_folder=str(dags_folder))
-    if bag.import_errors:
-        raise RuntimeError(f"DAG files failed to import: {bag.import_errors}")
-    campaigns = sorted(d for d in bag.dag_ids if d.startswith(CAMPAIGN_PREFIX))
-    steps = PIPELINE + [Step(c, "run the campaign", every_day=False) for c in campaigns]
-    results: list[tuple[str, dt.date, str]] = []
-    for step in steps:
-        if step.dag_id not in bag.dags:
-            print(f"  - {step.dag_id:<28} not built yet: skipped")
-            continue
-        started = time.perf_counter()
-        run_days = days if step.every_day else days[-1:]
-        states = [(step.dag_id, day, _run(bag.dags[step.dag_id], day, log_path)) for day in run_days]
-        results += states
-        failed = [d.isoformat() for _, d, s in states if s != "success"]
-        verdict = "ok" if not failed else f"FAILED on {', '.join(failed)}"
-        print(
-            f"  - {step.dag_id:<28} {len(states):>3} run(s) in {time.perf_counter() - started:5.1f} s: "
-            f"{step.what}: {verdict}"
+
+def initial_import(engine: Engine, settings: IngestSettings, first: dt.date, last: dt.date) -> str:
+    """Load the exports of `first`..`last` in batches (the operator's fast path, no DAG runs)."""
+    from marketflow.ingest import ingest_history
+
+    reports = ingest_history(engine, settings.landing_url, first, last, settings)
+    loaded = [r for r in reports if r.file_kind == "orders" and r.status == "loaded"]
+    return f"{len(loaded)} trading days, {sum(r.rows_loaded for r in loaded):,} order lines"
+
+
+class Watcher:
+    """Prints each DAG run once it finishes, and waits for the deployment to reach a state."""
+
+    def __init__(self) -> None:
+        self.printed: set[str] = set()
+
+    def report(self) -> list[RunRecord]:
+        runs = dag_runs()
+        for run in runs:
+            if run.finished and run.run_id + run.dag_id not in self.printed:
+                self.printed.add(run.run_id + run.dag_id)
+                print(f"    {run.line()}", flush=True)
+        return runs
+
+    def wait(self, what: str, done: Callable[[list[RunRecord]], bool], dag_ids: tuple[str, ...]) -> list[RunRecord]:
+        """Until `done(runs)`; stops early when a run of `dag_ids` fails."""
+        deadline = time.monotonic() + PHASE_TIMEOUT_S
+        while True:
+            runs = self.report()
+            failed = [r for r in runs if r.dag_id in dag_ids and r.state == "failed"]
+            if failed:
+                raise RuntimeError(f"{what}: {len(failed)} run(s) failed: {[r.line() for r in failed]}")
+            if done(runs):
+                return runs
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: not done after {PHASE_TIMEOUT_S:.0f} s")
+            time.sleep(2)
+
+
+def _idle(runs: list[RunRecord], dag_ids: tuple[str, ...]) -> bool:
+    return all(r.finished for r in runs if r.dag_id in dag_ids)
+
+
+def _has_day(table: schema.Table, column: str, day: dt.date) -> bool:
+    with warehouse_engine().connect() as conn:
+        return conn.execute(select(func.count()).where(table.c[column] == day)).scalar_one() > 0
+
+
+def latest_due_day(dag_id: str) -> dt.date:
+    """Day D of the run the scheduler creates when the DAG is unpaused (its latest complete interval)."""
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.timetables.base import TimeRestriction
+
+    from marketflow.days import interval_day
+
+    dag = SerializedDagModel.get_dag(dag_id)
+    restriction = TimeRestriction(earliest=dag.start_date, latest=None, catchup=False)
+    info = dag.timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    return interval_day(info.data_interval.end)
+
+
+def recommender_backfills(campaigns: list[str]) -> list[dt.date]:
+    """Weeks whose recommendations the campaigns' latest runs read and the recommender's latest run
+    does not write (a campaign due before Monday's training reads the week before)."""
+    from marketflow.backfill import plan_backfill
+    from marketflow.campaigns.config import load_campaigns
+
+    latest = latest_due_day(RECOMMENDER)
+    readers = [c for c in load_campaigns() if c.dag_id in campaigns and "recommendations" in c.required_inputs()]
+    weeks = set()
+    for config in readers:
+        day = latest_due_day(config.dag_id)
+        week = plan_backfill(RECOMMENDER, day - dt.timedelta(days=6), day).days[-1]
+        if week < latest:
+            weeks.add(week)
+    return sorted(weeks)
+
+
+def run_deployment(campaigns: list[str], yesterday: dt.date) -> None:
+    """Unpause the DAGs phase by phase and wait for each phase's runs."""
+    watcher = Watcher()
+    print(f"==> unpaused {', '.join(DATA_DAGS)}: the scheduler catches up to {yesterday}", flush=True)
+    set_paused(DATA_DAGS, paused=False)
+
+    def data_caught_up(runs: list[RunRecord]) -> bool:
+        ingested = [r for r in runs if r.dag_id == "ingest_orders" and r.finished and yesterday in r.days]
+        return (
+            bool(ingested)
+            and _has_day(schema.customer_profiles, "as_of_date", yesterday)
+            and _has_day(schema.audience_scores, "as_of_date", yesterday)
+            and _idle(runs, DATA_DAGS)
         )
-    return results
+
+    watcher.wait("the daily pipeline", data_caught_up, DATA_DAGS)
+    print(f"==> unpaused {RECOMMENDER}: its latest weekly run trains on the purchases up to last Sunday", flush=True)
+    set_paused([RECOMMENDER], paused=False)
+    weeks = recommender_backfills(campaigns)
+    for week in weeks:
+        from marketflow.backfill import create_backfill, plan_backfill
+
+        print(f"==> `marketflow backfill {RECOMMENDER} --from-date {week} --to-date {week}`: campaigns due "
+              "before this week's training read that week's recommendations", flush=True)
+        create_backfill(plan_backfill(RECOMMENDER, week, week))
+    expected = 1 + len(weeks)
+    watcher.wait(
+        "the recommender",
+        lambda runs: sum(r.dag_id == RECOMMENDER and r.finished for r in runs) >= expected
+        and _idle(runs, (RECOMMENDER,)),
+        (RECOMMENDER,),
+    )
+    print(f"==> unpaused {len(campaigns)} campaigns: each runs its latest due run", flush=True)
+    set_paused(campaigns, paused=False)
+    watcher.wait(
+        "the campaigns",
+        lambda runs: all(any(r.dag_id == c and r.finished for r in runs) for c in campaigns)
+        and _idle(runs, tuple(campaigns)),
+        tuple(campaigns),
+    )
 
 
 def warehouse_summary() -> dict[str, int]:
@@ -123,49 +204,70 @@ def warehouse_summary() -> dict[str, int]:
         return {label: conn.execute(select(func.count()).select_from(t)).scalar_one() for label, t in counts.items()}
 
 
-def demo_days(sample_days: list[dt.date], weeks: int | None = None) -> list[dt.date]:
-    """Every calendar day of the sample, closed ones included (the ingest DAG records those as "no
-    trading"); with `weeks`, only the last `weeks` * 7 of them, so a quick run still ends on the
-    sample's last day, where the models and campaigns run."""
-    first, last = min(sample_days), max(sample_days)
-    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
-    return days if weeks is None else days[-7 * weeks :]
+def _wait_for_dags(expected: set[str], timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not expected <= known_dags():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the dag-processor has not registered {sorted(expected - known_dags())}")
+        time.sleep(1)
 
 
-def main(weeks: int | None = None) -> int:
-    """Unpack the sample into the landing folder, run every pipeline DAG over it (or over its last
-    `weeks` weeks), print what happened."""
-    from airflow.configuration import conf
-
-    from marketflow.ingest.sample import unpack_sample
-    from marketflow.ingest.settings import IngestSettings
+def main() -> int:
+    """Re-date and unpack the sample, import all but its last week, then run the deployment."""
+    from marketflow.campaigns.config import load_campaigns
+    from marketflow.ingest.sample import sample_days, unpack_sample
 
     airflow_home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
     landing = IngestSettings.from_env().landing_url
-    sample_days = unpack_sample(landing)
-    days = demo_days(sample_days, weeks)
-    log_path = airflow_home / "demo.log"
-    print(f"==> sample: {len(sample_days)} daily exports, {sample_days[0]}..{sample_days[-1]}, unpacked into {landing}")
-    if weeks is not None:
-        print(f"==> running over its last {weeks} week(s) only: {days[0]}..{days[-1]}")
-    print(f"==> running the pipeline through Airflow (task logs: {log_path})")
-    with local_channels(airflow_home) as channels:
-        results = run_pipeline(Path(conf.get("core", "dags_folder")), days, log_path)
-        print(f"==> campaigns (local SMTP sink; open the .eml files in {channels.outbox}):")
-        for label, count in channels.summary().items():
-            print(f"  {label:<32} {count:>9,}")
-        for line in channels.report_lines():
-            print(f"  {line}")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    yesterday = today - dt.timedelta(days=1)
+    original = sample_days()
+    shift = replay_shift(original, today)
+    days = unpack_sample(landing, shift=shift)
+    port = int(os.environ.get("MARKETFLOW_SMTP_SINK_PORT") or 2525)
+    settings = deployment_settings(airflow_home, today, original, port)
+    write_env_file(airflow_home / ENV_FILE, settings)
+    os.environ.update(settings)
+    first_replayed = dt.date.fromisoformat(settings["MARKETFLOW_START_DATE"])
+    print(
+        f"==> sample: {len(days)} daily exports of {original[0]}..{original[-1]}, re-dated by {shift.days} days "
+        f"to {days[0]}..{days[-1]}, in {landing}"
+    )
+    print(f"==> initial import of {days[0]}..{first_replayed - dt.timedelta(days=1)}: ", end="", flush=True)
+    last_imported = first_replayed - dt.timedelta(days=1)
+    print(initial_import(warehouse_engine(), IngestSettings.from_env(), days[0], last_imported))
 
+    channels = LocalChannels.under(airflow_home, port)
+    api_port = int(os.environ.get("AIRFLOW__API__PORT", "8080"))
+    log_port = int(os.environ.get("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "8793"))
+    stack = LocalStack(dict(os.environ), airflow_home / "logs" / "stack", api_port=api_port, log_port=log_port)
+    print(f"==> starting Airflow (scheduler, dag-processor, triggerer, api-server on {stack.base_url}) and the SMTP sink")
+    failed = False
+    started = time.perf_counter()
+    campaigns = sorted(c.dag_id for c in load_campaigns() if c.enabled)
+    with serve(channels), stack:
+        _wait_for_dags({*DATA_DAGS, RECOMMENDER, *campaigns})
+        try:
+            run_deployment(campaigns, yesterday)
+        except RuntimeError as error:
+            print(f"==> STOPPED: {error}")
+            failed = True
+    print(f"==> the deployment ran for {time.perf_counter() - started:.0f} s; stopped it")
+    print(f"==> campaigns (local SMTP sink; open the .eml files in {channels.outbox}):")
+    for label, count in channels.summary().items():
+        print(f"  {label:<32} {count:>9,}")
+    for line in channels.report_lines():
+        print(f"  {line}")
     print("==> the warehouse now holds:")
     for label, count in warehouse_summary().items():
         print(f"  {label:<32} {count:>9,}")
+    failed_runs = [r for r in dag_runs() if r.state == "failed"]
     print(
         "==> open the web UI with `make ui`, then http://127.0.0.1:8080 "
         "(login admin/admin; the Campaigns page is in the menu)"
     )
-    failed = [(dag_id, day) for dag_id, day, state in results if state != "success"]
-    if failed:
-        print(f"==> {len(failed)} DAG run(s) failed; see {log_path}: {failed[:5]}")
+    if failed or failed_runs:
+        print(f"==> {len(failed_runs)} DAG run(s) failed; their logs are in {airflow_home / 'logs'}")
         return 1
     return 0
+

@@ -1,13 +1,14 @@
 """Typed stage settings from environment variables, with errors that name the field and its variable.
 
 Every stage reads `MARKETFLOW_<STAGE>_<FIELD>` for the top-level fields of its pydantic settings
-model; comma-separated values fill tuple fields, and an empty value counts as unset (compose files
-pass empty strings). Nested models (such as the ingest calendar) are set in code, not from the
-environment. A bad value fails at load with `field (from $VARIABLE): what is wrong`.
+model; comma-separated values fill tuple fields, a nested model (such as the ingest calendar) is
+given as JSON, and an empty value counts as unset (compose files pass empty strings). A bad value
+fails at load with `field (from $VARIABLE): what is wrong`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import typing
 from collections.abc import Mapping
@@ -18,8 +19,8 @@ from pydantic import BaseModel, ValidationError
 Settings = TypeVar("Settings", bound=BaseModel)
 
 
-def _from_environment(annotation: object) -> bool:
-    return not (isinstance(annotation, type) and issubclass(annotation, BaseModel))
+def _is_model(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _is_tuple(annotation: object) -> bool:
@@ -43,9 +44,18 @@ def settings_from_env(
     for name, field in model.model_fields.items():
         variable = variables.get(name, prefix + name.upper())
         raw = environ.get(variable, "")
-        if raw and _from_environment(field.annotation):
-            values[name] = tuple(p.strip() for p in raw.split(",") if p.strip()) if _is_tuple(field.annotation) else raw
-            sources[name] = variable
+        if not raw:
+            continue
+        sources[name] = variable
+        if _is_model(field.annotation):
+            try:
+                values[name] = json.loads(raw)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"invalid {what} settings: {name} (from ${variable}): not JSON: {error}") from None
+        elif _is_tuple(field.annotation):
+            values[name] = tuple(p.strip() for p in raw.split(",") if p.strip())
+        else:
+            values[name] = raw
     values.update(overrides)
     try:
         return model(**values)

@@ -1,54 +1,37 @@
-"""Which days a `build_profiles` run builds: orders asset events, the daily timetable, a rebuild."""
+"""What a `build_profiles` run checks before building and what it logs (which days it builds:
+tests/test_days.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import pytest
+from marketflow.profiles.runs import missing_orders, segment_summary
+from marketflow.warehouse import schema, warehouse_engine
 
-from marketflow.profiles.runs import as_of_dates, segment_summary
-
-MIDNIGHT = dt.datetime(2011, 3, 4, tzinfo=dt.timezone.utc)
-
-
-def test_timetable_backfill_and_manual_runs_build_the_data_intervals_first_day() -> None:
-    assert as_of_dates(triggering_extras=[], data_interval_start=MIDNIGHT) == [dt.date(2011, 3, 4)]
+DAY = dt.date(2011, 3, 4)
 
 
-def test_an_asset_triggered_run_builds_every_day_its_events_name_once_in_order() -> None:
-    extras = [{"partition_date": "2011-03-07"}, {"partition_date": "2011-01-05"}, {"partition_date": "2011-03-07"}]
-    days = as_of_dates(triggering_extras=extras, data_interval_start=None)
-    assert days == [dt.date(2011, 1, 5), dt.date(2011, 3, 7)]
-
-
-def test_an_event_without_a_partition_date_fails_the_run_with_a_clear_message() -> None:
-    with pytest.raises(ValueError, match="partition_date"):
-        as_of_dates(triggering_extras=[{"partition_date": "2011-01-05"}, {"note": "manual"}], data_interval_start=None)
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        as_of_dates(triggering_extras=[{"partition_date": "5 Jan"}], data_interval_start=None)
-
-
-def test_rebuild_params_build_every_day_of_the_range_and_win_over_the_interval() -> None:
-    days = as_of_dates(
-        triggering_extras=[], data_interval_start=MIDNIGHT, rebuild_from="2011-02-27", rebuild_to="2011-03-02"
-    )
-    assert days == [dt.date(2011, 2, 27), dt.date(2011, 2, 28), dt.date(2011, 3, 1), dt.date(2011, 3, 2)]
-
-
-@pytest.mark.parametrize(
-    ("rebuild_from", "rebuild_to", "message"),
-    [("2011-03-02", None, "both"), ("2011-03-02", "2011-03-01", "before"), ("March", "2011-03-01", "YYYY-MM-DD")],
-)
-def test_bad_rebuild_params_are_refused(rebuild_from: str, rebuild_to: str | None, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        as_of_dates(
-            triggering_extras=[], data_interval_start=MIDNIGHT, rebuild_from=rebuild_from, rebuild_to=rebuild_to
+def _record(url: str, day: dt.date, kinds: tuple[str, ...], status: str = "loaded") -> None:
+    with warehouse_engine(url).begin() as conn:
+        conn.execute(
+            schema.ingest_days.insert(),
+            [{"file_date": day, "file_kind": kind, "status": status, "rows_read": 0, "rows_loaded": 0,
+              "rows_quarantined": 0} for kind in kinds],
         )
 
 
-def test_a_run_with_neither_events_nor_interval_is_refused() -> None:
-    with pytest.raises(ValueError, match="neither"):
-        as_of_dates(triggering_extras=[], data_interval_start=None)
+def test_a_day_is_profiled_only_once_both_exports_are_ingested_or_it_was_closed(warehouse_url: str) -> None:
+    engine = warehouse_engine(warehouse_url)
+    saturday, sunday = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
+    _record(warehouse_url, DAY, ("orders",))
+    _record(warehouse_url, saturday, ("orders", "customers"), status="no_trading")
+    _record(warehouse_url, sunday, ("orders", "customers"), status="failed")
+    problem = missing_orders(engine, [DAY, saturday, sunday])
+    assert problem is not None
+    assert "orders of 2 day(s) are not ingested: 2011-03-04, 2011-03-06" in problem
+    assert "ingest_orders" in problem
+    _record(warehouse_url, DAY, ("customers",))
+    assert missing_orders(engine, [DAY, saturday]) is None
 
 
 def test_segment_summary_lists_counts_and_shares() -> None:

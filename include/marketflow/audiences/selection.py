@@ -1,7 +1,8 @@
 """Select a campaign run's audience: who matches, who is left out and why, who is held out.
 
-Steps, all as of the run's logical date D:
-1. customers whose latest profile on or before D (and score, when used) match the rules;
+Steps, all as of the run's day D:
+1. customers whose profile (and score, when used) as of the dates the run's freshness check found
+   (`marketflow.freshness`: D itself by default) match the rules;
 2. exclusions, first matching reason recorded; consent and suppressions come first and always
    win: unsubscribed, complained, bounced, suppressed, opted_out, no_consent, no_email, then
    frequency_cap, bought_recently, in_other_campaign;
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, func, select
@@ -53,7 +54,7 @@ _SUPPRESSION_REASONS = {
 
 
 class AudienceInputsMissing(RuntimeError):
-    """The warehouse lacks what the rules need (no profile snapshot, no scores) for the date."""
+    """The run's inputs do not name what the rules need (a profile snapshot, scores)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,6 @@ class Audience:
     profiles_as_of: dt.date
     scores_as_of: dt.date | None
     due_products: dict[str, list[DueProduct]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
     @property
     def treatment(self) -> list[Member]:
@@ -109,13 +109,13 @@ class Audience:
             "excluded": self.exclusion_counts(),
             "profiles_as_of": self.profiles_as_of.isoformat(),
             "scores_as_of": self.scores_as_of.isoformat() if self.scores_as_of else None,
-            "notes": list(self.notes),
         }
 
 
-def _latest_on_or_before(conn: Connection, column: ColumnElement, day: dt.date) -> dt.date | None:
-    value = conn.execute(select(func.max(column)).where(column <= day)).scalar_one()
-    return as_date(value) if value is not None else None
+def input_day(inputs: Mapping[str, object], name: str) -> dt.date | None:
+    """The as-of date of input `name` in a run's inputs (dates or ISO strings, as XCom carries them)."""
+    value = inputs.get(name)
+    return None if value is None else as_date(value)
 
 
 def _matching_profiles(
@@ -252,8 +252,8 @@ def _capped(conn: Connection, config: CampaignConfig, day: dt.date, this_run: st
             m.channel == "email",
             m.status.in_(POSSIBLY_SENT),
             m.run_key != this_run,
-            r.logical_date >= _window_start(day, cap.per_days),
-            r.logical_date <= day,
+            r.run_day >= _window_start(day, cap.per_days),
+            r.run_day <= day,
         )
         .group_by(m.customer_id)
         .having(func.count() >= cap.max_messages)
@@ -285,8 +285,8 @@ def _in_other_campaigns(conn: Connection, config: CampaignConfig, day: dt.date, 
             r.campaign != config.name,
             r.send_mode == "live",
             a.arm.in_(("treatment", "control")),
-            r.logical_date >= _window_start(day, days),
-            r.logical_date <= day,
+            r.run_day >= _window_start(day, days),
+            r.run_day <= day,
         )
         .distinct()
     )
@@ -300,21 +300,19 @@ def unknown_segments(config: CampaignConfig) -> list[str]:
     return [s for s in config.audience.segments or [] if s not in SEGMENTS]
 
 
-def compute_audience(conn: Connection, config: CampaignConfig, day: dt.date, run_key: str) -> Audience:
-    """The audience of `config` for logical date `day` (reads only; see `write_audience`)."""
+def compute_audience(
+    conn: Connection, config: CampaignConfig, day: dt.date, run_key: str, inputs: Mapping[str, object]
+) -> Audience:
+    """The audience of `config` for day `day` from the inputs the run checked (input -> as-of date,
+    `marketflow.freshness`); reads only, see `write_audience`."""
     if unknown := unknown_segments(config):
         raise ValueError(f"campaign {config.name!r}: audience.segments: unknown segment(s) {unknown}")
-    profiles_as_of = _latest_on_or_before(conn, customer_profiles.c.as_of_date, day)
+    profiles_as_of = input_day(inputs, "profiles")
     if profiles_as_of is None:
-        raise AudienceInputsMissing(f"no customer_profiles snapshot on or before {day}: run build_profiles first")
-    scores_as_of = _latest_on_or_before(conn, audience_scores.c.as_of_date, day)
-    notes: list[str] = []
-    if scores_as_of is None and needs_scores(config.audience):
-        raise AudienceInputsMissing(
-            f"audience.propensity_30d needs audience_scores on or before {day}: run score_audiences first"
-        )
-    if scores_as_of is None and config.audience.order_by == "propensity_desc":
-        notes.append("no propensity scores yet: ordered by customer id instead of propensity")
+        raise AudienceInputsMissing(f"the run's inputs name no customer_profiles snapshot for {day}")
+    scores_as_of = input_day(inputs, "scores")
+    if scores_as_of is None and (needs_scores(config.audience) or config.audience.order_by == "propensity_desc"):
+        raise AudienceInputsMissing(f"the run's inputs name no audience_scores for {day}, which its rules need")
 
     matched = _matching_profiles(conn, config, profiles_as_of, scores_as_of)
     due: dict[str, list[DueProduct]] = {}
@@ -370,7 +368,7 @@ def compute_audience(conn: Connection, config: CampaignConfig, day: dt.date, run
         else:
             variant = assign_variant(config.name, customer_id, variants)
             members.append(Member(customer_id, "treatment", variant, None, propensity))
-    return Audience(members, profiles_as_of, scores_as_of, due, notes)
+    return Audience(members, profiles_as_of, scores_as_of, due)
 
 
 def audience_is_frozen(conn: Connection, run_key: str) -> bool:

@@ -31,11 +31,18 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _preview(args: argparse.Namespace) -> int:
     from marketflow.campaigns.pipeline import campaign, copywriter_for, preview_messages
+    from marketflow.freshness import StaleInputs
     from marketflow.warehouse import warehouse_engine
 
     config = campaign(args.campaign)
     copywriter = copywriter_for(config) if args.llm else None
-    messages = preview_messages(warehouse_engine(), config, dt.date.fromisoformat(args.date), args.n, copywriter=copywriter)
+    try:
+        messages = preview_messages(
+            warehouse_engine(), config, dt.date.fromisoformat(args.date), args.n, copywriter=copywriter
+        )
+    except StaleInputs as stale:
+        print(f"no preview: a run of {args.date} would be blocked: {stale}")
+        return 1
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +87,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     preview = commands.add_parser("preview", help="render N messages of a campaign for a date; nothing is sent")
     preview.add_argument("campaign")
-    preview.add_argument("--date", required=True, help="logical date, YYYY-MM-DD")
+    preview.add_argument("--date", required=True, help="the run's day D, YYYY-MM-DD")
     preview.add_argument("-n", type=int, default=3)
     preview.add_argument("--llm", action="store_true", help="also try the LLM copywriter if the campaign enables it")
     preview.add_argument("--out", help="also write each HTML part to this folder")

@@ -224,6 +224,22 @@ class CampaignConfig(_Strict):
     frequency_cap: FrequencyCap = Field(default_factory=FrequencyCap)
     channels: Channels
     message: MessageConfig
+    max_input_age_days: int = Field(
+        default=0,
+        ge=0,
+        le=30,
+        description="how many days older than the run's day its orders, profiles and scores may be "
+        "(0: as of the day itself); older inputs block the run",
+    )
+    max_recommendations_age_days: int = Field(
+        default=7, ge=0, le=60, description="the same for recommendations, which the recommender writes weekly"
+    )
+    wait_for_inputs_minutes: int = Field(
+        default=360,
+        ge=0,
+        le=24 * 60,
+        description="how long after it is due a run waits for late inputs before it is blocked",
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -243,6 +259,15 @@ class CampaignConfig(_Strict):
     @property
     def dag_id(self) -> str:
         return f"campaign__{self.name}"
+
+    def required_inputs(self) -> dict[str, int]:
+        """Input -> allowed age in days (`marketflow.freshness`): what this campaign's runs read."""
+        inputs = {"orders": self.max_input_age_days, "profiles": self.max_input_age_days}
+        if self.audience.propensity_30d is not None or self.audience.order_by == "propensity_desc":
+            inputs["scores"] = self.max_input_age_days
+        if self.message.product_source == "recommendations" and self.message.products > 0:
+            inputs["recommendations"] = self.max_recommendations_age_days
+        return inputs
 
 
 def _include_dir() -> Path:

@@ -1,8 +1,9 @@
-"""The demo's campaign side: a local SMTP sink to send to, the run conf, and what to print afterwards.
+"""The demo's campaign side: a local SMTP sink to send to, its settings, and what to print afterwards.
 
-The sample's dates are in 2011, so every campaign run is a backfill that would contact nobody:
-the demo triggers the campaign DAGs with `RUN_CONF` (`force_send`) and catches every e-mail in a
-local sink (`marketflow.channels.sink`) whose `.eml` files land in `$AIRFLOW_HOME/outbox`.
+The demo (and `make ui` after it) sends every campaign e-mail to a local sink
+(`marketflow.channels.sink`) whose `.eml` files land in `$AIRFLOW_HOME/outbox`, and writes the
+ad-audience files under `$AIRFLOW_HOME/marketflow/ad-audiences`. The settings travel as environment
+variables, so every Airflow component started with them (scheduler, task processes) uses the sink.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,20 +21,46 @@ from sqlalchemy import select
 from marketflow.channels.sink import DELIVERY_LOG, start_sink, stored_messages
 from marketflow.warehouse import schema, warehouse_engine
 
-#: Conf for the demo's campaign runs. Both params are given: in one process Airflow 3.3 keeps a
-#: run's conf in the DAG's shared `Param` objects, so a param left out would be the last run's.
-RUN_CONF = {"dry_run": False, "force_send": True}
-
-_ENV = ("AIRFLOW_CONN_SMTP_DEFAULT", "MARKETFLOW_EXPORT_DIR")
+SINK_PORT_ENV = "MARKETFLOW_SMTP_SINK_PORT"
+OUTBOX_ENV = "MARKETFLOW_OUTBOX"
+EXPORT_DIR_ENV = "MARKETFLOW_EXPORT_DIR"
 
 
 @dataclass(frozen=True)
 class LocalChannels:
-    """Where the demo's campaign output goes: the sink's folder and the ad-audience files."""
+    """Where the demo's campaign output goes: the sink's folder and port, and the ad-audience files."""
 
     outbox: Path
     exports: Path
     smtp_port: int
+
+    @classmethod
+    def under(cls, airflow_home: Path, smtp_port: int) -> LocalChannels:
+        return cls(airflow_home / "outbox", airflow_home / "marketflow" / "ad-audiences", smtp_port)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> LocalChannels | None:
+        """The channels a demo configured (`environment()`), or None outside a demo deployment."""
+        environ = os.environ if environ is None else environ
+        if not environ.get(SINK_PORT_ENV):
+            return None
+        return cls(Path(environ[OUTBOX_ENV]), Path(environ[EXPORT_DIR_ENV]), int(environ[SINK_PORT_ENV]))
+
+    def environment(self) -> dict[str, str]:
+        """`smtp_default` pointing at the sink (with its delivery log, so the send ledger can settle
+        anything a crash left in doubt) and the ad-audience folder."""
+        connection = {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": self.smtp_port,
+            "extra": {"disable_ssl": True, "disable_tls": True, "delivery_log": str(self.outbox / DELIVERY_LOG)},
+        }
+        return {
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(connection),
+            EXPORT_DIR_ENV: str(self.exports),
+            SINK_PORT_ENV: str(self.smtp_port),
+            OUTBOX_ENV: str(self.outbox),
+        }
 
     def summary(self) -> dict[str, int]:
         """Counts to print after the campaign runs."""
@@ -50,13 +77,29 @@ class LocalChannels:
         }
 
     def report_lines(self) -> list[str]:
-        """One line per reported campaign run: treatment vs control and the conversion uplift."""
+        """One line per campaign run: blocked and why, or treatment vs control and the uplift."""
         runs = schema.campaign_runs.c
         with warehouse_engine().connect() as conn:
             rows = conn.execute(
-                select(runs.run_key, runs.send_mode, runs.report).where(runs.report.is_not(None)).order_by(runs.run_key)
+                select(runs.run_key, runs.send_mode, runs.status, runs.blocked_reason, runs.report).order_by(runs.run_key)
             ).all()
-        return [_report_line(run_key, mode, report) for run_key, mode, report in rows]
+        return [
+            f"{row.run_key} ({row.send_mode}): BLOCKED, nobody contacted: {row.blocked_reason}"
+            if row.status == "blocked"
+            else _report_line(row.run_key, row.send_mode, row.report)
+            for row in rows
+            if row.status == "blocked" or row.report is not None
+        ]
+
+
+@contextlib.contextmanager
+def serve(channels: LocalChannels) -> Iterator[LocalChannels]:
+    """Run the SMTP sink on 127.0.0.1 while the context lasts."""
+    controller = start_sink(channels.outbox, "127.0.0.1", channels.smtp_port)
+    try:
+        yield channels
+    finally:
+        controller.stop()
 
 
 def _data_rows(path: Path) -> int:
@@ -86,35 +129,3 @@ def _report_line(run_key: str, mode: str, report: dict[str, Any]) -> str:
         f"{run_key} ({mode}): treatment {_arm_text(arms['treatment'])} vs control "
         f"{_arm_text(arms['control'])}; {measured}{pending}"
     )
-
-
-@contextlib.contextmanager
-def local_channels(airflow_home: Path, port: int = 0) -> Iterator[LocalChannels]:
-    """Start the SMTP sink on 127.0.0.1 and point `smtp_default` and the ad exports at `airflow_home`.
-
-    Sets `AIRFLOW_CONN_SMTP_DEFAULT` (with the sink's delivery log, so the send ledger can settle
-    anything a crash left in doubt) and `MARKETFLOW_EXPORT_DIR` for this process while it lasts;
-    DAG runs through `dag.test` in the same process use them. `port=0` lets the OS pick a free port.
-    """
-    outbox = airflow_home / "outbox"
-    exports = Path(os.environ.get("MARKETFLOW_EXPORT_DIR") or airflow_home / "marketflow" / "ad-audiences")
-    controller = start_sink(outbox, "127.0.0.1", port)
-    saved = {name: os.environ.get(name) for name in _ENV}
-    os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "smtp",
-            "host": "127.0.0.1",
-            "port": controller.port,
-            "extra": {"disable_ssl": True, "disable_tls": True, "delivery_log": str(outbox / DELIVERY_LOG)},
-        }
-    )
-    os.environ["MARKETFLOW_EXPORT_DIR"] = str(exports)
-    try:
-        yield LocalChannels(outbox=outbox, exports=exports, smtp_port=controller.port)
-    finally:
-        controller.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -2,8 +2,10 @@
 
 Each step takes the warehouse engine, the campaign's config and the run's `RunPlan` (from
 `plan_run`), does its work idempotently (a retry or a cleared task redoes it safely) and returns
-a small JSON-friendly summary for XCom and the task log. Steps that would contact customers check
-the plan: backfills and dry runs rebuild everything but send and push nothing, and say so.
+a small JSON-friendly summary for XCom and the task log. Selection and rendering read exactly the
+inputs the run's freshness check found (input -> as-of date, `marketflow.freshness`), never
+"the latest there is". Steps that would contact customers check the plan: backfills and dry runs
+rebuild everything but send and push nothing, and say so.
 """
 
 from __future__ import annotations
@@ -12,22 +14,25 @@ import datetime as dt
 import logging
 import os
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from marketflow.audiences.selection import (
+    AudienceInputsMissing,
     audience_is_frozen,
     compute_audience,
     due_repeat_products,
+    input_day,
     stored_members,
     write_audience,
 )
 from marketflow.campaigns.config import CampaignConfig, campaigns_dir, load_campaign, templates_dir
 from marketflow.campaigns.report import build_report
 from marketflow.campaigns.runs import RunPlan, ensure_run, run_key, set_run_fields
-from marketflow.campaigns.sqlutil import as_date, chunks
+from marketflow.campaigns.sqlutil import chunks
 from marketflow.channels.ads import (
     WebhookTarget,
     hashed_audience,
@@ -41,11 +46,11 @@ from marketflow.channels.smtp import SmtpSettings, SmtpTransport, settings_from_
 from marketflow.copy.facts import CustomerFacts, ProductFact, customer_facts, due_products, recommended_products
 from marketflow.copy.llm import Copywriter
 from marketflow.copy.render import MessageRenderer, RenderedMessage
+from marketflow.freshness import require
 from marketflow.warehouse.schema import (
     ad_audience_exports,
     audience_members,
     customer_contacts,
-    customer_profiles,
     messages,
 )
 
@@ -71,13 +76,17 @@ def default_export_root() -> Path:
 # --- select -------------------------------------------------------------------------------------
 
 
-def select_audience(engine: Engine, config: CampaignConfig, plan: RunPlan) -> dict[str, Any]:
-    """Select and store the run's audience; once any message of the run left, it is frozen."""
+def select_audience(
+    engine: Engine, config: CampaignConfig, plan: RunPlan, inputs: Mapping[str, object]
+) -> dict[str, Any]:
+    """Select and store the run's audience from `inputs` (input -> as-of date, from the run's
+    freshness check); once any message of the run left, it is frozen."""
     with engine.connect() as conn:  # read outside the write transaction: other writers are not held up
         frozen = audience_is_frozen(conn, plan.run_key)
-        audience = None if frozen else compute_audience(conn, config, plan.logical_date, plan.run_key)
+        audience = None if frozen else compute_audience(conn, config, plan.day, plan.run_key, inputs)
     with engine.begin() as conn:
         ensure_run(conn, plan)
+        set_run_fields(conn, plan.run_key, inputs=dict(inputs), blocked_reason=None)
         if audience is None or audience_is_frozen(conn, plan.run_key):
             counts = dict(
                 conn.execute(
@@ -100,13 +109,13 @@ def select_audience(engine: Engine, config: CampaignConfig, plan: RunPlan) -> di
             exclusion_counts=audience.exclusion_counts(),
         )
     log.info(
-        "%s: %d matched the rules; treatment %d, control %d; excluded by reason: %s%s",
+        "%s: %d matched the rules; treatment %d, control %d; excluded by reason: %s; inputs as of %s",
         plan.run_key,
         summary["matched"],
         summary["treatment"],
         summary["control"],
         summary["excluded"] or "none",
-        "".join(f"; note: {n}" for n in audience.notes),
+        dict(inputs),
     )
     return summary
 
@@ -114,21 +123,16 @@ def select_audience(engine: Engine, config: CampaignConfig, plan: RunPlan) -> di
 # --- render -------------------------------------------------------------------------------------
 
 
-def _profiles_as_of(engine: Engine, day: dt.date) -> dt.date:
-    with engine.connect() as conn:
-        value = conn.execute(
-            select(func.max(customer_profiles.c.as_of_date)).where(customer_profiles.c.as_of_date <= day)
-        ).scalar_one()
-    if value is None:
-        raise RuntimeError(f"no customer_profiles snapshot on or before {day}")
-    return as_date(value)
-
-
-def _products(engine: Engine, config: CampaignConfig, day: dt.date, ids: list[str]) -> dict[str, list[ProductFact]]:
+def _products(
+    engine: Engine, config: CampaignConfig, day: dt.date, inputs: Mapping[str, object], ids: list[str]
+) -> dict[str, list[ProductFact]]:
     n, source = config.message.products, config.message.product_source
     with engine.connect() as conn:
         if source == "recommendations":
-            return recommended_products(conn, ids, n)
+            recommendations_as_of = input_day(inputs, "recommendations")
+            if recommendations_as_of is None:
+                return {}  # products: 0 (a campaign that shows recommendations requires them)
+            return recommended_products(conn, ids, n, recommendations_as_of)
         if source == "repeat_products" and config.audience.repeat_product_due is not None:
             wanted = set(ids)
             due = {c: p for c, p in due_repeat_products(conn, day, config.audience.repeat_product_due).items() if c in wanted}
@@ -136,10 +140,15 @@ def _products(engine: Engine, config: CampaignConfig, day: dt.date, ids: list[st
     return {}
 
 
-def _facts(engine: Engine, config: CampaignConfig, day: dt.date, ids: list[str]) -> dict[str, CustomerFacts]:
-    products = _products(engine, config, day, ids)
+def _facts(
+    engine: Engine, config: CampaignConfig, day: dt.date, inputs: Mapping[str, object], ids: list[str]
+) -> dict[str, CustomerFacts]:
+    profiles_as_of = input_day(inputs, "profiles")
+    if profiles_as_of is None:
+        raise AudienceInputsMissing(f"the run's inputs name no customer_profiles snapshot for {day}")
+    products = _products(engine, config, day, inputs, ids)
     with engine.connect() as conn:
-        return customer_facts(conn, _profiles_as_of(engine, day), ids, products)
+        return customer_facts(conn, profiles_as_of, ids, products)
 
 
 def _emails(engine: Engine, ids: list[str]) -> dict[str, str]:
@@ -177,6 +186,7 @@ def render_messages(
     engine: Engine,
     config: CampaignConfig,
     plan: RunPlan,
+    inputs: Mapping[str, object],
     *,
     templates: Path | None = None,
     copywriter: Copywriter | None = None,
@@ -200,7 +210,7 @@ def render_messages(
         }
     to_render = [m for m in members if existing.get(m.customer_id, ("rendered",))[0] == "rendered"]
     ids = [m.customer_id for m in to_render]
-    facts, emails = _facts(engine, config, plan.logical_date, ids), _emails(engine, ids)
+    facts, emails = _facts(engine, config, plan.day, inputs, ids), _emails(engine, ids)
     renderer = MessageRenderer(config, templates or templates_dir(), copywriter)
     rows = []
     missing = 0
@@ -255,11 +265,13 @@ def preview_messages(
     templates: Path | None = None,
     copywriter: Copywriter | None = None,
 ) -> list[RenderedMessage]:
-    """Render up to `n` messages for `day`'s audience without writing or sending anything."""
+    """Render up to `n` messages for `day`'s audience without writing or sending anything; stale
+    inputs raise `StaleInputs` naming them, as they would block the run."""
     with engine.connect() as conn:
-        audience = compute_audience(conn, config, day, run_key(config.name, day))
+        inputs = require(conn, day, config.required_inputs()).as_of_dates()
+        audience = compute_audience(conn, config, day, run_key(config.name, day), inputs)
     chosen = audience.treatment[:n]
-    facts = _facts(engine, config, day, [m.customer_id for m in chosen])
+    facts = _facts(engine, config, day, inputs, [m.customer_id for m in chosen])
     renderer = MessageRenderer(config, templates or templates_dir(), copywriter)
     return [
         renderer.render(facts[m.customer_id], m.variant or config.message.variants[0].name, new_message_id(renderer.domain))
@@ -336,7 +348,7 @@ def sync_ad_audiences(
 ) -> dict[str, Any]:
     """Write the treatment group's hashed e-mails per platform; push them to the webhook on live runs.
 
-    Files land in `<export_root>/<campaign>/<logical date>/` (default `default_export_root()`).
+    Files land in `<export_root>/<campaign>/<run day>/` (default `default_export_root()`).
     """
     ads = config.channels.ads
     if ads is None:
@@ -344,7 +356,7 @@ def sync_ad_audiences(
     with engine.connect() as conn:
         treated = [m.customer_id for m in stored_members(conn, plan.run_key)]
     emails = list(_emails(engine, treated).values())
-    folder = (export_root or default_export_root()) / config.name / plan.logical_date.isoformat()
+    folder = (export_root or default_export_root()) / config.name / plan.day.isoformat()
     target = None
     if ads.webhook_conn_id and plan.contacts_customers:
         target = webhook or webhook_from_connection(ads.webhook_conn_id)

@@ -66,7 +66,7 @@ def _comparison(treated: list[str], control: list[str], converted: set[str], rev
 def build_report(conn: Connection, run_key: str, attribution_days: int) -> dict[str, Any]:
     """Compute the run's report from the warehouse (reads only)."""
     run = conn.execute(select(campaign_runs).where(campaign_runs.c.run_key == run_key)).mappings().one()
-    day = as_date(run["logical_date"])
+    day = as_date(run["run_day"])
     start, end = day + dt.timedelta(days=1), day + dt.timedelta(days=attribution_days)
     rows = conn.execute(
         select(audience_members.c.customer_id, audience_members.c.arm, audience_members.c.variant).where(

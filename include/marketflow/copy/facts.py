@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 
 from marketflow.audiences.selection import DueProduct
 from marketflow.campaigns.sqlutil import chunks
-from marketflow.warehouse.schema import customer_profiles, model_registry, products, recommendations
+from marketflow.warehouse.schema import customer_profiles, products, recommendations
 
 
 @dataclass(frozen=True)
@@ -61,18 +61,6 @@ def display_name(description: str) -> str:
     return " ".join(word.capitalize() if word.isalpha() else word.title() for word in description.split())
 
 
-def champion_recommender(conn: Connection) -> str | None:
-    """The serving recommender model: the champion promoted last."""
-    r = model_registry.c
-    stmt = (
-        select(r.model_id)
-        .where(r.model_kind == "recommender", r.status == "champion")
-        .order_by(r.promoted_at.desc(), r.registered_at.desc())
-        .limit(1)
-    )
-    return conn.execute(stmt).scalar_one_or_none()
-
-
 def _catalogue(conn: Connection, stock_codes: set[str]) -> dict[str, tuple[str, float]]:
     """stock_code -> (display name, price) for products that can be shown (named and priced)."""
     found: dict[str, tuple[str, float]] = {}
@@ -86,17 +74,18 @@ def _catalogue(conn: Connection, stock_codes: set[str]) -> dict[str, tuple[str, 
     return found
 
 
-def recommended_products(conn: Connection, customer_ids: list[str], n: int) -> dict[str, list[ProductFact]]:
-    """Top `n` showable recommendations of the champion model per customer (empty without a champion)."""
-    model_id = champion_recommender(conn)
-    if model_id is None or n == 0:
+def recommended_products(
+    conn: Connection, customer_ids: list[str], n: int, as_of: dt.date
+) -> dict[str, list[ProductFact]]:
+    """Top `n` showable recommendations per customer from the set written as of `as_of`."""
+    if n == 0:
         return {}
     rows: list[tuple[str, int, str, str | None]] = []
     for chunk in chunks(customer_ids):
         rec = recommendations.c
         stmt = (
             select(rec.customer_id, rec.rank, rec.stock_code, rec.reason)
-            .where(rec.model_id == model_id, rec.customer_id.in_(chunk))
+            .where(rec.as_of_date == as_of, rec.customer_id.in_(chunk))
             .order_by(rec.customer_id, rec.rank)
         )
         rows += list(conn.execute(stmt))

@@ -7,9 +7,13 @@ export of the same shop system).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+
+_ORDERS_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.csv$")
 
 
 class FileKind(str, Enum):
@@ -51,3 +55,13 @@ class Landing:
         fs, root = self._fs_and_root()
         fs.invalidate_cache(root)
         return [self.url_of(kind, day) for kind in FileKind if not fs.exists(f"{root}/{kind.file_name(day)}")]
+
+    def newest_export(self) -> dt.date | None:
+        """The day of the newest orders export present (`YYYY-MM-DD.csv`), or None when there is none."""
+        fs, root = self._fs_and_root()
+        fs.invalidate_cache(root)
+        if not fs.exists(root):
+            return None
+        names = (str(path).rsplit("/", 1)[-1] for path in fs.ls(root, detail=False))
+        days = [match.group(1) for name in names if (match := _ORDERS_FILE.fullmatch(name))]
+        return dt.date.fromisoformat(max(days)) if days else None

@@ -14,6 +14,7 @@ import tarfile
 from pathlib import Path
 
 from marketflow.ingest.landing import FileKind, Landing
+from marketflow.ingest.settings import CalendarSettings
 from marketflow.ingest.synthetic_crm import crm_exports, customer_ids, render
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample"
@@ -50,8 +51,29 @@ def build_sample(
     return sorted(files)
 
 
-def unpack_sample(landing_url: str, archive: Path = SAMPLE_ARCHIVE) -> list[dt.date]:
-    """Copy the sample's files into a landing location (any fsspec URL); returns the days it covers."""
+def sample_days(archive: Path = SAMPLE_ARCHIVE) -> list[dt.date]:
+    """The days the sample holds exports for, in order."""
+    with tarfile.open(archive, "r:xz") as tar:
+        names = [Path(m.name).name for m in tar.getmembers() if m.isfile() and m.name.endswith(".csv")]
+    return sorted({dt.date.fromisoformat(name.removeprefix("customers-")[:10]) for name in names})
+
+
+def redate_orders(content: bytes, day: dt.date, shift: dt.timedelta) -> bytes:
+    """An orders export of `day` as if it had been written `shift` later: every `InvoiceDate` of the
+    file (all on `day`: the files are split by invoice day) moves by `shift`; nothing else changes."""
+    if not shift:
+        return content
+    return content.replace(f",{day.isoformat()} ".encode(), f",{(day + shift).isoformat()} ".encode())
+
+
+def unpack_sample(
+    landing_url: str, archive: Path = SAMPLE_ARCHIVE, shift: dt.timedelta = dt.timedelta(0)
+) -> list[dt.date]:
+    """Copy the sample's files into a landing location (any fsspec URL); returns the days it covers.
+
+    With `shift`, every file is re-dated by it (its name and its orders' timestamps): the demo replays
+    the sample as if it had just happened. The shipped archive keeps the original dates.
+    """
     landing = Landing(landing_url)
     days = set()
     with tarfile.open(archive, "r:xz") as tar:
@@ -64,6 +86,28 @@ def unpack_sample(landing_url: str, archive: Path = SAMPLE_ARCHIVE) -> list[dt.d
             extracted = tar.extractfile(member)
             if extracted is None:
                 raise ValueError(f"{archive}: cannot read {member.name}")
-            landing.write_bytes(kind, day, extracted.read())
-            days.add(day)
+            content = extracted.read()
+            if kind is FileKind.ORDERS:
+                content = redate_orders(content, day, shift)
+            landing.write_bytes(kind, day + shift, content)
+            days.add(day + shift)
     return sorted(days)
+
+
+def replay_calendar(sample_days: list[dt.date], shift: dt.timedelta) -> CalendarSettings:
+    """The trading calendar of the sample re-dated by `shift`: the shop closes on the weekday its
+    Saturdays move to and on the re-dated days the sample has no export for (its bank holiday);
+    the real calendar's English holidays do not apply to the moved dates."""
+    have = set(sample_days)
+    first, last = min(have), max(have)
+    gaps = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    saturday = 5
+    return CalendarSettings(
+        closed_weekdays=((saturday + shift.days) % 7,),
+        bank_holidays_country=None,
+        closed_dates={
+            day + shift: f"closed on {day} in the sample"
+            for day in gaps
+            if day not in have and day.weekday() != saturday
+        },
+    )

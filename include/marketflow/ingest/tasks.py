@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def check_trading_day(day: dt.date) -> bool:
-    """False (skip the rest of the run) when the shop was closed and sent nothing: record `no_trading`."""
+    """False when the shop was closed and sent nothing (the day is recorded as `no_trading`)."""
     from marketflow.ingest.days import record_no_trading_day
     from marketflow.ingest.history import no_trading_reason
     from marketflow.ingest.landing import Landing
@@ -31,8 +31,33 @@ def check_trading_day(day: dt.date) -> bool:
         log.info("%s: export expected (trading day, or files arrived anyway)", day)
         return True
     record_no_trading_day(warehouse_engine(), day, settings)
-    log.info("%s: no trading (%s), no export expected: recorded, skipping the rest of the run", day, reason)
+    log.info("%s: no trading (%s), no export expected: recorded, publishing the day without orders", day, reason)
     return False
+
+
+def published_day(day: dt.date) -> dict[str, Any]:
+    """The orders asset event's extra for an ingested day, read from `ingest_days`; a day that is not
+    ingested (both exports loaded, or recorded as closed) is never published."""
+    from airflow.sdk.exceptions import AirflowFailException
+    from sqlalchemy import select
+
+    from marketflow.days import event_extra
+    from marketflow.freshness import day_is_ingested
+    from marketflow.warehouse import warehouse_engine
+    from marketflow.warehouse.schema import ingest_days
+
+    c = ingest_days.c
+    with warehouse_engine().connect() as conn:
+        if not day_is_ingested(conn, day):
+            raise AirflowFailException(f"{day} is not ingested: its orders and CRM exports must both be loaded")
+        row = conn.execute(
+            select(c.status, c.rows_loaded, c.rows_quarantined, c.detail).where(
+                c.file_date == day, c.file_kind == "orders"
+            )
+        ).one()
+    if row.status == "no_trading":
+        return event_extra([day], rows_loaded=0, rows_quarantined=0, no_trading=row.detail)
+    return event_extra([day], rows_loaded=row.rows_loaded, rows_quarantined=row.rows_quarantined)
 
 
 def _load(ingest: Callable[..., IngestReport], day: dt.date) -> dict[str, Any]:

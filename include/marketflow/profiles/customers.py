@@ -41,7 +41,8 @@ def customer_facts(
             "gross_spend": per_customer["purchase_value"].sum(),
         }
     )
-    returned = invoices.groupby("customer_id", sort=True, observed=True)["returned_value"].sum()
+    facts.index = facts.index.astype(str)
+    returned = _plain(invoices.groupby("customer_id", sort=True, observed=True)["returned_value"].sum())
     facts["returned_value"] = returned.reindex(facts.index, fill_value=0.0)
     facts["recency_days"] = today - facts["last_day"]
     facts["tenure_days"] = today - facts["first_day"]
@@ -50,17 +51,22 @@ def customer_facts(
     facts["return_rate"] = _return_rate(facts["returned_value"], facts["gross_spend"])
     for window in WINDOWS:
         recent = purchases[purchases["day"] > today - window]
-        counts = recent.groupby("customer_id", sort=True, observed=True).size()
+        counts = _plain(recent.groupby("customer_id", sort=True, observed=True).size())
         facts[f"purchases_{window}d"] = counts.reindex(facts.index, fill_value=0).astype(int)
-    facts["country"] = _latest_country(invoices).reindex(facts.index)
+    facts["country"] = _plain(_latest_country(invoices)).reindex(facts.index)
 
-    facts.index = facts.index.astype(str)
     pairs = _BasketPairs(history.basket_arrays(), today)
     facts["favourite_products"] = pairs.favourite_products(catalogue, settings.favourite_products).reindex(facts.index)
     facts["favourite_group"] = pairs.favourite_group(groups).reindex(facts.index)
     facts["price_band"] = pairs.price_band(settings).reindex(facts.index)
     facts.index.name = "customer_id"
     return facts
+
+
+def _plain(by_customer: pd.Series) -> pd.Series:
+    """A per-customer series indexed by plain string ids: reindexing one categorical index by another
+    fails in pandas when their code widths differ (an empty window of a day without recent orders)."""
+    return by_customer.set_axis(by_customer.index.astype(str))
 
 
 def _empty_facts() -> pd.DataFrame:

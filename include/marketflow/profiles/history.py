@@ -200,7 +200,8 @@ def _descriptions(lines: pd.DataFrame) -> pd.DataFrame:
     latest = ordered.groupby(["stock_code", "day"], sort=True, observed=True).tail(1)
     codes = latest["stock_code"].cat.codes.to_numpy()
     texts = latest["description"].astype(str).to_numpy()
-    changed = np.r_[True, (codes[1:] != codes[:-1]) | (texts[1:] != texts[:-1])]
+    changed = np.ones(len(codes), dtype=bool)  # also right for a day before any sale
+    changed[1:] = (codes[1:] != codes[:-1]) | (texts[1:] != texts[:-1])
     return pd.DataFrame(
         {
             "stock_code": latest["stock_code"].to_numpy()[changed],

@@ -1,5 +1,6 @@
-"""Which as-of dates a `build_profiles` run builds, and the summary it logs: pure functions, so both
-ways a run starts (an orders asset event, the daily timetable) are testable without a scheduler.
+"""What a `build_profiles` run checks before building, and the summary it logs.
+
+Which days a run builds follows the pipeline's one convention (`marketflow.days.run_days`).
 """
 
 from __future__ import annotations
@@ -7,48 +8,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from marketflow.assets import PARTITION_KEY
+from sqlalchemy import Engine
+
+from marketflow.freshness import day_is_ingested
 
 
-def _date(value: object, what: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{what} must be a date YYYY-MM-DD, got {value!r}") from None
-
-
-def as_of_dates(
-    *,
-    triggering_extras: Sequence[Mapping[str, object]],
-    data_interval_start: dt.datetime | None,
-    rebuild_from: str | None = None,
-    rebuild_to: str | None = None,
-) -> list[dt.date]:
-    """The dates a run builds, in order.
-
-    - `rebuild_from` and `rebuild_to` (run params, for a manual rebuild): every day in between.
-    - Triggered by orders asset events: each event's `extra["partition_date"]` (an ingest of an
-      old day rebuilds that day; queued events rebuild every day they name).
-    - Otherwise (the daily timetable, a backfill, a plain manual run): the data interval's first day.
-    """
-    if rebuild_from is not None or rebuild_to is not None:
-        if rebuild_from is None or rebuild_to is None:
-            raise ValueError("set both rebuild_from and rebuild_to (or neither)")
-        first, last = _date(rebuild_from, "rebuild_from"), _date(rebuild_to, "rebuild_to")
-        if last < first:
-            raise ValueError(f"rebuild_to {last} is before rebuild_from {first}")
-        return [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
-    if triggering_extras:
-        missing = [extra for extra in triggering_extras if PARTITION_KEY not in (extra or {})]
-        if missing:
-            raise ValueError(
-                f"{len(missing)} triggering orders event(s) carry no extra {PARTITION_KEY!r} "
-                f"(extras: {missing[:3]}); producers must name the day they changed"
-            )
-        return sorted({_date(extra[PARTITION_KEY], PARTITION_KEY) for extra in triggering_extras})
-    if data_interval_start is None:
-        raise ValueError("the run has neither triggering orders events nor a data interval")
-    return [data_interval_start.date()]
+def missing_orders(engine: Engine, days: Sequence[dt.date]) -> str | None:
+    """Why the orders of `days` cannot be profiled yet (a day whose exports are not both ingested),
+    or None: a snapshot is never built on a day's incomplete orders."""
+    with engine.connect() as conn:
+        missing = [day for day in days if not day_is_ingested(conn, day)]
+    if not missing:
+        return None
+    shown = ", ".join(day.isoformat() for day in missing[:5]) + (" ..." if len(missing) > 5 else "")
+    return (
+        f"orders of {len(missing)} day(s) are not ingested: {shown}; ingest_orders must load (or record as "
+        "closed) each day before its profiles are built"
+    )
 
 
 def segment_summary(as_of: dt.date, counts: Mapping[str, int]) -> str:

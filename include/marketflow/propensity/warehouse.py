@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 
 from marketflow.profiles.history import prepare_history
 from marketflow.profiles.settings import ProfileSettings
-from marketflow.profiles.warehouse import build_days, read_orders
+from marketflow.profiles.warehouse import read_orders
 from marketflow.propensity import registry
 from marketflow.propensity.dataset import snapshot_builder, stacked_dataset, training_cutoffs
 from marketflow.propensity.features import feature_matrix
@@ -75,18 +75,28 @@ def ensure_model(
     return ModelChoice(model_id, trained=True, status=status)
 
 
-def has_snapshot(engine: Engine, as_of: dt.date) -> bool:
+def missing_snapshots(engine: Engine, days: list[dt.date]) -> str | None:
+    """Why `days` cannot be scored (a day without a profile snapshot), or None. Profiles are built by
+    the profile stage only: scoring never builds or falls back to an older snapshot."""
     table = schema.customer_profiles
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).where(table.c.as_of_date == as_of)).scalar_one() > 0
+        built = set(
+            conn.execute(
+                select(table.c.as_of_date).where(table.c.as_of_date.in_(days)).distinct()
+            ).scalars()
+        )
+    missing = [day for day in days if day not in {_as_date(d) for d in built}]
+    if not missing:
+        return None
+    shown = ", ".join(day.isoformat() for day in missing[:5]) + (" ..." if len(missing) > 5 else "")
+    return (
+        f"no customer_profiles snapshot as of {shown}: build_profiles has not built the day(s) "
+        "(or nobody had bought anything by then)"
+    )
 
 
-def ensure_snapshot(engine: Engine, as_of: dt.date, profile_settings: ProfileSettings) -> bool:
-    """Build the day's profile snapshot with the profile stage when it is missing; True if built."""
-    if has_snapshot(engine, as_of):
-        return False
-    build_days(engine, [as_of], profile_settings)
-    return True
+def _as_date(value: object) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def read_profiles(engine: Engine, as_of: dt.date) -> pd.DataFrame:

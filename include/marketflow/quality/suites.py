@@ -108,11 +108,12 @@ _BUILDERS = {
 @lru_cache(maxsize=None)
 def expectation_suite(name: str) -> Any:
     """The GX suite `name`, registered in the process's context on first use."""
-    import great_expectations as gx
-
     from marketflow.quality.gx_context import gx_context
 
-    suite = gx_context().suites.add(gx.ExpectationSuite(name=name))
+    context = gx_context()  # first: it imports GX quietly
+    import great_expectations as gx
+
+    suite = context.suites.add(gx.ExpectationSuite(name=name))
     for expectation in _BUILDERS[name]():
         suite.add_expectation(expectation)
     return suite

@@ -22,14 +22,14 @@ def _rollback(args: argparse.Namespace) -> int:
     from marketflow.recommend.train import rollback
     from marketflow.warehouse import warehouse_engine
 
-    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
-    written = rollback(warehouse_engine(), args.to, as_of)
+    day = dt.date.fromisoformat(args.date) if args.date else None
+    written = rollback(warehouse_engine(), args.to, day)
     print(f"{args.to} is the champion again; wrote {written} recommendations from it")
     return 0
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `marketflow recommender list | rollback --to MODEL_ID [--as-of YYYY-MM-DD]`."""
+    """Register `marketflow recommender list | rollback --to MODEL_ID [--date YYYY-MM-DD]`."""
     recommender = subparsers.add_parser("recommender", help="the recommender's model registry")
     actions = recommender.add_subparsers(dest="action", required=True)
 
@@ -42,6 +42,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     rollback.add_argument("--to", required=True, metavar="MODEL_ID", help="a model_id from `marketflow recommender list`")
     rollback.add_argument(
-        "--as-of", help="recommend from purchases before this date (default: the day after the last order)"
+        "--date", help="recommend from the purchases up to this day, inclusive (default: the last order date)"
     )
     rollback.set_defaults(handler=_rollback)

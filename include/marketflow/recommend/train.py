@@ -1,10 +1,11 @@
 """The weekly retraining job, one function per DAG task; the DAG only wires them.
 
-For an as-of date D (purchases strictly before D):
-1. `train_challenger`: blend weights tuned on [D-56, D-28) with components fitted before D-56;
-   the *evaluation* model is fitted before D-28 and scored on the hold-out [D-28, D); the *serving*
-   model is refitted on everything before D with the same weights. Both are saved, the model is
-   registered as a challenger with its metrics.
+For day D (purchases on or before D, as every stage counts days; `cutoff(D)` = D+1 is the first
+day left out):
+1. `train_challenger`: blend weights tuned on the 4 weeks before the hold-out with components
+   fitted before them; the *evaluation* model is fitted before the hold-out, the last 4 weeks up to
+   D, and scored on it; the *serving* model is refitted on everything up to D with the same weights.
+   Both are saved, the model is registered as a challenger with its metrics (`trained_as_of` = D).
 2. `evaluate_against_champion`: the champion's evaluation model is loaded and scored on the
    challenger's hold-out, with the same history, so both are judged on identical data.
 3. `promote_or_keep`: promote only if the challenger's NDCG@10 ("all") is higher; otherwise keep
@@ -41,13 +42,19 @@ ACTIVE_DAYS = 365
 EVALUATION_FILE, SERVING_FILE = "evaluation.pt", "serving.pt"
 
 
-def model_id_for(as_of: dt.date, params: RecommenderParams) -> str:
-    """Deterministic: a re-run of the same date with the same settings is the same model."""
+def model_id_for(day: dt.date, params: RecommenderParams) -> str:
+    """Deterministic: a re-run of the same day with the same settings is the same model."""
     digest = hashlib.sha256(json.dumps(params.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-    return f"{registry.KIND}-{as_of.isoformat()}-{digest[:8]}"
+    return f"{registry.KIND}-{day.isoformat()}-{digest[:8]}"
+
+
+def cutoff(day: dt.date) -> dt.date:
+    """The first day a model of day D does not see: purchases strictly before it are used."""
+    return day + dt.timedelta(days=1)
 
 
 def holdout_start(as_of: dt.date) -> dt.date:
+    """First day of the hold-out that ends before the cut-off `as_of`."""
     return as_of - dt.timedelta(days=HOLDOUT_DAYS)
 
 
@@ -94,11 +101,13 @@ def fit_and_evaluate(purchases: pd.DataFrame, params: RecommenderParams, as_of: 
 
 
 def train_challenger(
-    engine: Engine, as_of: dt.date, overrides: dict[str, Any] | None = None, store: str | None = None
+    engine: Engine, day: dt.date, overrides: dict[str, Any] | None = None, store: str | None = None
 ) -> dict[str, Any]:
-    """Train, evaluate, save and register a challenger for `as_of`; returns ids and metrics (XCom)."""
+    """Train, evaluate, save and register a challenger on the purchases up to `day`; returns ids and
+    metrics (XCom)."""
     params = RecommenderParams.model_validate(overrides or {})
-    model_id = model_id_for(as_of, params)
+    model_id = model_id_for(day, params)
+    as_of = cutoff(day)
     existing = registry.get(engine, model_id)
     if existing is not None:
         log.info("%s is already registered (%s): not retraining", model_id, existing.status)
@@ -115,9 +124,9 @@ def train_challenger(
     record = registry.ModelRecord(
         model_id=model_id,
         model_kind=registry.KIND,
-        trained_as_of=as_of,
+        trained_as_of=day,
         data_start=store_io.first_order_date(engine),
-        data_end=as_of - dt.timedelta(days=1),
+        data_end=day,
         params={
             **params.model_dump(mode="json"),
             "tuned_weights": evaluation.weights,
@@ -146,7 +155,8 @@ def evaluate_against_champion(engine: Engine, model_id: str) -> dict[str, Any]:
     if current is None or current.model_id == model_id:
         return {**comparison, "champion_id": current and current.model_id, "comparable": current is None}
 
-    start = holdout_start(challenger.trained_as_of)
+    as_of = cutoff(challenger.trained_as_of)
+    start = holdout_start(as_of)
     champion_model = artifacts.load(f"{current.artifact_uri}/{EVALUATION_FILE}")
     if champion_model.fitted_as_of.date() > start:
         return {
@@ -156,8 +166,8 @@ def evaluate_against_champion(engine: Engine, model_id: str) -> dict[str, Any]:
             "note": f"the champion was fitted on data up to {champion_model.fitted_as_of.date()}, "
             f"after this hold-out starts ({start}): an older as-of date never replaces it",
         }
-    purchases = store_io.load_purchases(engine, challenger.trained_as_of, challenger.params["interaction_weight"])
-    before_holdout, holdout = split_at(purchases, start, challenger.trained_as_of)
+    purchases = store_io.load_purchases(engine, as_of, challenger.params["interaction_weight"])
+    before_holdout, holdout = split_at(purchases, start, as_of)
     task = HoldoutTask(champion_model.history(before_holdout, as_of=start), holdout)
     champion_metrics = task.evaluate(champion_model.score)
     registry.set_metrics(
@@ -201,20 +211,27 @@ def promote_or_keep(engine: Engine, comparison: dict[str, Any]) -> bool:
     return False
 
 
-def serving_model_id(engine: Engine) -> str:
-    """The champion's id: the model whose recommendations are served."""
+def serving_model_id(engine: Engine, day: dt.date, challenger_id: str) -> str:
+    """The model that writes the recommendations as of `day`: the champion, unless it was trained on
+    purchases after `day` (a backfill of an earlier week), then this run's own model, so that nothing
+    written as of `day` has seen a later purchase."""
     champion = registry.champion(engine)
     if champion is None:
         raise LookupError("no recommender champion in model_registry")
+    if champion.trained_as_of > day:
+        log.info("the champion %s saw purchases after %s: %s writes that day's recommendations", champion.model_id, day, challenger_id)
+        return challenger_id
     return champion.model_id
 
 
 def write_recommendations(
-    engine: Engine, model_id: str, as_of: dt.date, k: int = TOP_K, active_days: int = ACTIVE_DAYS
+    engine: Engine, model_id: str, day: dt.date, k: int = TOP_K, active_days: int = ACTIVE_DAYS
 ) -> int:
-    """Top-k with reasons for customers who bought in the `active_days` before `as_of`, from the
-    serving model of `model_id`, replacing the served set in one transaction."""
+    """Top-k with reasons, from the serving model of `model_id` and the purchases up to `day`, for
+    customers who bought in the `active_days` up to `day`; replaces the set of `day` in one
+    transaction (sets of other days are kept: a campaign of day D reads the newest on or before D)."""
     record = _require(engine, model_id)
+    as_of = cutoff(day)
     model = artifacts.load(f"{record.artifact_uri}/{SERVING_FILE}")
     purchases = store_io.load_purchases(engine, as_of, record.params["interaction_weight"])
     since = pd.Timestamp(as_of - dt.timedelta(days=active_days))
@@ -223,20 +240,21 @@ def write_recommendations(
     recommendations["reason"] = explain(
         model, model.history(purchases, as_of=as_of), recommendations, store_io.load_descriptions(engine)
     )
-    written = store_io.replace_recommendations(engine, model_id, recommendations)
-    log.info("wrote %d recommendations (top %d for %d active customers) from %s", written, k, len(active), model_id)
+    written = store_io.replace_recommendations(engine, model_id, day, recommendations)
+    log.info(
+        "wrote %d recommendations as of %s (top %d for %d active customers) from %s", written, day, k, len(active), model_id
+    )
     return written
 
 
-def rollback(engine: Engine, to_model_id: str, as_of: dt.date | None = None) -> int:
+def rollback(engine: Engine, to_model_id: str, day: dt.date | None = None) -> int:
     """Serve an earlier model again: it becomes champion and its recommendations are rewritten
-    from the latest purchases (as of the day after the last order date unless given)."""
+    from the purchases up to `day` (default: the last order date)."""
     target = _require(engine, to_model_id)
     registry.promote(engine, to_model_id, f"rolled back to {to_model_id} by an operator")
-    if as_of is None:
-        last = store_io.latest_order_date(engine)
-        as_of = (last + dt.timedelta(days=1)) if last else target.trained_as_of
-    return write_recommendations(engine, target.model_id, as_of)
+    if day is None:
+        day = store_io.latest_order_date(engine) or target.trained_as_of
+    return write_recommendations(engine, target.model_id, day)
 
 
 def _require(engine: Engine, model_id: str) -> registry.ModelRecord:

@@ -50,11 +50,12 @@ def load_descriptions(engine: Engine) -> dict[str, str]:
     return descriptions
 
 
-def replace_recommendations(engine: Engine, model_id: str, rows: pd.DataFrame) -> int:
-    """Make `rows` the served recommendations: one transaction drops every model's rows and inserts
-    these, so readers see the old set or the new one, never a mix."""
+def replace_recommendations(engine: Engine, model_id: str, day: dt.date, rows: pd.DataFrame) -> int:
+    """Make `rows` the recommendations as of `day`: one transaction replaces that day's set, so
+    readers see the old set or the new one, never a mix."""
     records = [
         {
+            "as_of_date": day,
             "model_id": model_id,
             "customer_id": str(r.user),
             "rank": int(r.rank),
@@ -65,7 +66,7 @@ def replace_recommendations(engine: Engine, model_id: str, rows: pd.DataFrame) -
         for r in rows.itertuples(index=False)
     ]
     with engine.begin() as conn:
-        conn.execute(delete(schema.recommendations))
+        conn.execute(delete(schema.recommendations).where(schema.recommendations.c.as_of_date == day))
         if records:
             conn.execute(insert(schema.recommendations), records)
     return len(records)

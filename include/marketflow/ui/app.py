@@ -137,7 +137,7 @@ def _recipient(viewer: Viewer, customer_id: str, email: str | None) -> str:
 
 def _uplift_chart(result: CampaignResult) -> Markup | None:
     intervals = [
-        charts.Interval(run.logical_date.isoformat(), u.estimate, u.low, u.high)
+        charts.Interval(run.day.isoformat(), u.estimate, u.low, u.high)
         for run in result.measured_runs
         if (u := run.uplift) is not None
     ]

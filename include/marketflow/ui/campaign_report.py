@@ -1,7 +1,7 @@
 """Campaign results read live from the warehouse: per run, per arm and per variant.
 
 The definitions are the campaign stage's (`marketflow.campaigns.report`): a member converts when
-they buy (a purchase line, not a return) on days D+1 .. D+N after the run's logical date D, N being
+they buy (a purchase line, not a return) on days D+1 .. D+N after the run's day D, N being
 the campaign's attribution window as recorded in the run's stored report (`DEFAULT_ATTRIBUTION_DAYS`
 until a run has one). Uplift is intention-to-treat: every treatment member counts, delivered or
 not, against the control group held out and never contacted. Only runs that sent messages are
@@ -43,9 +43,11 @@ class RunResult:
 
     run_key: str
     campaign: str
-    logical_date: dt.date
+    day: dt.date
     send_mode: str
     status: str
+    blocked_reason: str | None
+    inputs: dict[str, str | None]
     audience_size: int
     treatment_size: int
     control_size: int
@@ -59,7 +61,7 @@ class RunResult:
 
     @property
     def window_end(self) -> dt.date:
-        return self.logical_date + dt.timedelta(days=self.attribution_days)
+        return self.day + dt.timedelta(days=self.attribution_days)
 
     @property
     def sent(self) -> int:
@@ -136,10 +138,10 @@ class MessageSample:
     email: str | None
 
 
-def _attribution_days(logical_date: dt.date, report: Any) -> int:
+def _attribution_days(day: dt.date, report: Any) -> int:
     """The window the run's stored report used (its last day minus D), else the default."""
     try:
-        return (dt.date.fromisoformat(report["window"]["end"]) - logical_date).days
+        return (dt.date.fromisoformat(report["window"]["end"]) - day).days
     except (TypeError, KeyError, ValueError):
         return DEFAULT_ATTRIBUTION_DAYS
 
@@ -151,8 +153,8 @@ def _member_outcomes(
     am, cr, o = audience_members, campaign_runs, orders
     in_window = and_(
         o.c.customer_id == am.c.customer_id,
-        o.c.order_date > cr.c.logical_date,
-        o.c.order_date <= add_days(cr.c.logical_date, days),
+        o.c.order_date > cr.c.run_day,
+        o.c.order_date <= add_days(cr.c.run_day, days),
     )
     converted = case((exists().where(in_window, o.c.is_return.is_(False), o.c.quantity > 0), 1), else_=0)
     revenue = select(func.coalesce(func.sum(o.c.quantity * o.c.unit_price), 0.0)).where(in_window)
@@ -218,11 +220,11 @@ def latest_order_date(conn: Connection) -> dt.date | None:
 
 def campaign_results(conn: Connection, campaign: str | None = None) -> dict[str, CampaignResult]:
     """Every campaign with runs in the warehouse (or just `campaign`), by name."""
-    stmt = select(campaign_runs).order_by(campaign_runs.c.campaign, campaign_runs.c.logical_date)
+    stmt = select(campaign_runs).order_by(campaign_runs.c.campaign, campaign_runs.c.run_day)
     if campaign is not None:
         stmt = stmt.where(campaign_runs.c.campaign == campaign)
     rows = conn.execute(stmt).all()
-    days = {row.run_key: _attribution_days(row.logical_date, row.report) for row in rows}
+    days = {row.run_key: _attribution_days(row.run_day, row.report) for row in rows}
     outcomes: dict[str, dict[tuple[str, str | None], ArmOutcome]] = {}
     for window in sorted(set(days.values())):
         outcomes.update(_member_outcomes(conn, [key for key, d in days.items() if d == window], window))
@@ -236,14 +238,16 @@ def campaign_results(conn: Connection, campaign: str | None = None) -> dict[str,
         for (arm, variant), outcome in arms.items():
             if arm == "treatment":
                 variants[variant or "(none)"] += outcome
-        window_end = row.logical_date + dt.timedelta(days=days[row.run_key])
+        window_end = row.run_day + dt.timedelta(days=days[row.run_key])
         runs[row.campaign].append(
             RunResult(
                 run_key=row.run_key,
                 campaign=row.campaign,
-                logical_date=row.logical_date,
+                day=row.run_day,
                 send_mode=row.send_mode,
                 status=row.status,
+                blocked_reason=row.blocked_reason,
+                inputs=dict(row.inputs or {}),
                 audience_size=row.audience_size,
                 treatment_size=row.treatment_size,
                 control_size=row.control_size,
@@ -277,7 +281,7 @@ def sample_messages(conn: Connection, campaign: str, limit: int, with_contacts: 
         select(messages.c.run_key)
         .join(campaign_runs, campaign_runs.c.run_key == messages.c.run_key)
         .where(campaign_runs.c.campaign == campaign)
-        .order_by(campaign_runs.c.logical_date.desc())
+        .order_by(campaign_runs.c.run_day.desc())
         .limit(1)
         .scalar_subquery()
     )

@@ -1,7 +1,8 @@
 """When each campaign runs next and how its last run ended, from Airflow's metadata database.
 
 Campaign DAGs are named `campaign__<campaign>` (one per campaign file), so a campaign shows on the
-page as soon as its DAG is parsed, before its first run writes anything to the warehouse.
+page as soon as its DAG is parsed, before its first run writes anything to the warehouse. A run is
+shown by its day D (`marketflow.days`), as the warehouse keys it, never by Airflow's logical date.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class DagSchedule:
     dag_id: str
     is_paused: bool
     next_run_at: dt.datetime | None
-    last_run_logical_date: dt.datetime | None
+    last_run_day: dt.date | None
     last_run_state: str | None
 
 
@@ -30,6 +31,8 @@ def campaign_dag_id(campaign: str) -> str:
 def campaign_schedules() -> dict[str, DagSchedule]:
     """Campaign name -> schedule of its DAG, for every campaign DAG Airflow currently knows."""
     from airflow.models.dag import DagModel
+
+    from marketflow.days import interval_day
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import func, select
@@ -50,7 +53,7 @@ def campaign_schedules() -> dict[str, DagSchedule]:
         last_runs = {
             row.dag_id: row
             for row in session.execute(
-                select(DagRun.dag_id, DagRun.logical_date, DagRun.run_after, DagRun._state.label("state")).join(
+                select(DagRun.dag_id, DagRun.data_interval_end, DagRun._state.label("state")).join(
                     newest, (newest.c.dag_id == DagRun.dag_id) & (newest.c.run_after == DagRun.run_after)
                 )
             )
@@ -62,7 +65,7 @@ def campaign_schedules() -> dict[str, DagSchedule]:
             dag_id=row.dag_id,
             is_paused=bool(row.is_paused),
             next_run_at=row.next_dagrun_create_after,
-            last_run_logical_date=(last.logical_date or last.run_after) if last else None,
+            last_run_day=interval_day(last.data_interval_end) if last and last.data_interval_end else None,
             last_run_state=str(last.state) if last and last.state else None,
         )
     return schedules

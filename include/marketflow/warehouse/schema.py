@@ -198,9 +198,10 @@ model_registry = Table(
 recommendations = Table(
     "recommendations",
     metadata,
-    Column("model_id", String(64), ForeignKey("model_registry.model_id"), primary_key=True),
+    Column("as_of_date", Date, primary_key=True, comment="purchases on or before this day were used"),
     Column("customer_id", String(16), primary_key=True),
     Column("rank", Integer, primary_key=True),
+    Column("model_id", String(64), ForeignKey("model_registry.model_id"), nullable=False),
     Column("stock_code", String(32), nullable=False),
     Column("score", Float, nullable=False),
     Column("reason", String(512)),
@@ -221,22 +222,24 @@ audience_scores = Table(
 campaign_runs = Table(
     "campaign_runs",
     metadata,
-    Column("run_key", String(128), primary_key=True, comment="campaign + logical date"),
+    Column("run_key", String(128), primary_key=True, comment="campaign + run day"),
     Column("campaign", String(64), nullable=False),
-    Column("logical_date", Date, nullable=False),
+    Column("run_day", Date, nullable=False, comment="the day D the run works on (see marketflow.days)"),
     Column("send_mode", String(16), nullable=False, comment="live | backfill | dry_run"),
     Column(
         "status",
         String(16),
         nullable=False,
-        comment="last step done: planned | selected | rendered | sent | send_skipped | synced | reported",
+        comment="last step done: planned | blocked | selected | rendered | sent | send_skipped | synced | reported",
     ),
     Column("audience_size", Integer, nullable=False, default=0),
     Column("treatment_size", Integer, nullable=False, default=0),
     Column("control_size", Integer, nullable=False, default=0),
     Column("exclusion_counts", JSON, comment="exclusion reason -> customers left out"),
+    Column("inputs", JSON, comment="input -> the as-of date the run used (orders, profiles, scores, ...)"),
+    Column("blocked_reason", Text, comment="why the run contacted nobody: stale or missing inputs"),
     Column("report", JSON, comment="treatment vs control, uplift with 95% intervals, per variant"),
-    Index(None, "campaign", "logical_date"),
+    Index(None, "campaign", "run_day"),
 )
 
 audience_members = Table(

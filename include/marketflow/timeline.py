@@ -1,0 +1,120 @@
+"""What Airflow did: every DAG run with what started it, the days it worked on, its state and times.
+
+Read from Airflow's metadata database; the demo prints it and the scheduler test asserts on it.
+A run's days follow `marketflow.days`: the day of its data interval, or the days its triggering
+asset events name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from marketflow.days import event_days, interval_day
+
+FINISHED = ("success", "failed")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One DAG run as the UI's grid shows it, with the days it worked on."""
+
+    dag_id: str
+    run_id: str
+    run_type: str
+    trigger: str
+    state: str
+    days: tuple[dt.date, ...]
+    started: dt.datetime | None
+    ended: dt.datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return (self.ended - self.started).total_seconds()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "run_type": self.run_type,
+            "trigger": self.trigger,
+            "state": self.state,
+            "days": [d.isoformat() for d in self.days],
+            "started": self.started.isoformat() if self.started else None,
+            "ended": self.ended.isoformat() if self.ended else None,
+        }
+
+    def line(self) -> str:
+        """`dag_id  days  state  seconds  (trigger)`, for logs and the demo's output."""
+        days = ", ".join(d.isoformat() for d in self.days) or "-"
+        took = f"{self.seconds:6.1f} s" if self.seconds is not None else "      -"
+        return f"{self.dag_id:<28} {days:<24} {self.state:<8} {took}  ({self.trigger})"
+
+
+def _trigger(run_type: str, assets: list[str]) -> str:
+    if run_type == "asset_triggered":
+        return "asset " + ", ".join(sorted(set(assets)))
+    return {"scheduled": "schedule"}.get(run_type, run_type)
+
+
+def dag_runs(dag_ids: Iterable[str] | None = None) -> list[RunRecord]:
+    """Every run of `dag_ids` (default: all), oldest first."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    stmt = select(DagRun).options(selectinload(DagRun.consumed_asset_events)).order_by(DagRun.id)
+    if dag_ids is not None:
+        stmt = stmt.where(DagRun.dag_id.in_(list(dag_ids)))
+    records = []
+    with create_session() as session:
+        for run in session.scalars(stmt):
+            events = list(run.consumed_asset_events)
+            run_type = str(run.run_type.value if hasattr(run.run_type, "value") else run.run_type)
+            if events:
+                days = tuple(event_days([dict(e.extra or {}) for e in events], "triggering asset"))
+            elif run.data_interval_end is not None:
+                days = (interval_day(run.data_interval_end),)
+            else:
+                days = ()
+            records.append(
+                RunRecord(
+                    dag_id=run.dag_id,
+                    run_id=run.run_id,
+                    run_type=run_type,
+                    trigger=_trigger(run_type, [e.asset.name for e in events]),
+                    state=str(run.state.value if hasattr(run.state, "value") else run.state),
+                    days=days,
+                    started=run.start_date,
+                    ended=run.end_date,
+                )
+            )
+    return records
+
+
+def set_paused(dag_ids: Iterable[str], paused: bool) -> None:
+    """Pause or unpause DAGs, as `airflow dags pause|unpause` does."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id.in_(list(dag_ids))).values(is_paused=paused))
+
+
+def known_dags() -> set[str]:
+    """The DAG ids the dag-processor has registered (and not marked stale)."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return set(session.scalars(select(DagModel.dag_id).where(DagModel.is_stale.is_(False))))

@@ -1,0 +1,185 @@
+"""The pipeline run by Airflow's real scheduler (scheduler, dag-processor, triggerer, api-server,
+LocalExecutor), with the shop's exports arriving one day at a time.
+
+A week of the sample, re-dated to end yesterday (D1..D7), is replayed: the test drops each day's
+export into the landing folder once the previous day is ingested, and holds the last one back.
+Two campaigns (the re-order reminder on a daily 00:00 schedule) are unpaused before it arrives:
+`strict_reminder` may not wait for late inputs, `patient_reminder` may. The test asserts:
+- every stage ran once per day, started by its input (schedule for ingest, asset events after it);
+- the late export holds every downstream stage, and blocks `strict_reminder` with a reason naming
+  the stale input and its date, in the task log, `campaign_runs` and the Campaigns page's data;
+- nobody is contacted on stale inputs; once the export arrives `patient_reminder` sends each
+  e-mail exactly once, also when its send task is run again;
+- `marketflow backfill` over past days contacts nobody, and refuses a paused DAG.
+The timeline of runs goes to test-artifacts/scheduler-timeline.txt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from marketflow.warehouse import warehouse_engine
+from marketflow.warehouse.schema import audience_scores, campaign_runs, customer_profiles, messages
+from tests.conftest import REPO
+from tests.live.deployment import Deployment, deployment
+
+pytestmark = pytest.mark.slow
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+WEEK = [TODAY - dt.timedelta(days=n) for n in range(7, 0, -1)]  # D1..D7, D7 = yesterday
+LATE = WEEK[-1]
+DATA_DAGS = ("ingest_orders", "build_profiles", "score_audiences")
+STRICT, PATIENT = "campaign__strict_reminder", "campaign__patient_reminder"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def _campaign(folder: Path, name: str, wait_minutes: int) -> None:
+    config = yaml.safe_load((REPO / "include" / "campaigns" / "reorder_reminder.yaml").read_text())
+    config.update(
+        name=name,
+        schedule="0 0 * * *",
+        wait_for_inputs_minutes=wait_minutes,
+        exclusions={"bought_within_days": 7},  # the two campaigns do not exclude each other
+    )
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    campaigns = tmp_path_factory.mktemp("campaigns")
+    _campaign(campaigns, "strict_reminder", wait_minutes=0)
+    _campaign(campaigns, "patient_reminder", wait_minutes=24 * 60)
+    settings = {
+        # Replayed days are long past their due time: let ingest wait for them as for a late export.
+        "MARKETFLOW_INGEST_EXPORT_TIMEOUT_S": str(9 * 24 * 3600),
+        "MARKETFLOW_INGEST_EXPORT_POKE_INTERVAL_S": "2",
+        "MARKETFLOW_INPUT_POKE_INTERVAL_S": "2",
+    }
+    home = tmp_path_factory.mktemp("live") / "airflow-home"
+    with deployment(home, campaigns, WEEK, settings) as live:
+        yield live
+
+
+def _finished(runs: list[dict[str, Any]], dag_id: str) -> list[dict[str, Any]]:
+    return [r for r in runs if r["dag_id"] == dag_id and r["state"] in ("success", "failed")]
+
+
+def _days_built(runs: list[dict[str, Any]], dag_id: str) -> Counter[str]:
+    return Counter(day for r in _finished(runs, dag_id) if r["state"] == "success" for day in r["days"])
+
+
+def _count(live: Deployment, table: Any, *where: Any) -> int:
+    with warehouse_engine(live.warehouse_url).connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def _sent_emails(live: Deployment) -> list[str]:
+    """Recipients of the e-mails the SMTP sink received."""
+    return [email.message_from_bytes(path.read_bytes())["To"] for path in sorted(live.outbox.glob("*.eml"))]
+
+
+def _run_row(live: Deployment, campaign: str) -> dict[str, Any]:
+    with warehouse_engine(live.warehouse_url).connect() as conn:
+        row = conn.execute(select(campaign_runs).where(campaign_runs.c.run_key == f"{campaign}:{LATE}")).mappings().one()
+        return dict(row)
+
+
+def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(live: Deployment) -> None:
+    live.marketflow("runs")  # the CLI reaches the deployment's metadata database
+    live.airflow("dags", "unpause", "ingest_orders")
+    live.airflow("dags", "unpause", "build_profiles")
+    live.airflow("dags", "unpause", "score_audiences")
+
+    # D1..D6 arrive one a day: each once the day before is ingested.
+    for day in WEEK[:-1]:
+        live.release(day)
+        live.wait(
+            f"ingest of {day}",
+            lambda day=day: [r for r in _finished(live.runs("ingest_orders"), "ingest_orders") if str(day) in r["days"]],
+        )
+    live.wait(
+        "profiles and scores of D1..D6",
+        lambda: set(_days_built(live.runs("score_audiences"), "score_audiences")) >= {str(d) for d in WEEK[:-1]},
+    )
+
+    # D7's export is late: its ingest run waits, nothing downstream runs for D7.
+    live.airflow("dags", "unpause", STRICT)
+    live.airflow("dags", "unpause", PATIENT)
+    strict = live.wait("the strict campaign to be blocked", lambda: _finished(live.runs(STRICT), STRICT))
+    assert [r["state"] for r in strict] == ["failed"] and strict[0]["days"] == [str(LATE)]
+    row = _run_row(live, "strict_reminder")
+    expected_reason = (
+        f"stale or missing inputs for {LATE}: orders as of {WEEK[-2]} is 1 day(s) older than {LATE} "
+        f"(the same day allowed); profiles as of {WEEK[-2]} is 1 day(s) older than {LATE} (the same day allowed)"
+    )
+    assert (row["status"], row["blocked_reason"]) == ("blocked", expected_reason)
+    assert row["inputs"] == {"orders": str(WEEK[-2]), "profiles": str(WEEK[-2])}
+    log = live.task_log(STRICT, strict[0]["run_id"], "wait_for_inputs")
+    assert f"BLOCKED: {expected_reason}" in log, log[-3000:]
+    ingest_late = [r for r in live.runs("ingest_orders") if str(LATE) in r["days"]]
+    assert [r["state"] for r in ingest_late] == ["running"]
+    assert _count(live, customer_profiles, customer_profiles.c.as_of_date == LATE) == 0
+    assert _count(live, audience_scores, audience_scores.c.as_of_date == LATE) == 0
+    patient = [r for r in live.runs(PATIENT)]
+    assert [r["state"] for r in patient] == ["running"]  # waiting for its inputs, contacting nobody
+    assert _count(live, messages) == 0 and _sent_emails(live) == []
+
+    # The export arrives: D7 flows through every stage and the patient campaign sends, once.
+    live.release(LATE)
+    patient = live.wait("the patient campaign", lambda: _finished(live.runs(PATIENT), PATIENT), timeout=360)
+    assert [r["state"] for r in patient] == ["success"], live.marketflow("runs").stdout
+    sent_row = _run_row(live, "patient_reminder")
+    assert sent_row["send_mode"] == "live" and sent_row["inputs"] == {"orders": str(LATE), "profiles": str(LATE)}
+    recipients = _sent_emails(live)
+    assert len(recipients) == sent_row["treatment_size"] > 0
+    assert len(set(recipients)) == len(recipients), "an e-mail went out twice"
+    assert _count(live, messages, messages.c.status == "sent") == len(recipients)
+
+    live.airflow("tasks", "clear", PATIENT, "--task-regex", "^send_emails$", "--yes")
+    live.wait(
+        "the cleared send task",
+        lambda: _finished(live.runs(PATIENT), PATIENT)
+        and all(r["state"] == "success" for r in live.runs(PATIENT)),
+    )
+    assert _sent_emails(live) == recipients, "a cleared send task sent again"
+
+    # Every stage ran exactly once per day, started by its input.
+    runs = live.runs()
+    ingest = [r for r in runs if r["dag_id"] == "ingest_orders"]
+    assert sorted(d for r in ingest for d in r["days"]) == [str(d) for d in WEEK]
+    assert {r["trigger"] for r in ingest} == {"schedule"} and {r["state"] for r in ingest} == {"success"}
+    for dag_id, asset in (("build_profiles", "marketflow_orders"), ("score_audiences", "marketflow_customer_profiles")):
+        built = _days_built(runs, dag_id)
+        assert built == Counter({str(d): 1 for d in WEEK}), (dag_id, built)
+        assert {r["trigger"] for r in runs if r["dag_id"] == dag_id} == {f"asset {asset}"}
+    _write_timeline(live)
+
+    # A backfill of past days contacts nobody; a paused DAG is refused with the way out.
+    result = live.marketflow("backfill", PATIENT, "--from-date", str(WEEK[3]), "--to-date", str(WEEK[4]), "--wait")
+    assert f"2 run(s) for days {WEEK[3]}..{WEEK[4]}, at most 1 at a time" in result.stdout
+    with warehouse_engine(live.warehouse_url).connect() as conn:
+        modes = dict(conn.execute(select(campaign_runs.c.run_day, campaign_runs.c.send_mode).where(
+            campaign_runs.c.campaign == "patient_reminder")).all())
+    assert {str(day): mode for day, mode in modes.items()} == {
+        str(WEEK[3]): "backfill", str(WEEK[4]): "backfill", str(LATE): "live"
+    }
+    assert _sent_emails(live) == recipients
+    live.airflow("dags", "pause", STRICT)
+    refused = live.marketflow("backfill", STRICT, "--from-date", str(WEEK[0]), "--to-date", str(WEEK[1]), check=False)
+    assert refused.returncode == 2
+    assert f"refused: {STRICT} is paused: Airflow would create the backfill's runs and leave them queued" in refused.stdout
+    _write_timeline(live)
+
+
+def _write_timeline(live: Deployment) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "scheduler-timeline.txt").write_text(live.marketflow("runs").stdout)
