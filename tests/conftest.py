@@ -32,6 +32,9 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__API_AUTH__JWT_SECRET": "marketflow-tests-" + "x" * 64,
         "PYTHONWARNINGS": "ignore::UserWarning",
+        # The tests run DAGs for the real history's dates: the deployment starts with it. (Airflow
+        # makes no task instances for a run dated before a DAG's start.)
+        "MARKETFLOW_START_DATE": "2010-12-01",
     }
 )
 os.environ.pop("AIRFLOW_CONN_MARKETFLOW_WAREHOUSE", None)

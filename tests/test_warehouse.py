@@ -113,3 +113,40 @@ def test_the_airflow_connection_env_var_selects_the_warehouse(warehouse_connecti
     expected = make_url(warehouse_connection_env)
     got = warehouse_url()
     assert (got.get_backend_name(), got.database) == (expected.get_backend_name(), expected.database)
+
+
+def test_upgrading_a_0001_warehouse_keeps_its_campaign_runs_and_recommendations(empty_warehouse_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from marketflow.warehouse.migrate import alembic_config
+
+    engine = warehouse_engine(empty_warehouse_url)
+    config = alembic_config(engine)
+    command.upgrade(config, "0001")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO campaign_runs (run_key, campaign, logical_date, send_mode, status, audience_size, "
+            "treatment_size, control_size) VALUES ('winback:2011-10-02', 'winback', '2011-10-02', 'live', 'sent', 3, 2, 1)"
+        ))
+        conn.execute(text(
+            "INSERT INTO model_registry (model_id, model_kind, trained_as_of, status, registered_at) "
+            "VALUES ('rec-1', 'recommender', '2011-10-03', 'champion', '2011-10-03 03:00:00')"
+        ))
+        conn.execute(text(
+            "INSERT INTO recommendations (model_id, customer_id, rank, stock_code, score) "
+            "VALUES ('rec-1', '17850', 1, '22423', 0.9), ('rec-1', '17850', 2, '71053', 0.8)"
+        ))
+    upgrade_to_head(engine)
+    with engine.connect() as conn:
+        run = conn.execute(select(schema.campaign_runs)).mappings().one()
+        trained = conn.execute(select(schema.model_registry.c.trained_as_of)).scalar_one()
+        recs = conn.execute(select(schema.recommendations.c.as_of_date, schema.recommendations.c.rank)).all()
+    assert (run["run_day"], run["status"], run["inputs"], run["blocked_reason"]) == (dt.date(2011, 10, 2), "sent", None, None)
+    assert trained == dt.date(2011, 10, 2), "a recommender's trained_as_of is now the last day it saw"
+    assert sorted(recs) == [(dt.date(2011, 10, 2), 1), (dt.date(2011, 10, 2), 2)]
+    command.downgrade(config, "0001")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT logical_date FROM campaign_runs")).scalar_one() in ("2011-10-02", dt.date(2011, 10, 2))
+        assert str(conn.execute(text("SELECT trained_as_of FROM model_registry")).scalar_one()) == "2011-10-03"
+        assert conn.execute(text("SELECT count(*) FROM recommendations")).scalar_one() == 2

@@ -96,7 +96,7 @@ def prepare(url: str, data_dir: Path, n: int) -> tuple[Any, Any, Any]:
     from marketflow.campaigns.pipeline import render_messages, select_audience
     from marketflow.campaigns.runs import plan_run
     from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
-    from tests.campaigns.seed import DAY, Customer, make_config, seed_customers
+    from tests.campaigns.seed import DAY, Customer, make_config, seed_customers, seeded_inputs
 
     engine = warehouse_engine(url)
     upgrade_to_head(engine)
@@ -109,8 +109,8 @@ def prepare(url: str, data_dir: Path, n: int) -> tuple[Any, Any, Any]:
     seed_customers(engine, [Customer(c, recommended=codes) for c, codes in picks.items()])
     config = make_config(audience={"segments": ["at_risk"]}, control_share=0.0)
     plan = plan_run(config.name, DAY, today=DAY + dt.timedelta(days=1))
-    select_audience(engine, config, plan)
-    render_messages(engine, config, plan)
+    select_audience(engine, config, plan, seeded_inputs(plan.day))
+    render_messages(engine, config, plan, seeded_inputs(plan.day))
     return engine, config, plan
 
 

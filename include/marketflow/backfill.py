@@ -77,6 +77,11 @@ def plan_backfill(dag_id: str, first: dt.date, last: dt.date, reprocess: str = "
         dag = SerializedDagModel.get_dag(dag_id, session=session)
     if dag is None or not dag.timetable.periodic:
         raise BackfillRefused(f"{dag_id} has no periodic schedule to backfill")
+    if dag.start_date is not None and first < dag.start_date.date():
+        raise BackfillRefused(
+            f"{first} is before {dag_id}'s start ({dag.start_date.date()}, from MARKETFLOW_START_DATE): Airflow runs "
+            "nothing before it; set MARKETFLOW_START_DATE to the first day to load and let the dag-processor re-parse"
+        )
     start = dt.datetime.combine(first - dt.timedelta(days=40), dt.time(), tzinfo=dt.timezone.utc)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
     infos = [

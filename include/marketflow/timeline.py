@@ -66,11 +66,13 @@ def _trigger(run_type: str, assets: list[str]) -> str:
 
 def dag_runs(dag_ids: Iterable[str] | None = None) -> list[RunRecord]:
     """Every run of `dag_ids` (default: all), oldest first."""
+    from airflow.models.asset import AssetEvent  # noqa: F401  (defines DagRun.consumed_asset_events)
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
+    from sqlalchemy.orm import configure_mappers, selectinload
 
+    configure_mappers()
     stmt = select(DagRun).options(selectinload(DagRun.consumed_asset_events)).order_by(DagRun.id)
     if dag_ids is not None:
         stmt = stmt.where(DagRun.dag_id.in_(list(dag_ids)))

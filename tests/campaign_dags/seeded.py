@@ -2,7 +2,8 @@
 
 `run_dag(dag_id, RUN_FOR)` infers the last complete data interval before RUN_FOR: for the winback
 (Mondays 07:00) and the cross-sell (daily 08:00) the run is due on 2011-10-03, so it works on
-CAMPAIGN_DAY, 2011-10-02 (`campaign_day`), the day the warehouse is seeded for.
+CAMPAIGN_DAY, 2011-10-02 (`marketflow.days.interval_day`), the day the warehouse is seeded for
+(profiles, scores, recommendations and the day's exports recorded as ingested: fresh inputs).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tests.campaigns.seed import Customer, seed_catalogue, seed_customers
 
 RUN_FOR = dt.date(2011, 10, 4)
 CAMPAIGN_DAY = dt.date(2011, 10, 2)
-TASKS = ["plan_run", "select_audience", "render_messages", "send_emails", "sync_ad_audiences", "report_run"]
+TASKS = ["plan_run", "wait_for_inputs", "select_audience", "render_messages", "send_emails", "sync_ad_audiences", "report_run"]
 QUIET_REGULARS = [
     Customer(str(19000 + i), segment="at_risk" if i % 3 else "cant_lose", recency_days=90 + i, frequency=3)
     for i in range(30)

@@ -107,18 +107,27 @@ def test_force_send_delivers_every_email_exactly_once_even_when_the_dag_runs_twi
     assert set(report["variants"]) <= {"we_miss_you", "whats_new"}
 
 
-def test_a_campaign_runs_before_the_recommender_and_propensity_scores_exist(
-    warehouse_connection_env: str, airflow_db: Path, sink: SmtpSink, export_dir: Path
+def test_a_campaign_without_fresh_inputs_is_blocked_contacts_nobody_and_says_why(
+    warehouse_connection_env: str, airflow_db: Path, sink: SmtpSink, export_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     recent_buyers = [Customer(str(18000 + i), segment="loyal", recency_days=5, frequency=2, propensity=None) for i in range(12)]
     seed(recent_buyers)
-    with warehouse_engine().begin() as conn:  # as if neither the recommender nor the scorer ever ran
+    with warehouse_engine().begin() as conn:  # as if neither the recommender nor the scorer had run
         conn.execute(schema.recommendations.delete())
-        conn.execute(schema.model_registry.delete())
         assert conn.execute(select(func.count()).select_from(schema.audience_scores)).scalar_one() == 0
     dag_run = run_dag("campaign__cross_sell", RUN_FOR, conf=conf(force_send=True))
-    assert task_states(dag_run) == {task: "success" for task in TASKS}
+    states = task_states(dag_run)
+    assert (states.pop("plan_run"), states.pop("wait_for_inputs")) == ("success", "failed")
+    assert set(states.values()) == {"upstream_failed"}, states
+    reason = (
+        f"stale or missing inputs for {CAMPAIGN_DAY}: scores: none on or before {CAMPAIGN_DAY} (run score_audiences); "
+        f"recommendations: none on or before {CAMPAIGN_DAY} (run train_recommender)"
+    )
+    assert f"BLOCKED: {reason}" in capsys.readouterr().out
     run = run_row(f"cross_sell:{CAMPAIGN_DAY}")
-    delivered = sink.messages()
-    assert len(delivered) == run["treatment_size"] > 0
-    assert all(m["Subject"] == "Thank you for your order" or m["Subject"].startswith("Picked for you") for m in delivered)
+    assert (run["status"], run["blocked_reason"], run["audience_size"]) == ("blocked", reason, 0)
+    assert run["inputs"] == {
+        "orders": str(CAMPAIGN_DAY), "profiles": str(CAMPAIGN_DAY), "scores": None, "recommendations": None
+    }
+    assert sink.messages() == [] and ledger(run["run_key"]) == {}
+    assert not (export_dir / "cross_sell").exists()

@@ -1,12 +1,13 @@
 """Scoring and audience selection through real Airflow on the whole real history (2010-12-01..2011-10-31),
-on SQLite and PostgreSQL, each DAG run twice: `score_audiences` for 2011-10-31, then
-`campaign__cross_sell` for the same day (daily, so its run works on 2011-10-31 and orders its
-audience by the scores just written), sending to a real SMTP sink.
+on SQLite and PostgreSQL, each DAG run twice: `score_audiences` for 2011-10-31 (on the profile
+snapshot the profile stage built), then `campaign__cross_sell` for the same day (daily, so its run
+works on 2011-10-31 and orders its audience by the scores just written), sending to a real SMTP sink.
 
 The history has orders but no CRM, so every ordering customer gets a contact address and a consent
 event; customers whose id ends in 0 or 5 opted out. The campaign files are the shipped ones with the
-cross-sell's send rate raised (so the test does not wait on the pacer) and its max_size lowered to 300
-(below the ~520 eligible buyers, so the day's scores decide who is cut). The campaign runs twice as a
+cross-sell's send rate raised (so the test does not wait on the pacer), its max_size lowered to 300
+(below the ~520 eligible buyers, so the day's scores decide who is cut) and no product block (no
+recommender runs here, and a campaign that shows recommendations waits for them). The campaign runs twice as a
 backfill (re-selects, sends nothing), then twice with `force_send` (sends once, then keeps the audience).
 """
 
@@ -20,6 +21,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
+from marketflow.profiles.settings import ProfileSettings
+from marketflow.profiles.warehouse import build_days
 from marketflow.propensity.shards import shard_of
 from marketflow.warehouse import schema, warehouse_engine
 from tests.airflow_runner import run_dag, task_states
@@ -33,7 +36,7 @@ pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
 AS_OF = dt.date(2011, 10, 31)
 SHARDS = 4
-SCORING_TASKS = {"prepare_day", "ensure_model", "shard_numbers", "publish_scores"} | {
+SCORING_TASKS = {"resolve_days", "ensure_models", "shard_numbers", "publish_scores"} | {
     f"score_shard[{shard}]" for shard in range(SHARDS)
 }
 RUN_KEY = f"cross_sell:{AS_OF}"
@@ -53,8 +56,8 @@ def campaigns_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cross_sell = folder / "cross_sell.yaml"
     text = cross_sell.read_text()
     assert "rate_per_second: 20\n" in text
-    assert "max_size: 800\n" in text
-    text = text.replace("rate_per_second: 20\n", "rate_per_second: 2000\n")
+    assert "max_size: 800\n" in text and "  products: 4\n" in text
+    text = text.replace("rate_per_second: 20\n", "rate_per_second: 2000\n").replace("  products: 4\n", "  products: 0\n")
     cross_sell.write_text(text.replace("max_size: 800\n", "max_size: 300\n"))
     monkeypatch.setenv("MARKETFLOW_CAMPAIGNS_DIR", str(folder))
     return folder
@@ -102,9 +105,10 @@ def test_scoring_and_a_campaign_on_the_real_history_rerun_identically_and_send_o
     engine = warehouse_engine(warehouse_connection_env)
     insert_orders(engine, whole_history)
     opted_out = seed_crm(engine, sorted(set(whole_history["customer_id"].dropna())))
+    build_days(engine, [AS_OF], ProfileSettings())
 
     for attempt in range(2):
-        scoring = run_dag("score_audiences", AS_OF + dt.timedelta(days=2))
+        scoring = run_dag("score_audiences", AS_OF + dt.timedelta(days=2), conf={"score_from": str(AS_OF), "score_to": str(AS_OF)})
         assert task_states(scoring) == {task: "success" for task in SCORING_TASKS}
         profiles = stored(engine, schema.customer_profiles, schema.customer_profiles.c.as_of_date == AS_OF)
         scores = stored(engine, schema.audience_scores)

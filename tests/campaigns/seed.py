@@ -57,9 +57,22 @@ def seed_catalogue(engine: Engine) -> None:
         )
 
 
+def seeded_inputs(day: dt.date = DAY) -> dict[str, str]:
+    """The inputs (input -> as-of date) a run of `day` finds after `seed_customers(..., day=day)`."""
+    return {name: day.isoformat() for name in ("orders", "profiles", "scores", "recommendations")}
+
+
 def seed_customers(engine: Engine, customers: list[Customer], day: dt.date = DAY, model_id: str = "rec-1") -> None:
-    """Profiles and scores as of `day`, contacts, consent events and recommendations of a champion."""
+    """Profiles and scores as of `day`, contacts, consent events, recommendations as of `day`, and
+    the day's exports recorded as ingested (so a campaign run of `day` finds fresh inputs)."""
     with engine.begin() as conn:
+        ingested = conn.execute(schema.ingest_days.select().where(schema.ingest_days.c.file_date == day)).first()
+        if ingested is None:
+            conn.execute(
+                schema.ingest_days.insert(),
+                [{"file_date": day, "file_kind": kind, "status": "loaded", "source_file": f"{kind}-{day}.csv",
+                  "rows_read": 1, "rows_loaded": 1, "rows_quarantined": 0} for kind in ("orders", "customers")],
+            )
         if conn.execute(schema.model_registry.select().where(schema.model_registry.c.model_id == model_id)).first() is None:
             conn.execute(
                 schema.model_registry.insert(),
@@ -108,8 +121,8 @@ def seed_customers(engine: Engine, customers: list[Customer], day: dt.date = DAY
         if consents:
             conn.execute(schema.consent_events.insert(), consents)
         recs = [
-            {"model_id": model_id, "customer_id": c.customer_id, "rank": rank, "stock_code": code, "score": 1.0 / rank,
-             "reason": "bought together with your favourites"}
+            {"as_of_date": day, "model_id": model_id, "customer_id": c.customer_id, "rank": rank, "stock_code": code,
+             "score": 1.0 / rank, "reason": "bought together with your favourites"}
             for c in customers
             for rank, code in enumerate(c.recommended, start=1)
         ]

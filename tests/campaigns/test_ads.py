@@ -27,7 +27,7 @@ from marketflow.channels.ads import (
     webhook_from_connection,
 )
 from marketflow.warehouse import schema, warehouse_engine
-from tests.campaigns.seed import DAY, Customer, make_config, seed_catalogue, seed_customers
+from tests.campaigns.seed import DAY, Customer, make_config, seed_catalogue, seed_customers, seeded_inputs
 
 
 def test_meta_published_example_hashes_exactly() -> None:
@@ -95,7 +95,7 @@ def test_live_run_writes_both_files_and_pushes_a_signed_payload_with_no_raw_emai
     config = make_config(audience={"segments": ["at_risk"]}, control_share=0.25,
                          channels={**make_config().channels.model_dump(), "ads": {"platforms": ["google_ads", "meta"], "webhook_conn_id": "ad_hook"}})
     plan = plan_run(config.name, DAY, today=DAY + dt.timedelta(days=1))
-    select_audience(engine, config, plan)
+    select_audience(engine, config, plan, seeded_inputs(plan.day))
     with webhook_receiver("hook-secret") as hook:
         result = sync_ad_audiences(engine, config, plan, export_root=tmp_path / "exports", webhook=WebhookTarget(hook["url"], "hook-secret"))
     with engine.connect() as conn:
@@ -121,7 +121,7 @@ def test_a_backfill_writes_files_but_pushes_nothing(warehouse_url: str, tmp_path
     config = make_config(audience={"segments": ["at_risk"]},
                          channels={**make_config().channels.model_dump(), "ads": {"platforms": ["meta"], "webhook_conn_id": "ad_hook"}})
     plan = plan_run(config.name, DAY, today=dt.date(2026, 1, 1))
-    select_audience(engine, config, plan)
+    select_audience(engine, config, plan, seeded_inputs(plan.day))
     with webhook_receiver("hook-secret") as hook:
         result = sync_ad_audiences(engine, config, plan, export_root=tmp_path, webhook=WebhookTarget(hook["url"], "hook-secret"))
     assert hook["posts"] == [] and result["meta"]["webhook"] == "not_pushed:backfill"
@@ -133,7 +133,7 @@ def test_a_refused_webhook_fails_the_step_after_recording_it(warehouse_url: str,
     config = make_config(audience={"segments": ["at_risk"]},
                          channels={**make_config().channels.model_dump(), "ads": {"platforms": ["google_ads"], "webhook_conn_id": "ad_hook"}})
     plan = plan_run(config.name, DAY, today=DAY)
-    select_audience(engine, config, plan)
+    select_audience(engine, config, plan, seeded_inputs(plan.day))
     with webhook_receiver("the-right-secret") as hook, pytest.raises(RuntimeError, match="http_401"):
         sync_ad_audiences(engine, config, plan, export_root=tmp_path, webhook=WebhookTarget(hook["url"], "a-wrong-secret"))
     with engine.connect() as conn:

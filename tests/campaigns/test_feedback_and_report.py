@@ -17,7 +17,7 @@ from marketflow.campaigns.runs import plan_run
 from marketflow.campaigns.uplift import mean_difference, rate_difference, wilson_interval
 from marketflow.channels.events import ingest_drop_folder, unsubscribe_by_token
 from marketflow.warehouse import schema, warehouse_engine
-from tests.campaigns.seed import DAY, Customer, make_config, order_line, seed_catalogue, seed_customers, seed_orders
+from tests.campaigns.seed import DAY, Customer, make_config, order_line, seed_catalogue, seed_customers, seed_orders, seeded_inputs
 
 
 @pytest.mark.parametrize(
@@ -53,8 +53,8 @@ def _live(warehouse_url: str, n: int = 30) -> tuple[Any, Any, Any]:
     seed_customers(engine, [Customer(str(17000 + i)) for i in range(n)])
     config = make_config(audience={"segments": ["at_risk"]}, control_share=0.4, attribution_days=14)
     plan = plan_run(config.name, DAY, today=DAY + dt.timedelta(days=1))
-    select_audience(engine, config, plan)
-    render_messages(engine, config, plan)
+    select_audience(engine, config, plan, seeded_inputs(plan.day))
+    render_messages(engine, config, plan, seeded_inputs(plan.day))
     return engine, config, plan
 
 
@@ -88,7 +88,7 @@ def test_event_drops_are_stored_once_and_unsubscribes_suppress_at_once(warehouse
     next_day = plan_run(config.name, DAY, today=DAY + dt.timedelta(days=1))
     with engine.begin() as conn:
         conn.execute(schema.messages.delete())
-    select_audience(engine, config, next_day)
+    select_audience(engine, config, next_day, seeded_inputs(next_day.day))
     with engine.connect() as conn:
         reasons = dict(conn.execute(select(schema.audience_members.c.customer_id, schema.audience_members.c.exclusion_reason)).all())
     assert (reasons[a], reasons[b], reasons[c]) == ("unsubscribed", "bounced", "complained")

@@ -30,7 +30,7 @@ from marketflow.campaigns.runs import plan_run
 from marketflow.channels import cli as channels_cli
 from marketflow.channels.sink import stored_messages
 from marketflow.warehouse import schema, warehouse_engine
-from tests.campaigns.seed import DAY, Customer, seed_catalogue, seed_customers
+from tests.campaigns.seed import DAY, Customer, seed_catalogue, seed_customers, seeded_inputs
 from tests.campaigns.smtp_server import smtp_sink
 from tests.conftest import REPO
 
@@ -69,8 +69,8 @@ def test_the_shipped_winback_runs_every_step_through_airflow_connections(
             "conn_type": "smtp", "host": "127.0.0.1", "port": sink.port,
             "extra": {"disable_ssl": True, "disable_tls": True, "delivery_log": str(sink.delivery_log)}}))
         plan = plan_run("winback", DAY, today=DAY + dt.timedelta(days=1))
-        selected = select_audience(engine, config, plan)
-        rendered = render_messages(engine, config, plan)
+        selected = select_audience(engine, config, plan, seeded_inputs(plan.day))
+        rendered = render_messages(engine, config, plan, seeded_inputs(plan.day))
         sent = send_emails(engine, config, plan)
         exported = sync_ad_audiences(engine, config, plan, export_root=tmp_path / "exports")
         reported = report_run(engine, config, plan)
@@ -112,9 +112,15 @@ def test_cli_validate_preview_and_resolve(warehouse_connection_env: str, tmp_pat
     out = capsys.readouterr().out
     assert out.count("--- customer ") == 2 and "nothing stored, nothing sent" in out
     assert len(list((tmp_path / "html").glob("*.html"))) == 2
+    later = DAY + dt.timedelta(days=2)  # nothing is ingested or profiled for it: a run would be blocked
+    assert _cli("campaigns", "preview", "winback", "--date", later.isoformat()) == 1
+    assert (
+        f"no preview: a run of {later} would be blocked: stale or missing inputs for {later}: "
+        f"orders as of {DAY} is 2 day(s) older than {later} (the same day allowed)"
+    ) in capsys.readouterr().out
 
     with engine.begin() as conn:
-        conn.execute(schema.campaign_runs.insert().values(run_key="winback:2011-10-03", campaign="winback", logical_date=DAY,
+        conn.execute(schema.campaign_runs.insert().values(run_key="winback:2011-10-03", campaign="winback", run_day=DAY,
                                                           send_mode="live", status="sent", audience_size=1, treatment_size=1, control_size=0))
         conn.execute(schema.messages.insert().values(run_key="winback:2011-10-03", customer_id="19001", channel="email",
                                                      status="unknown", attempts=1))

@@ -31,3 +31,25 @@ def test_dry_run_wins_over_force_and_the_plan_round_trips_through_xcom() -> None
     plan = plan_run("winback", D, today=D, dry_run=True, force_send=True)
     assert plan.send_mode == "dry_run" and not plan.contacts_customers
     assert RunPlan.from_dict(plan.to_dict()) == plan and plan.to_dict()["run_key"] == "winback:2011-10-03"
+
+
+def test_a_blocked_run_records_why_and_which_inputs_it_found(warehouse_url: str) -> None:
+    from sqlalchemy import select
+
+    from marketflow.campaigns.runs import record_blocked
+    from marketflow.freshness import Freshness, InputState
+    from marketflow.warehouse import warehouse_engine
+    from marketflow.warehouse.schema import campaign_runs
+
+    plan = plan_run("winback", D, today=D + dt.timedelta(days=1))
+    stale = Freshness(D, (InputState("orders", D - dt.timedelta(days=1), 0), InputState("profiles", None, 0)))
+    with warehouse_engine(warehouse_url).begin() as conn:
+        record_blocked(conn, plan, stale)
+        record_blocked(conn, plan, stale)  # a cleared task blocking again keeps one row
+        row = conn.execute(select(campaign_runs)).mappings().one()
+    assert (row["run_key"], row["run_day"], row["send_mode"], row["status"]) == ("winback:2011-10-03", D, "live", "blocked")
+    assert row["blocked_reason"] == (
+        "stale or missing inputs for 2011-10-03: orders as of 2011-10-02 is 1 day(s) older than 2011-10-03 "
+        "(the same day allowed); profiles: none on or before 2011-10-03 (run build_profiles)"
+    )
+    assert row["inputs"] == {"orders": "2011-10-02", "profiles": None}

@@ -12,7 +12,7 @@ from marketflow.audiences.selection import AudienceInputsMissing, compute_audien
 from marketflow.campaigns.pipeline import select_audience
 from marketflow.campaigns.runs import plan_run
 from marketflow.warehouse import schema, warehouse_engine
-from tests.campaigns.seed import DAY, Customer, make_config, order_line, seed_catalogue, seed_customers, seed_orders
+from tests.campaigns.seed import DAY, Customer, make_config, order_line, seed_catalogue, seed_customers, seed_orders, seeded_inputs
 
 PEOPLE = [
     Customer("12346", segment="at_risk", recency_days=120, frequency=2, monetary=150.0, propensity=0.10),
@@ -32,10 +32,10 @@ def _reasons(audience: Any) -> dict[str, str | None]:
     return {m.customer_id: m.exclusion_reason for m in audience.members}
 
 
-def _audience(engine: Any, day: dt.date = DAY, **overrides: Any) -> Any:
+def _audience(engine: Any, day: dt.date = DAY, inputs: dict[str, str] | None = None, **overrides: Any) -> Any:
     config = make_config(**overrides)
     with engine.connect() as conn:
-        return compute_audience(conn, config, day, f"{config.name}:{day}")
+        return compute_audience(conn, config, day, f"{config.name}:{day}", seeded_inputs(day) if inputs is None else inputs)
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_consent_and_suppressions_always_win(warehouse_url: str) -> None:
 def _live_run_with_messages(engine: Any, campaign: str, day: dt.date, statuses: dict[str, str], arm: str = "treatment") -> None:
     plan = plan_run(campaign, day, today=day)
     with engine.begin() as conn:
-        conn.execute(schema.campaign_runs.insert().values(run_key=plan.run_key, campaign=campaign, logical_date=day, send_mode="live",
+        conn.execute(schema.campaign_runs.insert().values(run_key=plan.run_key, campaign=campaign, run_day=day, send_mode="live",
                                                           status="sent", audience_size=0, treatment_size=0, control_size=0))
         conn.execute(schema.audience_members.insert(), [{"run_key": plan.run_key, "customer_id": c, "arm": arm} for c in statuses])
         rows = [{"run_key": plan.run_key, "customer_id": c, "channel": "email", "status": s, "attempts": 1, "message_id": f"<{c}{day}@x>"}
@@ -171,7 +171,7 @@ def test_a_run_does_not_cap_itself_on_a_re_run(engine: Any) -> None:
     config = make_config(audience={"segments": ["at_risk"]}, frequency_cap={"max_messages": 1, "per_days": 7})
     _live_run_with_messages(engine, config.name, DAY, {"12346": "sent"})
     with engine.connect() as conn:
-        audience = compute_audience(conn, config, DAY, f"{config.name}:{DAY.isoformat()}")
+        audience = compute_audience(conn, config, DAY, f"{config.name}:{DAY.isoformat()}", seeded_inputs(DAY))
     assert _reasons(audience)["12346"] is None
 
 
@@ -180,7 +180,7 @@ def test_recent_buyers_and_members_of_other_live_campaigns_are_excluded(engine: 
                          order_line("12347", DAY - dt.timedelta(days=1), "22423", 3, quantity=-1)])
     _live_run_with_messages(engine, "cross_sell", DAY - dt.timedelta(days=4), {"12349": "sent"}, arm="control")
     with engine.begin() as conn:  # a dry run of another campaign holds nobody
-        conn.execute(schema.campaign_runs.insert().values(run_key="reorder:x", campaign="reorder", logical_date=DAY, send_mode="dry_run",
+        conn.execute(schema.campaign_runs.insert().values(run_key="reorder:x", campaign="reorder", run_day=DAY, send_mode="dry_run",
                                                           status="rendered", audience_size=1, treatment_size=1, control_size=0))
         conn.execute(schema.audience_members.insert().values(run_key="reorder:x", customer_id="12347", arm="treatment"))
     audience = _audience(engine, audience={"segments": ["at_risk", "cant_lose"]},
@@ -188,24 +188,28 @@ def test_recent_buyers_and_members_of_other_live_campaigns_are_excluded(engine: 
     assert _reasons(audience) == {"12346": "bought_recently", "12347": None, "12349": "in_other_campaign"}
 
 
-def test_missing_inputs_are_reported_clearly(warehouse_url: str) -> None:
+def test_selection_reads_exactly_the_inputs_the_run_checked_and_refuses_without_them(warehouse_url: str) -> None:
     engine = warehouse_engine(warehouse_url)
-    with pytest.raises(AudienceInputsMissing, match="no customer_profiles snapshot on or before 2011-10-03"):
-        _audience(engine, audience={"segments": ["at_risk"]})
     seed_catalogue(engine)
     seed_customers(engine, [Customer("14000", propensity=None)])
-    with pytest.raises(AudienceInputsMissing, match="needs audience_scores"):
-        _audience(engine, audience={"propensity_30d": {"min": 0.1}})
-    audience = _audience(engine, audience={"segments": ["at_risk"]})
-    assert audience.scores_as_of is None and "no propensity scores yet" in audience.notes[0]
-    assert _audience(engine, day=DAY + dt.timedelta(days=3), audience={"segments": ["at_risk"]}).profiles_as_of == DAY
+    with pytest.raises(AudienceInputsMissing, match="name no customer_profiles snapshot for 2011-10-03"):
+        _audience(engine, inputs={"orders": str(DAY)}, audience={"segments": ["at_risk"]})
+    no_scores = {"orders": str(DAY), "profiles": str(DAY)}
+    with pytest.raises(AudienceInputsMissing, match="name no audience_scores for 2011-10-03"):
+        _audience(engine, inputs=no_scores, audience={"propensity_30d": {"min": 0.1}})
+    with pytest.raises(AudienceInputsMissing, match="name no audience_scores"):
+        _audience(engine, inputs=no_scores, audience={"segments": ["at_risk"], "order_by": "propensity_desc"})
+    later = _audience(
+        engine, day=DAY + dt.timedelta(days=3), inputs=no_scores, audience={"segments": ["at_risk"], "order_by": "recency_asc"}
+    )
+    assert (later.profiles_as_of, later.scores_as_of, _ids(later)) == (DAY, None, {"14000"})
 
 
 def test_selection_is_stored_with_sizes_and_frozen_once_messages_left(engine: Any) -> None:
     config = make_config(audience={"segments": ["at_risk", "cant_lose"]}, control_share=0.3)
     plan = plan_run(config.name, DAY, today=DAY + dt.timedelta(days=1))
-    first = select_audience(engine, config, plan)
-    again = select_audience(engine, config, plan)
+    first = select_audience(engine, config, plan, seeded_inputs(plan.day))
+    again = select_audience(engine, config, plan, seeded_inputs(plan.day))
     assert first == again
     with engine.connect() as conn:
         run = conn.execute(select(schema.campaign_runs)).mappings().one()
@@ -216,7 +220,7 @@ def test_selection_is_stored_with_sizes_and_frozen_once_messages_left(engine: An
     with engine.begin() as conn:
         conn.execute(schema.messages.insert().values(run_key=plan.run_key, customer_id=some, channel="email", status="sent", attempts=1))
         conn.execute(schema.customer_profiles.update().values(segment="lost"))
-    frozen = select_audience(engine, config, plan)
+    frozen = select_audience(engine, config, plan, seeded_inputs(plan.day))
     assert frozen["frozen"] is True
     with engine.connect() as conn:
         assert sorted(conn.execute(select(schema.audience_members.c.customer_id, schema.audience_members.c.arm)).all()) == sorted(stored)
@@ -264,8 +268,8 @@ def test_reorder_reminder_names_the_due_product_with_its_catalogue_price(warehou
                         "variants": [{"name": "a", "subject": "Running low on {{ products[0].name }}?", "intro": "Hi."}]}
     config = make_config(**{k: data[k] for k in ("audience", "message")}, control_share=0.0)
     plan = plan_run(config.name, DAY, today=DAY)
-    select_audience(engine, config, plan)
-    render_messages(engine, config, plan)
+    select_audience(engine, config, plan, seeded_inputs(plan.day))
+    render_messages(engine, config, plan, seeded_inputs(plan.day))
     with engine.connect() as conn:
         msg = conn.execute(select(schema.messages)).mappings().one()
     assert msg["subject"] == "Running low on Regency Cakestand 3 Tier?"

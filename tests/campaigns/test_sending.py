@@ -23,7 +23,7 @@ from marketflow.channels.events import record_events
 from marketflow.channels.ledger import SendPolicy, resolve_unknown
 from marketflow.channels.smtp import SmtpSettings, settings_from_connection
 from marketflow.warehouse import schema, warehouse_engine
-from tests.campaigns.seed import DAY, Customer, make_config, seed_catalogue, seed_customers
+from tests.campaigns.seed import DAY, Customer, make_config, seed_catalogue, seed_customers, seeded_inputs
 from tests.campaigns.smtp_server import SmtpSink, smtp_sink
 from tests.conftest import REPO
 
@@ -48,8 +48,8 @@ def _prepared(warehouse_url: str, n: int = 12, control_share: float = 0.25, day:
     seed_customers(engine, _people(n), day=day)
     config = make_config(audience={"segments": ["at_risk"]}, control_share=control_share)
     plan = plan_run(config.name, day, today=today, **plan_args)
-    select_audience(engine, config, plan)
-    render_messages(engine, config, plan)
+    select_audience(engine, config, plan, seeded_inputs(plan.day))
+    render_messages(engine, config, plan, seeded_inputs(plan.day))
     return engine, config, plan
 
 
@@ -142,8 +142,8 @@ def test_a_hard_bounce_is_recorded_suppressed_and_excluded_next_time(warehouse_u
     next_week = plan_run(config.name, DAY + dt.timedelta(days=7), today=DAY + dt.timedelta(days=8))
     with engine.begin() as conn:  # next week's profiles: same people
         rows = conn.execute(select(schema.customer_profiles).where(schema.customer_profiles.c.as_of_date == DAY)).mappings().all()
-        conn.execute(schema.customer_profiles.insert(), [{**r, "as_of_date": next_week.logical_date} for r in rows])
-    select_audience(engine, config, next_week)
+        conn.execute(schema.customer_profiles.insert(), [{**r, "as_of_date": next_week.day} for r in rows])
+    select_audience(engine, config, next_week, seeded_inputs(next_week.day))
     with engine.connect() as conn:
         reason = conn.execute(select(schema.audience_members.c.exclusion_reason).where(
             schema.audience_members.c.run_key == next_week.run_key, schema.audience_members.c.customer_id == victim)).scalar_one()
@@ -181,14 +181,14 @@ def test_consent_suppressions_and_the_frequency_cap_keep_people_out_of_the_inbox
         conn.execute(schema.suppressions.insert().values(customer_id="15203", reason="unsubscribe", since=dt.datetime(2011, 9, 1), source="link"))
         for n, day in enumerate((DAY - dt.timedelta(days=1), DAY - dt.timedelta(days=3))):
             key = f"cross_sell:{day}"
-            conn.execute(schema.campaign_runs.insert().values(run_key=key, campaign="cross_sell", logical_date=day, send_mode="live",
+            conn.execute(schema.campaign_runs.insert().values(run_key=key, campaign="cross_sell", run_day=day, send_mode="live",
                                                               status="sent", audience_size=1, treatment_size=1, control_size=0))
             conn.execute(schema.messages.insert().values(run_key=key, customer_id="15204", channel="email", status="sent",
                                                          attempts=1, message_id=f"<cap{n}@x>"))
     config = make_config(audience={"segments": ["at_risk"]}, control_share=0.0)
     plan = plan_run(config.name, DAY, today=TODAY)
-    select_audience(engine, config, plan)
-    render_messages(engine, config, plan)
+    select_audience(engine, config, plan, seeded_inputs(plan.day))
+    render_messages(engine, config, plan, seeded_inputs(plan.day))
     send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
     inbox = sorted(str(m["To"]) for m in sink.messages())
     assert inbox == sorted(c.address() for c in welcome)
@@ -205,8 +205,8 @@ def test_unsendable_addresses_fail_alone_and_never_stay_in_doubt(warehouse_url: 
     seed_customers(engine, [*fine, Customer("15401", email="josé@example.com"), Customer("15402", email="x\nBcc: all@example.com")])
     config = make_config(audience={"segments": ["at_risk"]}, control_share=0.0)
     plan = plan_run(config.name, DAY, today=TODAY)
-    select_audience(engine, config, plan)
-    render_messages(engine, config, plan)
+    select_audience(engine, config, plan, seeded_inputs(plan.day))
+    render_messages(engine, config, plan, seeded_inputs(plan.day))
     summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
     assert (summary["sent"], summary["failed"], summary["in_doubt"]) == (4, 2, 0)
     ledger = _ledger(engine, plan.run_key)

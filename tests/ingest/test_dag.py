@@ -74,38 +74,46 @@ def test_a_trading_day_loads_both_exports_and_emits_the_orders_asset_with_its_pa
     assert events[0]["rows_loaded"] == logged[(TRADING_DAY, "orders")][1]
 
 
-def test_a_closed_day_without_export_is_recorded_as_no_trading_and_skips_the_rest(
+def test_a_closed_day_without_export_is_recorded_as_no_trading_and_published_without_orders(
     airflow_db: Path, warehouse_connection_env: str, landing_env: Path
 ) -> None:
     run = run_ingest(SATURDAY)
     states = task_states(run)
-    assert states.pop("check_trading_day") == "success"
+    assert (states.pop("check_trading_day"), states.pop("publish_orders")) == ("success", "success")
     assert set(states.values()) == {"skipped"}, states
     logged = _ingest_days(warehouse_connection_env)
     assert logged[(SATURDAY, "orders")] == ("no_trading", 0, "shop closed: Saturday")
     assert logged[(SATURDAY, "customers")][0] == "no_trading"
-    assert _asset_events(run) == []
+    assert _asset_events(run) == [
+        {"partition_date": str(SATURDAY), "partition_dates": [str(SATURDAY)], "rows_loaded": 0,
+         "rows_quarantined": 0, "no_trading": "shop closed: Saturday"}
+    ]
 
 
 SQLITE_ONLY = pytest.mark.parametrize("empty_warehouse_url", ["sqlite"], indirect=True)
 
 
 @SQLITE_ONLY
-def test_a_missing_export_on_a_trading_day_waits_then_fails_naming_the_file(
-    airflow_db: Path, warehouse_connection_env: str, landing_env: Path, capsys: pytest.CaptureFixture[str]
+def test_a_missing_export_long_past_its_due_time_fails_at_once_naming_the_files_and_the_newest_export(
+    airflow_db: Path, warehouse_connection_env: str, landing_env: Path, real_landing: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sensor = dag_bag().dags[DAG_ID].get_task("wait_for_export")
     assert (sensor.mode, sensor.poke_interval, sensor.timeout) == ("reschedule", 1, 3), (
         "the DAGs were parsed before tests/ingest/conftest.py shortened the sensor's timings"
     )
+    copy_days(real_landing, landing_env, [TRADING_DAY - dt.timedelta(days=1)])
     run = run_ingest(TRADING_DAY)
     states = task_states(run)
     assert states["check_trading_day"] == "success"
     assert states["wait_for_export"] == "failed"
-    assert states["validate_and_load_orders"] == "upstream_failed"
+    assert (states["validate_and_load_orders"], states["publish_orders"]) == ("upstream_failed", "upstream_failed")
     task_log = capsys.readouterr().out
-    assert "AirflowSensorTimeout: export for trading day 2011-03-01 did not arrive within 3s" in task_log
-    assert f"expected {landing_env}/{TRADING_DAY}.csv, {landing_env}/customers-{TRADING_DAY}.csv" in task_log
+    assert "AirflowFailException: export for trading day 2011-03-01 was due at 2011-03-02 00:00 UTC and is" in task_log
+    assert (
+        f"the newest export present is 2011-02-28.csv: expected {landing_env}/{TRADING_DAY}.csv, "
+        f"{landing_env}/customers-{TRADING_DAY}.csv"
+    ) in task_log
     assert _asset_events(run) == []
     assert _ingest_days(warehouse_connection_env) == {}
 

@@ -63,11 +63,29 @@ def read_history(data_dir: Path, start: dt.date | None = None, end: dt.date | No
     return pd.concat([read_day(path) for path in day_files(data_dir, start, end)], ignore_index=True)
 
 
+def _ingest_records(days: list[dt.date]) -> list[dict]:
+    """`ingest_days` rows as the ingest stage leaves them: both exports loaded on days with orders,
+    the days between without orders recorded as closed."""
+    first, last, trading = days[0], days[-1], set(days)
+    rows = []
+    for offset in range((last - first).days + 1):
+        day = first + dt.timedelta(days=offset)
+        status = "loaded" if day in trading else "no_trading"
+        for kind in ("orders", "customers"):
+            rows.append({"file_date": day, "file_kind": kind, "status": status, "rows_read": 0, "rows_loaded": 0,
+                         "rows_quarantined": 0})
+    return rows
+
+
 def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
-    """Replace the `orders` partitions present in `frame` with its rows (COPY on PostgreSQL)."""
+    """Replace the `orders` partitions present in `frame` with its rows (COPY on PostgreSQL), and record
+    the days from its first to its last as ingested (the later stages check that they are)."""
     days = sorted(set(frame["order_date"]))
     with engine.begin() as conn:
         conn.execute(delete(schema.orders).where(schema.orders.c.order_date.in_(days)))
+        ingest = schema.ingest_days.c
+        conn.execute(delete(schema.ingest_days).where(ingest.file_date >= days[0], ingest.file_date <= days[-1]))
+        conn.execute(schema.ingest_days.insert(), _ingest_records(days))
         if engine.dialect.name == "postgresql":
             buffer = io.StringIO()
             frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL)

@@ -155,3 +155,14 @@ def test_snapshot_has_the_table_columns_and_one_sorted_row_per_customer() -> Non
     assert list(snapshot.columns) == PROFILE_COLUMNS
     assert list(snapshot["customer_id"]) == ["1", "2", "3", "4", "5"]
     assert snapshot["expected_purchases_90d"].isna().all()  # no CLV model given
+
+
+def test_a_day_without_recent_orders_gives_empty_windows_for_many_customers_not_a_crash() -> None:
+    # 300 customers make pandas store category codes in 16 bits; an empty 30-day window used to
+    # be reindexed with 8-bit codes and crash (score_audiences on a date without recent orders).
+    many = orders(*(line("2011-01-03", str(1000 + n), "10001", 1, 2.00, str(1000 + n)) for n in range(300)))
+    quiet = profiles(many, "2011-03-15")
+    assert len(quiet) == 300
+    assert (quiet["purchases_30d"] == 0).all() and (quiet["purchases_90d"] == 1).all()
+    assert (quiet["recency_days"] == 71).all()
+    assert profiles(many, "2011-01-02").empty, "a day before any order has no customer yet"

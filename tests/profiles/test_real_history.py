@@ -1,7 +1,8 @@
-"""Profiles for the real history built through Airflow.
+"""Profiles for the real history built through Airflow, on PostgreSQL (the production backend).
 
-On each backend: every day of the history (2010-12-01..2011-10-31) in one `rebuild_from`/`rebuild_to`
-run, then the daily run of 2011-10-31, which must reproduce the rows the range run stored.
+Every day of the history (2010-12-01..2011-10-31) in one `rebuild_from`/`rebuild_to` run, then the
+daily run of 2011-10-31, which must reproduce the rows the range run stored. SQLite gives the same
+snapshots (tests/profiles/test_snapshots.py compares the two backends' rows).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.airflow_runner import run_dag, task_states
 from tests.profiles.real_orders import insert_orders
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
+POSTGRES_ONLY = pytest.mark.parametrize("empty_warehouse_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 
 FIRST, LAST = dt.date(2010, 12, 1), dt.date(2011, 10, 31)
 
@@ -37,6 +39,7 @@ def last_day_rows(url: str) -> list[tuple]:
         return [tuple(row) for row in conn.execute(query)]
 
 
+@POSTGRES_ONLY
 def test_profiles_of_the_real_history_build_through_airflow(
     warehouse_connection_env: str, airflow_db: Path, real_orders: pd.DataFrame
 ) -> None:

@@ -1,9 +1,9 @@
 """`score_audiences` through real Airflow (`dag.test`) on SQLite and PostgreSQL, on the real orders
-of December 2010 to February 2011: builds the missing snapshot, trains and registers a model, scores
-three mapped shards, publishes the asset; a second run reuses the model and leaves identical rows.
+of December 2010 to February 2011: trains and registers a model, scores three mapped shards of the
+day's profile snapshot, publishes the asset; a second run reuses the model and leaves identical rows;
+a day without a snapshot fails at once, naming it (the profile stage is the snapshots' one writer).
 
-The timetable fires at 02:00 UTC for the day that ended: under `dag.test` a logical date of D+2 at
-midnight has the data interval [D 02:00, D+1 02:00), whose first day D is the as-of date."""
+In production the profiles asset starts it; here a manual run with the range params names the day."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from marketflow.assets import AUDIENCE_SCORES
+from marketflow.profiles.settings import ProfileSettings
+from marketflow.profiles.warehouse import build_days
 from marketflow.propensity.shards import shard_of
 from marketflow.warehouse import schema, warehouse_engine
 from tests.airflow_runner import run_dag, task_states
@@ -25,7 +27,7 @@ pytestmark = pytest.mark.real_data
 DAG_ID = "score_audiences"
 SHARDS = 3
 AS_OF = dt.date(2011, 2, 28)
-TASKS = {"prepare_day", "ensure_model", "shard_numbers", "publish_scores"} | {
+TASKS = {"resolve_days", "ensure_models", "shard_numbers", "publish_scores"} | {
     f"score_shard[{shard}]" for shard in range(SHARDS)
 }
 
@@ -57,12 +59,17 @@ def test_score_audiences_scores_every_customer_once_and_reruns_identically(
     monkeypatch.setenv("MARKETFLOW_PROPENSITY_SHARDS", str(SHARDS))
     monkeypatch.setenv("MARKETFLOW_PROPENSITY_MODEL_STORE", str(tmp_path / "models"))
     insert_orders(warehouse_engine(url), real_orders[real_orders["order_date"] <= AS_OF])
+    day = {"score_from": str(AS_OF), "score_to": str(AS_OF)}
 
-    run = run_dag(DAG_ID, AS_OF + dt.timedelta(days=2))
+    missing = run_dag(DAG_ID, AS_OF + dt.timedelta(days=2), conf=day)
+    assert task_states(missing)["resolve_days"] == "failed"
+    assert stored(url, schema.customer_profiles) == [] and stored(url, schema.model_registry) == []
+
+    build_days(warehouse_engine(url), [AS_OF], ProfileSettings())
+    run = run_dag(DAG_ID, AS_OF + dt.timedelta(days=2), conf=day)
     assert task_states(run) == {task: "success" for task in TASKS}
 
     profiles = stored(url, schema.customer_profiles)
-    assert {row[0] for row in profiles} == {AS_OF}, "the missing snapshot was built for the as-of date"
     scores = stored(url, schema.audience_scores)
     assert sorted(row[1] for row in scores) == sorted(row[1] for row in profiles)
     assert {row[0] for row in scores} == {AS_OF}
@@ -76,9 +83,9 @@ def test_score_audiences_scores_every_customer_once_and_reruns_identically(
     assert (model.model_kind, model.trained_as_of, model.status) == ("propensity", AS_OF, "champion")
     assert {row[2] for row in scores} == {model.model_id}
     assert model.metrics["calibration_cutoffs"] == ["2011-01-22", "2011-01-29"]
-    assert latest_scores_event_extra() == {"partition_date": AS_OF.isoformat()}
+    assert latest_scores_event_extra() == {"partition_date": AS_OF.isoformat(), "partition_dates": [AS_OF.isoformat()]}
 
-    rerun = run_dag(DAG_ID, AS_OF + dt.timedelta(days=2))
+    rerun = run_dag(DAG_ID, AS_OF + dt.timedelta(days=2), conf=day)
     assert task_states(rerun) == {task: "success" for task in TASKS}
     assert stored(url, schema.audience_scores) == scores
     assert stored(url, schema.model_registry) == models, "a young champion is reused, not retrained"

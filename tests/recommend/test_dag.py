@@ -1,5 +1,8 @@
 """`train_recommender` through real Airflow on SQLite and PostgreSQL warehouses holding real orders:
-registration, the champion/challenger gate, recommendations with reasons, and rollback."""
+registration, the champion/challenger gate, recommendations with reasons kept per day, and rollback.
+
+A manual run works on the last full week before its logical date: run on a Tuesday, it works on the
+Sunday before (the scheduled Monday 03:00 run's day) and trains on the purchases up to that Sunday."""
 
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ from tests.recommend.conftest import FAST_FIXED
 pytestmark = pytest.mark.real_data
 
 DAG_ID = "train_recommender"
-FIRST, SECOND = dt.date(2011, 10, 3), dt.date(2011, 10, 10)  # Mondays
+FIRST, SECOND = dt.date(2011, 10, 2), dt.date(2011, 10, 9)  # Sundays: the days the weekly runs work on
+TUESDAY = dt.timedelta(days=2)
+TASKS = ["wait_for_inputs", "train_challenger", "evaluate_against_champion", "promote_or_keep", "write_recommendations"]
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +37,12 @@ def summer_orders(real_data_dir: Path) -> pd.DataFrame:
     return read_history(real_data_dir, dt.date(2011, 6, 1), dt.date(2011, 10, 9))
 
 
-def served(url: str) -> pd.DataFrame:
+def served(url: str, day: dt.date) -> pd.DataFrame:
+    """The recommendations as of `day`."""
+    r = schema.recommendations.c
     with warehouse_engine(url).connect() as conn:
-        r = schema.recommendations.c
-        return pd.read_sql(select(schema.recommendations).order_by(r.model_id, r.customer_id, r.rank), conn)
+        stmt = select(schema.recommendations).where(r.as_of_date == day).order_by(r.customer_id, r.rank)
+        return pd.read_sql(stmt, conn)
 
 
 def run_cli(*argv: str) -> int:
@@ -45,11 +52,11 @@ def run_cli(*argv: str) -> int:
     return args.handler(args)
 
 
-def _active_customers(orders: pd.DataFrame, as_of: dt.date) -> int:
-    """Customers with a merchandise purchase before `as_of` (postage and fees are no purchase)."""
+def _active_customers(orders: pd.DataFrame, day: dt.date) -> int:
+    """Customers with a merchandise purchase on or before `day` (postage and fees are no purchase)."""
     merchandise = ~orders["stock_code"].str.upper().isin(DEFAULT_SERVICE_CODES)
     bought = orders["customer_id"].notna() & (orders["quantity"] > 0) & ~orders["is_return"]
-    return orders.loc[bought & merchandise & (orders["order_date"] < as_of), "customer_id"].nunique()
+    return orders.loc[bought & merchandise & (orders["order_date"] <= day), "customer_id"].nunique()
 
 
 def test_train_gate_serve_and_roll_back(
@@ -65,20 +72,18 @@ def test_train_gate_serve_and_roll_back(
     insert_orders(engine, summer_orders)
 
     # 1. the first model has no champion to beat: promoted, recommendations written
-    run = run_dag(DAG_ID, FIRST, conf={"recommender": FAST_FIXED})
-    assert task_states(run) == dict.fromkeys(
-        ["train_challenger", "evaluate_against_champion", "promote_or_keep", "write_recommendations"], "success"
-    )
+    run = run_dag(DAG_ID, FIRST + TUESDAY, conf={"recommender": FAST_FIXED})
+    assert task_states(run) == dict.fromkeys(TASKS, "success")
     first = registry.champion(engine)
     assert first is not None and first.trained_as_of == FIRST
-    assert first.data_end == FIRST - dt.timedelta(days=1)  # as-of = the logical date, exclusive
+    assert first.data_end == FIRST  # the purchases up to and including the run's day
     assert first.metrics["holdout"] == ["2011-09-05", "2011-10-03"]
     assert set(first.metrics["all"]) >= {"ndcg@10", "recall@10", "hitrate@10", "coverage"}
     assert first.metrics["all"]["ndcg@10"] > first.metrics["new"]["ndcg@10"] > 0
     assert first.code_version.startswith("0.")
     assert (Path(first.artifact_uri) / EVALUATION_FILE).is_file() and (Path(first.artifact_uri) / SERVING_FILE).is_file()
 
-    recs = served(url)
+    recs = served(url, FIRST)
     active = _active_customers(summer_orders, FIRST)
     assert set(recs["model_id"]) == {first.model_id}
     assert recs["customer_id"].nunique() == active
@@ -90,7 +95,7 @@ def test_train_gate_serve_and_roll_back(
 
     # 2. a challenger that only knows popularity is worse: rejected, the champion keeps serving
     worse = {**FAST_FIXED, "components": ["popularity"], "blend": {"weights": {"popularity": 1.0}}}
-    run = run_dag(DAG_ID, SECOND, conf={"recommender": worse})
+    run = run_dag(DAG_ID, SECOND + TUESDAY, conf={"recommender": worse})
     assert set(task_states(run).values()) == {"success"}
     assert registry.champion(engine).model_id == first.model_id
     rejected = [r for r in registry.history(engine) if r.status == registry.REJECTED]
@@ -99,15 +104,17 @@ def test_train_gate_serve_and_roll_back(
     champion_rescored = rejected[0].metrics["champion"]
     assert champion_rescored["model_id"] == first.model_id
     assert champion_rescored["all"]["ndcg@10"] > rejected[0].metrics["all"]["ndcg@10"]
-    # the champion's lists are rewritten with the purchases up to SECOND: they follow the latest week
-    refreshed = served(url)
+    # the champion writes SECOND's lists with the purchases up to SECOND: they follow the latest week,
+    # and FIRST's lists stay as they were (a campaign of a day reads the newest set on or before it)
+    refreshed = served(url, SECOND)
     assert set(refreshed["model_id"]) == {first.model_id}
     assert refreshed["customer_id"].nunique() == _active_customers(summer_orders, SECOND) > active
+    assert served(url, FIRST).equals(recs)
 
-    # 3. rollback is one command: the rejected model serves, then the first one again
+    # 3. rollback is one command: the rejected model serves (from the latest purchases), then the first
     assert run_cli("recommender", "rollback", "--to", rejected[0].model_id) == 0
     assert registry.champion(engine).model_id == rejected[0].model_id
-    assert set(served(url)["model_id"]) == {rejected[0].model_id}
+    assert set(served(url, SECOND)["model_id"]) == {rejected[0].model_id}
     assert registry.get(engine, first.model_id).status == registry.RETIRED
     assert run_cli("recommender", "rollback", "--to", first.model_id) == 0
     assert registry.champion(engine).model_id == first.model_id
@@ -119,9 +126,27 @@ def test_train_gate_serve_and_roll_back(
 
 
 def test_invalid_params_fail_the_run_without_registering(
-    warehouse_connection_env: str, airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse_connection_env: str, airflow_db: Path, real_data_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(MODEL_STORE_ENV, str(tmp_path / "models"))
-    run = run_dag(DAG_ID, FIRST, conf={"recommender": {"ease": {"lambda": 5}}})
+    insert_orders(warehouse_engine(warehouse_connection_env), read_history(real_data_dir, FIRST, FIRST))
+    run = run_dag(DAG_ID, FIRST + TUESDAY, conf={"recommender": {"ease": {"lambda": 5}}})
     assert task_states(run)["train_challenger"] == "failed"
+    assert registry.history(warehouse_engine(warehouse_connection_env)) == []
+
+
+def test_a_run_whose_orders_are_not_ingested_waits_then_fails_naming_the_newest_day(
+    warehouse_connection_env: str, airflow_db: Path, real_data_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(MODEL_STORE_ENV, str(tmp_path / "models"))
+    friday = FIRST - dt.timedelta(days=2)  # Saturday and Sunday are not ingested
+    insert_orders(warehouse_engine(warehouse_connection_env), read_history(real_data_dir, friday, friday))
+    run = run_dag(DAG_ID, FIRST + TUESDAY, conf={"recommender": FAST_FIXED})
+    states = task_states(run)
+    assert (states.pop("wait_for_inputs"), set(states.values())) == ("failed", {"upstream_failed"})
+    assert (
+        f"BLOCKED: stale or missing inputs for {FIRST}: orders as of {friday} is 2 day(s) older than {FIRST}"
+    ) in capsys.readouterr().out
     assert registry.history(warehouse_engine(warehouse_connection_env)) == []

@@ -1,27 +1,25 @@
-"""`marketflow demo --weeks N`, run for real in a subprocess: the warehouse the browser tests look at.
+"""`marketflow demo`, run for real in a subprocess: the deployment the browser tests look at.
 
-The demo gets its own Airflow home (landing folder, outbox, model store, ad-audience files, task
-logs) and SQLite warehouse under a temp folder, and the session's Airflow metadata database, so
-the api-server of the browser tests lists the demo's DAG runs. Nothing is seeded: every number the
-pages show comes from the demo's DAG runs over the shipped sample.
+The demo gets its own Airflow home (metadata database, landing folder, outbox, model store,
+ad-audience files, task logs), SQLite warehouse and free ports, as `make demo` would on a fresh
+clone. Nothing is seeded: every number the pages show comes from the demo's DAG runs, made by
+Airflow's scheduler over the shipped sample re-dated to end yesterday.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import REPO
+from tests.live.deployment import base_environment, free_port
 
-#: The shortest window in which every stage has enough history: the propensity model needs
-#: 28 days of orders before its first cut-off, a 30-day label window and 3 weekly cut-offs (11 weeks);
-#: the recommender tunes on 4 weeks before its 4-week hold-out. The whole sample is 17 weeks.
-DEMO_WEEKS = 11
 TIMEOUT_S = 1200
 _SUMMARY_LINE = re.compile(r"^  (\S.*?)\s+([\d,]+)$")
 
@@ -33,9 +31,9 @@ class DemoRun:
     returncode: int
     output: str
     seconds: float
-    weeks: int
     home: Path
     warehouse_url: str
+    env: dict[str, str] = field(repr=False)
 
     def section(self, heading: str) -> dict[str, int]:
         """The `label  count` lines printed under the `==> {heading}` line."""
@@ -49,32 +47,37 @@ class DemoRun:
                 counts[match.group(1)] = int(match.group(2).replace(",", ""))
         return counts
 
+    def runs(self) -> list[dict[str, Any]]:
+        """`marketflow runs --json` over the demo's Airflow home."""
+        result = subprocess.run(
+            [sys.executable, "-m", "marketflow.cli", "runs", "--json"],
+            env=self.env, cwd=REPO, capture_output=True, text=True, check=True,
+        )
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
 
 
-def run_demo(workdir: Path, weeks: int = DEMO_WEEKS) -> DemoRun:
-    """Migrate a fresh warehouse, then run the `marketflow demo` command as `make demo` does (retries
-    off), with every `MARKETFLOW_*` setting at its default but the warehouse and landing locations."""
-    from marketflow.warehouse import upgrade_to_head, warehouse_engine
-
+def run_demo(workdir: Path) -> DemoRun:
+    """Migrate a fresh Airflow home and warehouse, then run `marketflow demo` as `make demo` does
+    (retries off), with every `MARKETFLOW_*` setting at its default but the locations and ports."""
     home = workdir / "airflow-home"
     home.mkdir(parents=True)
-    url = f"sqlite:///{workdir / 'marketflow_warehouse.db'}"
-    upgrade_to_head(warehouse_engine(url))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MARKETFLOW_")}
+    env = base_environment(home)
     env.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW_CONN_MARKETFLOW_WAREHOUSE": url,
-            "MARKETFLOW_LANDING_URL": str(workdir / "landing"),
-            "MARKETFLOW_TASK_RETRIES": "0",
+            "AIRFLOW_CONN_MARKETFLOW_WAREHOUSE": f"sqlite:///{home / 'marketflow_warehouse.db'}",
+            "AIRFLOW__API__PORT": str(free_port()),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "MARKETFLOW_SMTP_SINK_PORT": str(free_port()),
         }
     )
-    env.pop("AIRFLOW_CONN_SMTP_DEFAULT", None)
+    for command in (["-m", "airflow", "db", "migrate"], ["-m", "marketflow.cli", "warehouse", "upgrade"]):
+        subprocess.run([sys.executable, *command], env=env, cwd=REPO, check=True, capture_output=True)
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "marketflow.cli", "demo", "--weeks", str(weeks)],
+        [sys.executable, "-m", "marketflow.cli", "demo"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -82,4 +85,6 @@ def run_demo(workdir: Path, weeks: int = DEMO_WEEKS) -> DemoRun:
         text=True,
         timeout=TIMEOUT_S,
     )
-    return DemoRun(result.returncode, result.stdout, time.perf_counter() - started, weeks, home, url)
+    return DemoRun(
+        result.returncode, result.stdout, time.perf_counter() - started, home, env["AIRFLOW_CONN_MARKETFLOW_WAREHOUSE"], env
+    )

@@ -208,7 +208,7 @@ def seed_campaign(
                   "end": (run_date + dt.timedelta(days=attribution_days)).isoformat()}
         conn.execute(
             insert(campaign_runs).values(
-                run_key=run_key, campaign=name, logical_date=run_date, send_mode=send_mode,
+                run_key=run_key, campaign=name, run_day=run_date, send_mode=send_mode,
                 status="reported", audience_size=treatment + control, treatment_size=treatment,
                 control_size=control, report={"run_key": run_key, "send_mode": send_mode, "window": window},
             )
@@ -246,7 +246,7 @@ def recount_conversions(url: str, campaign: str) -> dict[str, tuple[int, int]]:
     """Conversions per arm over the runs that sent messages, in each run's reported window, in plain Python."""
     with warehouse_engine(url).connect() as conn:
         runs = {
-            r.run_key: (r.logical_date, dt.date.fromisoformat(r.report["window"]["end"]))
+            r.run_key: (r.run_day, dt.date.fromisoformat(r.report["window"]["end"]))
             for r in conn.execute(select(campaign_runs).where(campaign_runs.c.campaign == campaign))
         }
         sent_runs = {r for (r,) in conn.execute(select(messages.c.run_key).where(messages.c.status == "sent"))}

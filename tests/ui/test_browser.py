@@ -1,14 +1,17 @@
-"""Headless Chromium against a real `airflow api-server` with the plugin, over the warehouse that
-`marketflow demo --weeks N` filled (`tests/ui/demo_run.py`): the pages render the demo's numbers
-inside the Airflow UI, viewers see no e-mail address, and the DAG list shows the pipeline's DAGs with
-their docs. Expected numbers are read from the warehouse. Screenshots go to test-artifacts/ui/."""
+"""Headless Chromium against the deployment `make ui` runs (api-server with the plugin, scheduler,
+dag-processor, triggerer, log server) over the Airflow home and warehouse `marketflow demo` filled
+(`tests/ui/demo_run.py`): the pages render the demo's numbers inside the Airflow UI, viewers see no
+e-mail address, the DAG list shows the pipeline's DAGs with their docs, the home page's components
+are healthy and the demo's task logs are readable. Expected numbers are read from the warehouse.
+Screenshots go to test-artifacts/ui/."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ import pytest
 from marketflow.ui.privacy import EMAIL_PATTERN
 from tests.conftest import REPO, _missing
 from tests.ui.demo_run import DemoRun
-from tests.ui.live_airflow import CHROMEDRIVER, CHROMIUM, airflow, api_server, chromium, free_port
+from tests.ui.live_airflow import CHROMEDRIVER, CHROMIUM, chromium, free_port
 from tests.ui.seed import recount_conversions
 
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -30,6 +33,7 @@ WAIT_S = 90
 class LiveUI:
     base: str
     passwords: dict[str, str]
+    stack: Any
 
 
 @pytest.fixture(scope="session")
@@ -85,30 +89,28 @@ def _treatment_by_variant(url: str, campaign: str) -> tuple[int, dict[str, int]]
 
 
 @pytest.fixture(scope="session")
-def live_ui(airflow_db: Path, browser_warehouse: str) -> Iterator[LiveUI]:
-    """One api-server for the session, over the tests' Airflow home with dags/ serialized."""
+def live_ui(demo_run: DemoRun, browser_warehouse: str) -> Iterator[LiveUI]:
+    """The demo's deployment as `make ui` runs it (`marketflow stack`: every component on 127.0.0.1),
+    once a session. Its DAGs are paused first, so that no new run changes the numbers under test."""
+    from marketflow.local_stack import LocalStack
+
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         _missing(f"{CHROMIUM} or {CHROMEDRIVER} missing: run scripts/browser.sh (make test does)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for stale in ARTIFACTS.glob("*.png"):  # the screenshots left are this session's
         stale.unlink()
     passwords = {"admin": secrets.token_hex(8), "viewer": secrets.token_hex(8)}
-    passwords_file = airflow_db / "browser_passwords.json"
+    passwords_file = demo_run.home / "browser_passwords.json"
     passwords_file.write_text(json.dumps(passwords))
-    port = free_port()
     env = {
-        **os.environ,
+        **demo_run.env,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
-        "AIRFLOW_CONN_MARKETFLOW_WAREHOUSE": browser_warehouse,
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
     }
-    log = ARTIFACTS / "api-server.log"
-    log.write_text("")
-    airflow(["dags", "reserialize"], env, log)
-    with api_server(env, port, log) as base:
-        yield LiveUI(base, passwords)
+    for dag_id in (run["dag_id"] for run in demo_run.runs()):
+        subprocess.run([sys.executable, "-m", "airflow", "dags", "pause", dag_id], env=env, capture_output=True, check=True)
+    with LocalStack(env, ARTIFACTS / "stack", api_port=free_port(), log_port=free_port()) as stack:
+        yield LiveUI(stack.base_url, passwords, stack)
 
 
 @pytest.fixture(scope="session")
@@ -320,3 +322,40 @@ def test_the_dag_list_shows_the_pipeline_dags_with_their_docs(browser: Any, live
         _wait(browser, lambda d: snippet in " ".join(dialog.text.split()), f"{dag_id}'s docs to show {snippet!r}")
         if index == 0:
             browser.save_screenshot(str(ARTIFACTS / f"07-dag-docs-{dag_id}.png"))
+
+
+def _api(ui: LiveUI, path: str, username: str = "admin") -> Any:
+    import urllib.request
+
+    login = urllib.request.Request(
+        f"{ui.base}/auth/token",
+        data=json.dumps({"username": username, "password": ui.passwords[username]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(login, timeout=30) as response:
+        token = json.load(response)["access_token"]
+    request = urllib.request.Request(f"{ui.base}{path}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def test_the_home_page_shows_every_component_healthy_and_the_demos_logs_are_readable(
+    browser: Any, live_ui: LiveUI, demo_run: DemoRun
+) -> None:
+    from urllib.parse import quote
+
+    from selenium.webdriver.common.by import By
+
+    assert live_ui.stack.health() == {name: "healthy" for name in ("metadatabase", "scheduler", "dag_processor", "triggerer")}
+    _login(browser, live_ui, "admin")
+    browser.get(f"{live_ui.base}/")
+    _wait(browser, lambda d: "Scheduler" in d.find_element(By.TAG_NAME, "body").text, "the health panel")
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "Unhealthy" not in body, body[:2000]
+    browser.save_screenshot(str(ARTIFACTS / "00-home-health.png"))
+    ingest = [run for run in demo_run.runs() if run["dag_id"] == "ingest_orders"][-1]
+    path = f"/api/v2/dags/ingest_orders/dagRuns/{quote(ingest['run_id'])}/taskInstances/validate_and_load_orders/logs/1"
+    content = _api(live_ui, path)["content"]
+    text = "\n".join(str(part.get("event", "")) if isinstance(part, dict) else str(part) for part in content)
+    assert f"{ingest['days'][0]}.csv" in text and "rows_loaded" in text, text[-2000:]
+    assert "Could not read served logs" not in text

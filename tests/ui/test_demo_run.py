@@ -1,81 +1,78 @@
-"""The demo over the sample's last weeks (the browser tests' warehouse): it exits 0, every pipeline
-DAG's runs succeed in Airflow, and what it prints is what the warehouse and the outbox hold."""
+"""The demo (the browser tests' deployment): it exits 0; Airflow's scheduler ran every stage for
+each replayed day, started by its input, with real durations; the campaigns ran their latest due
+runs; and what it prints is what the warehouse and the outbox hold."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+from collections import Counter
 from typing import Any
 
-import pytest
 from sqlalchemy import Connection, Table, func, select
 
-from marketflow.ingest.sample import SAMPLE_LAST_DAY
+from marketflow.campaigns.config import load_campaigns
+from marketflow.demo import REPLAY_DAYS
 from marketflow.warehouse import warehouse_engine
 from marketflow.warehouse.schema import campaign_runs, messages, model_registry, orders, quarantine
-from tests.airflow_runner import dag_bag
 from tests.ui.demo_run import DemoRun
 
-DAILY = {"ingest_orders", "build_profiles"}
-_STEP = re.compile(r"^  - (\S+)\s+(\d+) run\(s\) in\s+[\d.]+ s: .*: (\S+)$", re.M)
-
-
-def _demo_logical_dates(weeks: int) -> list[dt.datetime]:
-    """The demo runs day D's DAGs at 06:00 UTC on D + 1, for every day of its window."""
-    return [
-        dt.datetime.combine(SAMPLE_LAST_DAY - dt.timedelta(days=n - 1), dt.time(6), tzinfo=dt.timezone.utc)
-        for n in range(7 * weeks)
-    ]
+UTC = dt.timezone.utc
 
 
 def _count(conn: Connection, table: Table, *where: Any) -> int:
     return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
 
-def test_the_demo_runs_every_pipeline_dag_over_its_window_and_exits_0(demo_run: DemoRun) -> None:
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
+def _days(runs: list[dict[str, Any]], dag_id: str) -> Counter[str]:
+    return Counter(day for run in runs if run["dag_id"] == dag_id for day in run["days"])
 
+
+def test_the_scheduler_ran_every_stage_for_each_replayed_day_started_by_its_input(demo_run: DemoRun) -> None:
     assert demo_run.returncode == 0, demo_run.tail()
-    assert f"==> running over its last {demo_run.weeks} week(s) only:" in demo_run.output
-    steps = {dag_id: (int(runs), verdict) for dag_id, runs, verdict in _STEP.findall(demo_run.output)}
-    expected = {dag_id: (7 * demo_run.weeks if dag_id in DAILY else 1, "ok") for dag_id in dag_bag().dag_ids}
-    assert steps == expected, demo_run.tail()
-    logical_dates = _demo_logical_dates(demo_run.weeks)
-    with create_session() as session:
-        rows = session.execute(
-            select(DagRun.dag_id, DagRun.state, func.count())
-            .where(DagRun.logical_date.in_(logical_dates))
-            .group_by(DagRun.dag_id, DagRun.state)
-        ).all()
-    assert sorted(tuple(row) for row in rows) == sorted((d, "success", runs) for d, (runs, _) in expected.items())
+    runs = demo_run.runs()
+    assert {run["state"] for run in runs} == {"success"}, [r for r in runs if r["state"] != "success"]
+    yesterday = dt.datetime.now(UTC).date() - dt.timedelta(days=1)
+    replayed = {str(yesterday - dt.timedelta(days=n)) for n in range(REPLAY_DAYS)}
+    for dag_id, trigger in (
+        ("ingest_orders", "schedule"),
+        ("build_profiles", "asset marketflow_orders"),
+        ("score_audiences", "asset marketflow_customer_profiles"),
+    ):
+        assert _days(runs, dag_id) == Counter({day: 1 for day in replayed}), dag_id
+        assert {run["trigger"] for run in runs if run["dag_id"] == dag_id} == {trigger}
+    recommender = [run for run in runs if run["dag_id"] == "train_recommender"]
+    assert recommender and all(dt.date.fromisoformat(run["days"][0]).weekday() == 6 for run in recommender)
+    campaigns = {c.dag_id for c in load_campaigns() if c.enabled}
+    scheduled = Counter(run["dag_id"] for run in runs if run["dag_id"] in campaigns and run["trigger"] == "schedule")
+    assert scheduled == Counter({dag_id: 1 for dag_id in campaigns})
+    for run in runs:  # real durations: started by the scheduler during the demo, not at a 2011 logical date
+        took = dt.datetime.fromisoformat(run["ended"]) - dt.datetime.fromisoformat(run["started"])
+        assert dt.timedelta(0) < took < dt.timedelta(minutes=10), run
+    assert f"{len(runs)} DAG run(s) failed" not in demo_run.output
 
 
 def test_the_demo_prints_what_the_warehouse_and_the_outbox_hold(demo_run: DemoRun) -> None:
     assert demo_run.returncode == 0, demo_run.tail()
     printed = demo_run.section("the warehouse now holds")
     assert len(printed) == 12 and all(n > 0 for n in printed.values()), printed
-    campaign_dags = [dag_id for dag_id in dag_bag().dag_ids if dag_id.startswith("campaign__")]
+    campaigns = [c for c in load_campaigns() if c.enabled]
     with warehouse_engine(demo_run.warehouse_url).connect() as conn:
         assert printed["order lines loaded"] == _count(conn, orders)
         assert printed["rows quarantined"] == _count(conn, quarantine)
         assert printed["models registered"] == _count(conn, model_registry)
-        assert printed["campaign runs"] == _count(conn, campaign_runs) == len(campaign_dags)
+        assert printed["campaign runs"] == _count(conn, campaign_runs) == len(campaigns)
         assert printed["messages"] == _count(conn, messages)
         sent = _count(conn, messages, messages.c.status == "sent")
-    campaigns = demo_run.section("campaigns")
-    assert campaigns["e-mails in the outbox"] == sent == len(list((demo_run.home / "outbox").glob("*.eml"))) > 0
-    assert campaigns["campaign reports"] == printed["campaign runs"]
+        live = _count(conn, campaign_runs, campaign_runs.c.send_mode == "live")
+    printed_campaigns = demo_run.section("campaigns")
+    assert printed_campaigns["e-mails in the outbox"] == sent == len(list((demo_run.home / "outbox").glob("*.eml")))
+    assert sent > 0 and live > 0, "the daily cross-sell's latest run is always due within two days: live"
+    assert printed_campaigns["campaign reports"] == printed["campaign runs"]
 
 
-def test_a_quick_demo_keeps_the_samples_last_weeks_and_refuses_no_weeks() -> None:
-    from marketflow.cli import build_parser
-    from marketflow.demo import demo_days
-
-    sample = [dt.date(2011, 7, 5), dt.date(2011, 8, 1), SAMPLE_LAST_DAY]
-    assert demo_days(sample)[0] == dt.date(2011, 7, 5) and len(demo_days(sample)) == 119
-    quick = demo_days(sample, weeks=2)
-    assert (quick[0], quick[-1], len(quick)) == (dt.date(2011, 10, 18), SAMPLE_LAST_DAY, 14)
-    assert build_parser().parse_args(["demo", "--weeks", "3"]).weeks == 3
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["demo", "--weeks", "0"])
+def test_the_demo_leaves_its_settings_for_make_ui(demo_run: DemoRun) -> None:
+    settings = (demo_run.home / "marketflow.env").read_text()
+    yesterday = dt.datetime.now(UTC).date() - dt.timedelta(days=1)
+    first = yesterday - dt.timedelta(days=REPLAY_DAYS - 1)
+    assert f"MARKETFLOW_START_DATE={first}" in settings
+    assert "MARKETFLOW_INGEST_CALENDAR=" in settings and "AIRFLOW_CONN_SMTP_DEFAULT=" in settings

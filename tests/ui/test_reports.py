@@ -63,10 +63,10 @@ def campaign_warehouse(warehouse_url: str) -> str:
             _order("H", 3),                  # control member who buys
         ])
         conn.execute(insert(campaign_runs), [
-            {"run_key": live, "campaign": "winback", "logical_date": RUN_DAY, "send_mode": "live",
+            {"run_key": live, "campaign": "winback", "run_day": RUN_DAY, "send_mode": "live",
              "status": "reported", "audience_size": 6, "treatment_size": 4, "control_size": 3,
              "report": {"window": {"start": "2011-09-02", "end": (RUN_DAY + dt.timedelta(days=WINDOW)).isoformat()}}},
-            {"run_key": backfill, "campaign": "winback", "logical_date": RUN_DAY + dt.timedelta(days=7),
+            {"run_key": backfill, "campaign": "winback", "run_day": RUN_DAY + dt.timedelta(days=7),
              "send_mode": "backfill", "status": "rendered", "audience_size": 2, "treatment_size": 1, "control_size": 1,
              "report": None},
         ])
@@ -160,7 +160,7 @@ def test_sample_messages_take_turns_across_variants(warehouse_url: str) -> None:
     run_key = "crosssell:2011-10-01"
     with warehouse_engine(warehouse_url).begin() as conn:
         conn.execute(insert(campaign_runs).values(
-            run_key=run_key, campaign="crosssell", logical_date=dt.date(2011, 10, 1), send_mode="live",
+            run_key=run_key, campaign="crosssell", run_day=dt.date(2011, 10, 1), send_mode="live",
             status="sent", audience_size=6, treatment_size=6, control_size=0, report=None))
         conn.execute(insert(messages), [
             {"run_key": run_key, "customer_id": f"{variant}{i}", "channel": "email", "status": "sent",

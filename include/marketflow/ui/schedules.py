@@ -44,8 +44,10 @@ def campaign_schedules() -> dict[str, DagSchedule]:
                 DagModel.is_stale.is_(False),
             )
         ).all()
+        # The run of the latest day, as the warehouse orders runs (a backfill started later for an
+        # earlier day is not the "last run").
         newest = (
-            select(DagRun.dag_id, func.max(DagRun.run_after).label("run_after"))
+            select(DagRun.dag_id, func.max(DagRun.data_interval_end).label("interval_end"))
             .where(DagRun.dag_id.in_([row.dag_id for row in dags]))
             .group_by(DagRun.dag_id)
             .subquery()
@@ -53,9 +55,12 @@ def campaign_schedules() -> dict[str, DagSchedule]:
         last_runs = {
             row.dag_id: row
             for row in session.execute(
-                select(DagRun.dag_id, DagRun.data_interval_end, DagRun._state.label("state")).join(
-                    newest, (newest.c.dag_id == DagRun.dag_id) & (newest.c.run_after == DagRun.run_after)
+                select(DagRun.dag_id, DagRun.data_interval_end, DagRun._state.label("state"))
+                .join(
+                    newest,
+                    (newest.c.dag_id == DagRun.dag_id) & (newest.c.interval_end == DagRun.data_interval_end),
                 )
+                .order_by(DagRun.run_after)
             )
         }
     schedules = {}
