@@ -59,21 +59,12 @@ def build_profiles() -> None:
         a run that names no valid day, or a day whose exports are not ingested, fails at once."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from marketflow.days import run_days
+        from marketflow.days import context_days
         from marketflow.profiles.runs import missing_orders
         from marketflow.warehouse import warehouse_engine
 
-        context = get_current_context()
-        events = context["triggering_asset_events"]
-        extras = [dict(event.extra or {}) for event in events[ORDERS]] if ORDERS in events else []
         try:
-            days = run_days(
-                triggering_extras=extras,
-                asset=ORDERS.name,
-                data_interval_end=context.get("data_interval_end"),
-                first=context["params"].get("rebuild_from"),
-                last=context["params"].get("rebuild_to"),
-            )
+            days = context_days(get_current_context(), ORDERS, "rebuild_from", "rebuild_to")
         except ValueError as error:
             raise AirflowFailException(str(error)) from error
         if problem := missing_orders(warehouse_engine(), days):

@@ -58,21 +58,12 @@ def score_audiences() -> None:
         profile snapshot; a run that names no day, or a day without a snapshot, fails at once."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from marketflow.days import run_days
+        from marketflow.days import context_days
         from marketflow.propensity.warehouse import missing_snapshots
         from marketflow.warehouse import warehouse_engine
 
-        context = get_current_context()
-        events = context["triggering_asset_events"]
-        extras = [dict(e.extra or {}) for e in events[CUSTOMER_PROFILES]] if CUSTOMER_PROFILES in events else []
         try:
-            days = run_days(
-                triggering_extras=extras,
-                asset=CUSTOMER_PROFILES.name,
-                data_interval_end=context.get("data_interval_end"),
-                first=context["params"].get("score_from"),
-                last=context["params"].get("score_to"),
-            )
+            days = context_days(get_current_context(), CUSTOMER_PROFILES, "score_from", "score_to")
         except ValueError as error:
             raise AirflowFailException(str(error)) from error
         if problem := missing_snapshots(warehouse_engine(), days):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+
+from marketflow.days import day_argument
 
 #: Stages that add their own operator commands (each has `<stage>/cli.py` with `add_commands`).
 STAGE_CLIS = ["ingest", "profiles", "recommend", "campaigns", "channels"]
@@ -16,13 +17,6 @@ def _demo(_args: argparse.Namespace) -> int:
     from marketflow.demo import main as demo_main
 
     return demo_main()
-
-
-def _day(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
 
 
 def _stack(_args: argparse.Namespace) -> int:
@@ -119,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "where the DAG says so; refuses a paused DAG",
     )
     backfill.add_argument("dag_id")
-    backfill.add_argument("--from-date", type=_day, required=True, help="first day D, YYYY-MM-DD")
-    backfill.add_argument("--to-date", type=_day, required=True, help="last day D, YYYY-MM-DD")
+    backfill.add_argument("--from-date", type=day_argument, required=True, help="first day D, YYYY-MM-DD")
+    backfill.add_argument("--to-date", type=day_argument, required=True, help="last day D, YYYY-MM-DD")
     backfill.add_argument(
         "--reprocess-behavior",
         choices=("none", "failed", "completed"),

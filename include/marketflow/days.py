@@ -15,8 +15,10 @@ Kept free of heavy imports: DAG files import it at parse time.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 #: The asset-event extra that names the day a producer changed (see `marketflow.assets`).
 PARTITION_KEY = "partition_date"
@@ -83,6 +85,33 @@ def run_days(
             f"the run names no day: it was not triggered by {asset!r}, has no data interval and no range params"
         )
     return [interval_day(data_interval_end)]
+
+
+def context_days(context: Mapping[str, Any], asset: Any, first_param: str, last_param: str) -> list[dt.date]:
+    """`run_days` of a data-triggered DAG's run, from its Airflow context: the range its params name,
+    else the days of the `asset` events that triggered it, else its data interval's day."""
+    events = context["triggering_asset_events"]
+    extras = [dict(event.extra or {}) for event in events[asset]] if asset in events else []
+    return run_days(
+        triggering_extras=extras,
+        asset=asset.name,
+        data_interval_end=context.get("data_interval_end"),
+        first=context["params"].get(first_param),
+        last=context["params"].get(last_param),
+    )
+
+
+def day_list(days: Sequence[dt.date], most: int = 5) -> str:
+    """`2011-03-04, 2011-03-06 ...`: the first `most` days, for messages."""
+    return ", ".join(day.isoformat() for day in days[:most]) + (" ..." if len(days) > most else "")
+
+
+def day_argument(value: str) -> dt.date:
+    """An argparse type: a day YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
 
 
 def event_extra(days: Sequence[dt.date], **more: object) -> dict[str, object]:

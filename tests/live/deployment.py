@@ -106,6 +106,12 @@ class Deployment:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.load(response)
 
+    def page(self, path: str) -> str:
+        """A page of the Campaigns screen (the plugin's app) as the admin user sees it."""
+        request = urllib.request.Request(f"{self.base_url}/marketflow{path}", headers={"Authorization": f"Bearer {self.token()}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.read().decode()
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         """The task's log as the UI shows it (the REST endpoint behind the log view)."""
         from urllib.parse import quote

@@ -7,7 +7,7 @@ Two campaigns (the re-order reminder on a daily 00:00 schedule) are unpaused bef
 `strict_reminder` may not wait for late inputs, `patient_reminder` may. The test asserts:
 - every stage ran once per day, started by its input (schedule for ingest, asset events after it);
 - the late export holds every downstream stage, and blocks `strict_reminder` with a reason naming
-  the stale input and its date, in the task log, `campaign_runs` and the Campaigns page's data;
+  the stale input and its date, in the task log, `campaign_runs` and on the Campaigns page;
 - nobody is contacted on stale inputs; once the export arrives `patient_reminder` sends each
   e-mail exactly once, also when its send task is run again;
 - `marketflow backfill` over past days contacts nobody, and refuses a paused DAG.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import html
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +124,8 @@ def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(li
     )
     assert (row["status"], row["blocked_reason"]) == ("blocked", expected_reason)
     assert row["inputs"] == {"orders": str(WEEK[-2]), "profiles": str(WEEK[-2])}
+    page = html.unescape(live.page("/campaigns/strict_reminder"))
+    assert f"The run of {LATE} was blocked and contacted no one." in page and expected_reason in page
     log = live.task_log(STRICT, strict[0]["run_id"], "wait_for_inputs")
     assert f"strict_reminder:{LATE}: BLOCKED, NOBODY CONTACTED: {expected_reason}" in log, log[-3000:]
     ingest_late = [r for r in live.runs("ingest_orders") if str(LATE) in r["days"]]

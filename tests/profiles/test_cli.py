@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 
 from marketflow.cli import main
-from marketflow.warehouse import warehouse_engine
+from marketflow.warehouse import schema, warehouse_engine
 from tests.profiles.factories import line
 from tests.profiles.real_orders import insert_orders
 
@@ -23,7 +25,16 @@ def test_build_then_show_segments_and_groups(warehouse_connection_env: str, caps
             [("20001", "ROSE CANDLE"), ("20002", "VANILLA CANDLE"), ("20003", "DOG MUG"), ("20004", "CAT MUG")] * 4
         )
     ]
-    insert_orders(warehouse_engine(warehouse_connection_env), pd.DataFrame(rows))
+    engine = warehouse_engine(warehouse_connection_env)
+    insert_orders(engine, pd.DataFrame(rows))
+    assert run("profiles", "build", "--date", "2011-01-09", "--to", "2011-01-10") == 1
+    assert "not built: orders of 2 day(s) are not ingested: 2011-01-09, 2011-01-10" in capsys.readouterr().out
+    with engine.begin() as conn:  # the shop was closed that week: ingest records the days as such
+        conn.execute(schema.ingest_days.insert(), [
+            {"file_date": dt.date(2011, 1, day), "file_kind": kind, "status": "no_trading", "rows_read": 0,
+             "rows_loaded": 0, "rows_quarantined": 0}
+            for day in range(4, 11) for kind in ("orders", "customers")
+        ])
     assert run("profiles", "build", "--date", "2011-01-09", "--to", "2011-01-10") == 0
     out = capsys.readouterr().out
     assert "2011-01-09: 7 customers" in out and "2011-01-10: 7 customers" in out

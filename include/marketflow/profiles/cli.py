@@ -5,16 +5,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-
-def _day(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+from marketflow.days import day_argument
 
 
 def _build(args: argparse.Namespace) -> int:
-    from marketflow.profiles.runs import segment_summary
+    from marketflow.profiles.runs import missing_orders, segment_summary
     from marketflow.profiles.settings import ProfileSettings
     from marketflow.profiles.warehouse import build_days
     from marketflow.warehouse import warehouse_engine
@@ -23,6 +18,9 @@ def _build(args: argparse.Namespace) -> int:
     if last < args.date:
         raise SystemExit(f"--to {last} is before --date {args.date}")
     days = [args.date + dt.timedelta(days=offset) for offset in range((last - args.date).days + 1)]
+    if problem := missing_orders(warehouse_engine(), days):
+        print(f"not built: {problem}")
+        return 1
     for summary in build_days(warehouse_engine(), days, ProfileSettings.from_env()):
         print(f"{summary.as_of}: {summary.customers} customers, {summary.products} products, {summary.groups} groups")
     print(segment_summary(days[-1], summary.segments))
@@ -63,15 +61,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     commands = profiles.add_subparsers(dest="action", required=True)
 
     build = commands.add_parser("build", help="build and store the snapshot of a day (or of --date..--to)")
-    build.add_argument("--date", type=_day, required=True, help="as-of date YYYY-MM-DD")
-    build.add_argument("--to", type=_day, help="last day of a range to build")
+    build.add_argument("--date", type=day_argument, required=True, help="as-of date YYYY-MM-DD")
+    build.add_argument("--to", type=day_argument, help="last day of a range to build")
     build.set_defaults(handler=_build)
 
     segments = commands.add_parser("segments", help="customers per segment in a stored snapshot")
-    segments.add_argument("--date", type=_day, required=True)
+    segments.add_argument("--date", type=day_argument, required=True)
     segments.set_defaults(handler=_segments)
 
     groups = commands.add_parser("groups", help="product groups of a day with example members")
-    groups.add_argument("--date", type=_day, required=True)
+    groups.add_argument("--date", type=day_argument, required=True)
     groups.add_argument("--examples", type=int, default=5, help="members shown per group")
     groups.set_defaults(handler=_groups)

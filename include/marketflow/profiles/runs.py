@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Engine
 
+from marketflow.days import day_list
 from marketflow.freshness import day_is_ingested
 
 
@@ -20,9 +21,8 @@ def missing_orders(engine: Engine, days: Sequence[dt.date]) -> str | None:
         missing = [day for day in days if not day_is_ingested(conn, day)]
     if not missing:
         return None
-    shown = ", ".join(day.isoformat() for day in missing[:5]) + (" ..." if len(missing) > 5 else "")
     return (
-        f"orders of {len(missing)} day(s) are not ingested: {shown}; ingest_orders must load (or record as "
+        f"orders of {len(missing)} day(s) are not ingested: {day_list(missing)}; ingest_orders must load (or record as "
         "closed) each day before its profiles are built"
     )
 

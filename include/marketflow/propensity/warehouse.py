@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine, delete, func, insert, select
 
+from marketflow.days import day_list
 from marketflow.profiles.history import prepare_history
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.warehouse import read_orders
@@ -88,9 +89,8 @@ def missing_snapshots(engine: Engine, days: list[dt.date]) -> str | None:
     missing = [day for day in days if day not in {_as_date(d) for d in built}]
     if not missing:
         return None
-    shown = ", ".join(day.isoformat() for day in missing[:5]) + (" ..." if len(missing) > 5 else "")
     return (
-        f"no customer_profiles snapshot as of {shown}: build_profiles has not built the day(s) "
+        f"no customer_profiles snapshot as of {day_list(missing)}: build_profiles has not built the day(s) "
         "(or nobody had bought anything by then)"
     )
 
