@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from marketflow.dag_defaults import deployment_start, periodic_start
-from marketflow.demo import deployment_settings, replay_shift, write_env_file
+from marketflow.demo import deployment_settings, read_env_file, replay_shift, write_env_file
 from marketflow.ingest.calendar import closure_reason
 from marketflow.ingest.sample import SAMPLE_FIRST_DAY, SAMPLE_LAST_DAY, redate_orders, sample_days, unpack_sample
 from marketflow.ingest.settings import IngestSettings
@@ -69,6 +69,7 @@ def test_the_settings_file_is_sourced_by_a_shell_unchanged(tmp_path: Path) -> No
     script = f"set -a; source {path}; set +a; " + "; ".join(f'printf "%s\\n" "${k}"' for k in values)
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == list(values.values())
+    assert read_env_file(path) == values and read_env_file(tmp_path / "none.env") == {}
 
 
 def test_every_component_of_the_local_stack_agrees_on_loopback_addresses() -> None:

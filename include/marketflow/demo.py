@@ -47,6 +47,18 @@ def write_env_file(path: Path, values: Mapping[str, str]) -> None:
     path.write_text("# Written by `marketflow demo`: the demo deployment's settings.\n" + "\n".join(lines) + "\n")
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """The settings `write_env_file` wrote ({} when there is no such file)."""
+    if not path.is_file():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, quoted = line.partition("=")
+            values[key] = "".join(shlex.split(quoted))
+    return values
+
+
 def deployment_settings(airflow_home: Path, today: dt.date, sample_days: list[dt.date], smtp_port: int) -> dict[str, str]:
     """The settings of the demo deployment whose sample ends yesterday."""
     from marketflow.ingest.sample import replay_calendar

@@ -24,16 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import REPO
+from tests.ui.live_airflow import free_port
 
 TIMEOUT_S = 240.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

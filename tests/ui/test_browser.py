@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,6 @@ WAIT_S = 90
 class LiveUI:
     base: str
     passwords: dict[str, str]
-    stack: Any
 
 
 @pytest.fixture(scope="session")
@@ -90,10 +91,9 @@ def _treatment_by_variant(url: str, campaign: str) -> tuple[int, dict[str, int]]
 
 @pytest.fixture(scope="session")
 def live_ui(demo_run: DemoRun, browser_warehouse: str) -> Iterator[LiveUI]:
-    """The demo's deployment as `make ui` runs it (`marketflow stack`: every component on 127.0.0.1),
-    once a session. Its DAGs are paused first, so that no new run changes the numbers under test."""
-    from marketflow.local_stack import LocalStack
-
+    """The demo's deployment as `make ui` runs it: `marketflow stack` in its own process, once a session.
+    Its DAGs are paused first, so that no new run changes the numbers under test. At the end it is
+    stopped with SIGINT (Ctrl-C), and every process and port it opened must be gone."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         _missing(f"{CHROMIUM} or {CHROMEDRIVER} missing: run scripts/browser.sh (make test does)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -102,15 +102,54 @@ def live_ui(demo_run: DemoRun, browser_warehouse: str) -> Iterator[LiveUI]:
     passwords = {"admin": secrets.token_hex(8), "viewer": secrets.token_hex(8)}
     passwords_file = demo_run.home / "browser_passwords.json"
     passwords_file.write_text(json.dumps(passwords))
+    ports = {"api": free_port(), "logs": free_port()}
     env = {
         **demo_run.env,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+        "AIRFLOW__API__PORT": str(ports["api"]),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["logs"]),
     }
-    for dag_id in (run["dag_id"] for run in demo_run.runs()):
+    for dag_id in {run["dag_id"] for run in demo_run.runs()}:
         subprocess.run([sys.executable, "-m", "airflow", "dags", "pause", dag_id], env=env, capture_output=True, check=True)
-    with LocalStack(env, ARTIFACTS / "stack", api_port=free_port(), log_port=free_port()) as stack:
-        yield LiveUI(stack.base_url, passwords, stack)
+    output = ARTIFACTS / "stack.log"
+    with output.open("w") as log:
+        stack = subprocess.Popen(
+            [sys.executable, "-m", "marketflow.cli", "stack"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while "==> ready:" not in output.read_text():
+            assert stack.poll() is None and time.monotonic() < deadline, output.read_text()[-3000:]
+            time.sleep(1)
+        yield LiveUI(f"http://127.0.0.1:{ports['api']}", passwords)
+    finally:
+        stack.send_signal(signal.SIGINT)
+        assert stack.wait(timeout=90) == 0, output.read_text()[-3000:]
+    assert "SIGINT: stopped every component" in output.read_text()
+    sink_port = int(demo_run.env["MARKETFLOW_SMTP_SINK_PORT"])
+    still_open = [port for port in (ports["api"], ports["logs"], sink_port) if _listening(port)]
+    assert still_open == [], f"ports still served after make ui stopped: {still_open}"
+    assert _processes_with(str(demo_run.home)) == [], "processes of the deployment outlived make ui"
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _processes_with(text: str) -> list[str]:
+    """Command lines of the running processes whose environment mentions `text` (the Airflow home)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and text.encode() in (proc / "environ").read_bytes():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -346,7 +385,10 @@ def test_the_home_page_shows_every_component_healthy_and_the_demos_logs_are_read
 
     from selenium.webdriver.common.by import By
 
-    assert live_ui.stack.health() == {name: "healthy" for name in ("metadatabase", "scheduler", "dag_processor", "triggerer")}
+    health = _api(live_ui, "/api/v2/monitor/health")
+    assert {name: health[name]["status"] for name in ("metadatabase", "scheduler", "dag_processor", "triggerer")} == {
+        name: "healthy" for name in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+    }
     _login(browser, live_ui, "admin")
     browser.get(f"{live_ui.base}/")
     _wait(browser, lambda d: "Scheduler" in d.find_element(By.TAG_NAME, "body").text, "the health panel")
