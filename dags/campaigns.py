@@ -85,7 +85,18 @@ def _timetable(schedule: str) -> CronDataIntervalTimetable | str:
 
 
 class CampaignInputsSensor(InputsSensor):
-    """`wait_for_inputs` of a campaign: a blocked run is recorded in `campaign_runs` before it fails."""
+    """`wait_for_inputs` of a campaign: the inputs its file asks for when the task runs (like every
+    task, it reads the campaign file again); a blocked run is recorded in `campaign_runs` first."""
+
+    def __init__(self, *, campaign: str, **kwargs: Any) -> None:
+        super().__init__(max_age_days={}, **kwargs)
+        self.campaign = campaign
+
+    def freshness(self, context: Any) -> Freshness:
+        from marketflow.campaigns.pipeline import campaign
+
+        self.max_age_days = campaign(self.campaign).required_inputs()
+        return super().freshness(context)
 
     def blocked(self, context: Any, freshness: Freshness) -> None:
         from marketflow.campaigns.runs import RunPlan, record_blocked
@@ -152,7 +163,7 @@ def campaign_dag(config: CampaignConfig) -> DAG:
         wait_for_inputs = CampaignInputsSensor(
             task_id="wait_for_inputs",
             doc_md=TASK_DOCS["wait_for_inputs"],
-            max_age_days=config.required_inputs(),
+            campaign=name,
             timeout=config.wait_for_inputs_minutes * 60,
             poke_interval=INPUT_POKE_INTERVAL_S,
         )

@@ -13,4 +13,4 @@ export MARKETFLOW_TEST_PG_URL
 echo "==> PostgreSQL for the tests: $MARKETFLOW_TEST_PG_URL"
 
 scripts/browser.sh  # headless Chromium for tests/ui/test_browser.py
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=15 "$@"

@@ -111,6 +111,7 @@ def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(li
             f"ingest of {day}",
             lambda day=day: [r for r in _finished(live.runs("ingest_orders"), "ingest_orders") if str(day) in r["days"]],
         )
+    live.wait("the profiles of D6", lambda: str(WEEK[-2]) in _days_built(live.runs("build_profiles"), "build_profiles"))
 
     # D7's export is late: its ingest run waits, nothing downstream runs for D7.
     live.airflow("dags", "unpause", STRICT)
