@@ -69,6 +69,13 @@ def postgres_server_url() -> str:
     return url
 
 
+#: For the costliest tests (a model training, a whole history through Airflow): the PostgreSQL warehouse
+#: only, the one deployments use; the demo test runs every stage on the SQLite one.
+postgres_only = pytest.mark.parametrize(
+    "empty_warehouse_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def empty_warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A brand-new, empty warehouse database on each backend (no schema yet)."""

@@ -3,10 +3,11 @@ shop's exports had just arrived.
 
 1. The sample (17 weeks of the real 2011 exports) is re-dated so that its last day is yesterday and
    unpacked into the landing folder; the trading calendar moves with it.
-2. All but its last eight days is loaded as an initial import (`marketflow ingest load-range`).
+2. All but its last few days is loaded as an initial import (`marketflow ingest load-range`); the
+   scheduler replays at least three days, back to the day of the earliest latest-due campaign run.
 3. The deployment starts: api-server, scheduler, dag-processor, triggerer, a task-log server and
    a local SMTP sink, all on 127.0.0.1 (`marketflow.local_stack`), with `MARKETFLOW_START_DATE` =
-   the first of those eight days. The demo unpauses the DAGs as an operator would: first ingest
+   the first replayed day. The demo unpauses the DAGs as an operator would: first ingest
    and the stages it triggers (the scheduler catches the days up, one at a time; profiles and
    scores follow each day's orders), then the weekly recommender, then the campaigns, whose latest
    due runs select, render and send (or, when due more than two days ago, contact nobody).
@@ -29,16 +30,16 @@ from sqlalchemy import Engine, func, select
 from marketflow.campaigns.demo import LocalChannels, serve
 from marketflow.ingest.settings import IngestSettings
 from marketflow.local_stack import LocalStack
-from marketflow.timeline import RunRecord, dag_runs, known_dags, set_paused
+from marketflow.timeline import RunRecord, dag_runs, known_dags, set_paused, task_states
 from marketflow.warehouse import schema, warehouse_engine
 
 ENV_FILE = "marketflow.env"
-#: Days the scheduler replays, one DAG run a day; the rest of the sample is the initial import. Eight:
-#: the latest run of a weekly campaign or of the recommender works on a day at most eight days back.
-REPLAY_DAYS = 8
+#: The fewest days the scheduler replays (one DAG run a day); the rest of the sample is the initial import.
+MIN_REPLAY_DAYS = 3
 DATA_DAGS = ("ingest_orders", "build_profiles", "score_audiences")
 RECOMMENDER = "train_recommender"
-PHASE_TIMEOUT_S = 900.0
+#: A phase fails when no DAG run and no task instance has changed state for this long.
+STALL_TIMEOUT_S = 600.0
 
 
 def write_env_file(path: Path, values: Mapping[str, str]) -> None:
@@ -63,13 +64,36 @@ def deployment_settings(airflow_home: Path, today: dt.date, sample_days: list[dt
     """The settings of the demo deployment whose sample ends yesterday."""
     from marketflow.ingest.sample import replay_calendar
 
+    from marketflow.campaigns.config import load_campaigns
+
     shift = replay_shift(sample_days, today)
-    yesterday = today - dt.timedelta(days=1)
+    schedules = [c.schedule for c in load_campaigns() if c.enabled]
     return {
-        "MARKETFLOW_START_DATE": (yesterday - dt.timedelta(days=REPLAY_DAYS - 1)).isoformat(),
+        "MARKETFLOW_START_DATE": first_replayed_day(today, schedules).isoformat(),
         "MARKETFLOW_INGEST_CALENDAR": replay_calendar(sample_days, shift).model_dump_json(),
         **LocalChannels.under(airflow_home, smtp_port).environment(),
     }
+
+
+def first_replayed_day(today: dt.date, schedules: list[str]) -> dt.date:
+    """The first day the scheduler replays: `MIN_REPLAY_DAYS` back, or earlier when a campaign's
+    latest due run works on an earlier day (its profiles and scores come from the replayed runs)."""
+    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    from marketflow.days import interval_day
+
+    first = today - dt.timedelta(days=MIN_REPLAY_DAYS)
+    earliest = dt.datetime.combine(today - dt.timedelta(days=31), dt.time(), dt.timezone.utc)
+    for schedule in schedules:
+        if schedule == "@once":
+            continue
+        info = CronDataIntervalTimetable(schedule, timezone="UTC").next_dagrun_info(
+            last_automated_data_interval=None, restriction=TimeRestriction(earliest=earliest, latest=None, catchup=False)
+        )
+        if info is not None and info.data_interval is not None:
+            first = min(first, interval_day(info.data_interval.end))
+    return first
 
 
 def replay_shift(sample_days: list[dt.date], today: dt.date) -> dt.timedelta:
@@ -87,22 +111,29 @@ def initial_import(engine: Engine, settings: IngestSettings, first: dt.date, las
 
 
 class Watcher:
-    """Prints each DAG run once it finishes, and waits for the deployment to reach a state."""
+    """Prints each DAG run once it finishes (with the time since the deployment started), and waits
+    for the deployment to reach a state."""
 
     def __init__(self) -> None:
         self.printed: set[str] = set()
+        self.started = time.monotonic()
 
     def report(self) -> list[RunRecord]:
         runs = dag_runs()
         for run in runs:
             if run.finished and run.run_id + run.dag_id not in self.printed:
                 self.printed.add(run.run_id + run.dag_id)
-                print(f"    {run.line()}", flush=True)
+                print(f"  {self.clock()}  {run.line()}", flush=True)
         return runs
 
+    def clock(self) -> str:
+        minutes, seconds = divmod(int(time.monotonic() - self.started), 60)
+        return f"[{minutes:02d}:{seconds:02d}]"
+
     def wait(self, what: str, done: Callable[[list[RunRecord]], bool], dag_ids: tuple[str, ...]) -> list[RunRecord]:
-        """Until `done(runs)`; stops early when a run of `dag_ids` fails."""
-        deadline = time.monotonic() + PHASE_TIMEOUT_S
+        """Until `done(runs)`. Stops when a run of `dag_ids` fails, or when nothing has changed state
+        for `STALL_TIMEOUT_S`; then says which runs and tasks were left and in what state."""
+        last_change, last_state = time.monotonic(), None
         while True:
             runs = self.report()
             failed = [r for r in runs if r.dag_id in dag_ids and r.state == "failed"]
@@ -110,9 +141,24 @@ class Watcher:
                 raise RuntimeError(f"{what}: {len(failed)} run(s) failed: {[r.line() for r in failed]}")
             if done(runs):
                 return runs
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{what}: not done after {PHASE_TIMEOUT_S:.0f} s")
+            unfinished = [r for r in runs if not r.finished]
+            state = ([(r.dag_id, r.run_id, r.state) for r in runs], task_states(unfinished))
+            if state != last_state:
+                last_change, last_state = time.monotonic(), state
+            elif time.monotonic() - last_change > STALL_TIMEOUT_S:
+                raise RuntimeError(f"{what}: nothing changed for {STALL_TIMEOUT_S:.0f} s; {_pending(unfinished, state[1])}")
             time.sleep(2)
+
+
+def _pending(unfinished: list[RunRecord], tasks: dict[tuple[str, str, str], str]) -> str:
+    if not unfinished:
+        return "no run was left unfinished (did the scheduler create the next one?)"
+    lines = []
+    for run in unfinished:
+        states = ", ".join(f"{task}={state}" for (dag_id, run_id, task), state in sorted(tasks.items())
+                           if (dag_id, run_id) == (run.dag_id, run.run_id))
+        lines.append(f"{run.line()} [{states or 'no task instances'}]")
+    return "left unfinished: " + "; ".join(lines)
 
 
 def _idle(runs: list[RunRecord], dag_ids: tuple[str, ...]) -> bool:
@@ -224,6 +270,11 @@ def _wait_for_dags(expected: set[str], timeout: float = 180.0) -> None:
         time.sleep(1)
 
 
+def _tail(path: Path, lines: int) -> str:
+    text = path.read_text(errors="replace") if path.is_file() else ""
+    return "\n".join(f"    {line[:300]}" for line in text.splitlines()[-lines:])
+
+
 def main() -> int:
     """Re-date and unpack the sample, import all but its last week, then run the deployment."""
     from marketflow.campaigns.config import load_campaigns
@@ -263,6 +314,8 @@ def main() -> int:
             run_deployment(campaigns, yesterday)
         except RuntimeError as error:
             print(f"==> STOPPED: {error}")
+            print(f"==> the scheduler's last log lines ({stack.logs / 'scheduler.log'}):")
+            print(_tail(stack.logs / "scheduler.log", 15))
             failed = True
     print(f"==> the deployment ran for {time.perf_counter() - started:.0f} s; stopped it")
     print(f"==> campaigns (local SMTP sink; open the .eml files in {channels.outbox}):")

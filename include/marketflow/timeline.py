@@ -102,6 +102,22 @@ def dag_runs(dag_ids: Iterable[str] | None = None) -> list[RunRecord]:
     return records
 
 
+def task_states(runs: Iterable[RunRecord]) -> dict[tuple[str, str, str], str]:
+    """(dag_id, run_id, task_id) -> state of every task instance of `runs` ("none" before it is scheduled)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select, tuple_
+
+    keys = [(run.dag_id, run.run_id) for run in runs]
+    if not keys:
+        return {}
+    stmt = select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id, TaskInstance.state).where(
+        tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys)
+    )
+    with create_session() as session:
+        return {(dag_id, run_id, task_id): str(state or "none") for dag_id, run_id, task_id, state in session.execute(stmt)}
+
+
 def set_paused(dag_ids: Iterable[str], paused: bool) -> None:
     """Pause or unpause DAGs, as `airflow dags pause|unpause` does."""
     from airflow.models.dag import DagModel

@@ -1,5 +1,5 @@
 """Scoring and audience selection through real Airflow on the whole real history (2010-12-01..2011-10-31),
-on SQLite and PostgreSQL, each DAG run twice: `score_audiences` for 2011-10-31 (on the profile
+on the PostgreSQL warehouse (the demo test runs them on SQLite), each DAG run twice: `score_audiences` for 2011-10-31 (on the profile
 snapshot the profile stage built), then `campaign__cross_sell` for the same day (daily, so its run
 works on 2011-10-31 and orders its audience by the scores just written), sending to a real SMTP sink.
 
@@ -29,7 +29,7 @@ from tests.airflow_runner import run_dag, task_states
 from tests.campaign_dags.seeded import TASKS as CAMPAIGN_TASKS
 from tests.campaign_dags.seeded import conf, ledger, run_row
 from tests.campaigns.smtp_server import SmtpSink
-from tests.conftest import REPO
+from tests.conftest import REPO, postgres_only
 from tests.profiles.real_orders import insert_orders, read_history
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
@@ -90,6 +90,7 @@ def stored(engine: Engine, table, *where) -> list:
         return list(conn.execute(select(table).where(*where).order_by(*table.primary_key.columns)).all())
 
 
+@postgres_only
 def test_scoring_and_a_campaign_on_the_real_history_rerun_identically_and_send_once(
     warehouse_connection_env: str,
     airflow_db: Path,

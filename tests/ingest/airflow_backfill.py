@@ -1,8 +1,7 @@
 """Backfill a range of days through Airflow (`dag.test` per day), in this process or in one of its own.
 
-The whole-history test runs the PostgreSQL backfill in a second process while the SQLite one runs in
-the test process: the two are independent, each run costs ~0.5 s of Airflow bookkeeping, and CI has
-two cores.
+The whole-history test runs the PostgreSQL backfill in a second process while the test process
+runs the SQLite one: the two are independent, and CI has two cores.
 
     python -m tests.ingest.airflow_backfill WAREHOUSE_URL LANDING FIRST_DAY LAST_DAY RESULT_JSON
 """

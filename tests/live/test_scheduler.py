@@ -1,7 +1,7 @@
 """The pipeline run by Airflow's real scheduler (scheduler, dag-processor, triggerer, api-server,
 LocalExecutor), with the shop's exports arriving one day at a time.
 
-A week of the sample, re-dated to end yesterday (D1..D7), is replayed: the test drops each day's
+Five days of the sample, re-dated to end yesterday (D1..D5), are replayed: the test drops each day's
 export into the landing folder once the previous day is ingested, and holds the last one back.
 Two campaigns (the re-order reminder on a daily 00:00 schedule) are unpaused before it arrives:
 `strict_reminder` may not wait for late inputs, `patient_reminder` may. The test asserts:
@@ -36,8 +36,8 @@ from tests.live.deployment import Deployment, deployment
 pytestmark = pytest.mark.slow
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
-WEEK = [TODAY - dt.timedelta(days=n) for n in range(7, 0, -1)]  # D1..D7, D7 = yesterday
-LATE = WEEK[-1]
+DAYS = [TODAY - dt.timedelta(days=n) for n in range(5, 0, -1)]  # D1..D5, D5 = yesterday
+LATE = DAYS[-1]
 DATA_DAGS = ("ingest_orders", "build_profiles", "score_audiences")
 STRICT, PATIENT = "campaign__strict_reminder", "campaign__patient_reminder"
 ARTIFACTS = REPO / "test-artifacts"
@@ -69,7 +69,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         "MARKETFLOW_PROPENSITY_SHARDS": "1",  # one scoring task a day: 2 cores run the whole stack
     }
     home = tmp_path_factory.mktemp("live") / "airflow-home"
-    with deployment(home, campaigns, WEEK, settings) as live:
+    with deployment(home, campaigns, DAYS, settings) as live:
         yield live
 
 
@@ -97,34 +97,34 @@ def _run_row(live: Deployment, campaign: str) -> dict[str, Any]:
         return dict(row)
 
 
-def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(live: Deployment) -> None:
+def test_five_days_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(live: Deployment) -> None:
     live.marketflow("runs")  # the CLI reaches the deployment's metadata database
-    live.release(WEEK[0])
+    live.release(DAYS[0])
     live.airflow("dags", "unpause", "build_profiles")
     live.airflow("dags", "unpause", "score_audiences")
     live.airflow("dags", "unpause", "ingest_orders")
 
-    # D1..D6 arrive one a day: each once the day before is ingested.
-    for day in WEEK[:-1]:
+    # D1..D4 arrive one a day: each once the day before is ingested.
+    for day in DAYS[:-1]:
         live.release(day)
         live.wait(
             f"ingest of {day}",
             lambda day=day: [r for r in _finished(live.runs("ingest_orders"), "ingest_orders") if str(day) in r["days"]],
         )
-    live.wait("the profiles of D6", lambda: str(WEEK[-2]) in _days_built(live.runs("build_profiles"), "build_profiles"))
+    live.wait("the profiles of D4", lambda: str(DAYS[-2]) in _days_built(live.runs("build_profiles"), "build_profiles"))
 
-    # D7's export is late: its ingest run waits, nothing downstream runs for D7.
+    # D5's export is late: its ingest run waits, nothing downstream runs for D5.
     live.airflow("dags", "unpause", STRICT)
     live.airflow("dags", "unpause", PATIENT)
     strict = live.wait("the strict campaign to be blocked", lambda: _finished(live.runs(STRICT), STRICT))
     assert [r["state"] for r in strict] == ["failed"] and strict[0]["days"] == [str(LATE)]
     row = _run_row(live, "strict_reminder")
     expected_reason = (
-        f"stale or missing inputs for {LATE}: orders as of {WEEK[-2]} is 1 day(s) older than {LATE} "
-        f"(the same day allowed); profiles as of {WEEK[-2]} is 1 day(s) older than {LATE} (the same day allowed)"
+        f"stale or missing inputs for {LATE}: orders as of {DAYS[-2]} is 1 day(s) older than {LATE} "
+        f"(the same day allowed); profiles as of {DAYS[-2]} is 1 day(s) older than {LATE} (the same day allowed)"
     )
     assert (row["status"], row["blocked_reason"]) == ("blocked", expected_reason)
-    assert row["inputs"] == {"orders": str(WEEK[-2]), "profiles": str(WEEK[-2])}
+    assert row["inputs"] == {"orders": str(DAYS[-2]), "profiles": str(DAYS[-2])}
     page = html.unescape(live.page("/campaigns/strict_reminder"))
     assert f"The run of {LATE} was blocked and contacted no one." in page and expected_reason in page
     log = live.task_log(STRICT, strict[0]["run_id"], "wait_for_inputs")
@@ -132,8 +132,8 @@ def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(li
     ingest_late = [r for r in live.runs("ingest_orders") if str(LATE) in r["days"]]
     assert [r["state"] for r in ingest_late] == ["running"]
     live.wait(
-        "profiles and scores of D1..D6",
-        lambda: set(_days_built(live.runs("score_audiences"), "score_audiences")) >= {str(d) for d in WEEK[:-1]},
+        "profiles and scores of D1..D4",
+        lambda: set(_days_built(live.runs("score_audiences"), "score_audiences")) >= {str(d) for d in DAYS[:-1]},
     )
     assert _count(live, customer_profiles, customer_profiles.c.as_of_date == LATE) == 0
     assert _count(live, audience_scores, audience_scores.c.as_of_date == LATE) == 0
@@ -141,7 +141,7 @@ def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(li
     assert [r["state"] for r in patient] == ["running"]  # waiting for its inputs, contacting nobody
     assert _count(live, messages) == 0 and _sent_emails(live) == []
 
-    # The export arrives: D7 flows through every stage and the patient campaign sends, once.
+    # The export arrives: D5 flows through every stage and the patient campaign sends, once.
     live.release(LATE)
     patient = live.wait("the patient campaign", lambda: _finished(live.runs(PATIENT), PATIENT), timeout=360)
     assert [r["state"] for r in patient] == ["success"], live.marketflow("runs").stdout
@@ -163,26 +163,26 @@ def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(li
     # Every stage ran exactly once per day, started by its input.
     runs = live.runs()
     ingest = [r for r in runs if r["dag_id"] == "ingest_orders"]
-    assert sorted(d for r in ingest for d in r["days"]) == [str(d) for d in WEEK]
+    assert sorted(d for r in ingest for d in r["days"]) == [str(d) for d in DAYS]
     assert {r["trigger"] for r in ingest} == {"schedule"} and {r["state"] for r in ingest} == {"success"}
     for dag_id, asset in (("build_profiles", "marketflow_orders"), ("score_audiences", "marketflow_customer_profiles")):
         built = _days_built(runs, dag_id)
-        assert built == Counter({str(d): 1 for d in WEEK}), (dag_id, built)
+        assert built == Counter({str(d): 1 for d in DAYS}), (dag_id, built)
         assert {r["trigger"] for r in runs if r["dag_id"] == dag_id} == {f"asset {asset}"}
     _write_timeline(live)
 
     # A backfill of past days contacts nobody; a paused DAG is refused with the way out.
-    result = live.marketflow("backfill", PATIENT, "--from-date", str(WEEK[3]), "--to-date", str(WEEK[4]), "--wait")
-    assert f"2 run(s) for days {WEEK[3]}..{WEEK[4]}, at most 1 at a time" in result.stdout
+    result = live.marketflow("backfill", PATIENT, "--from-date", str(DAYS[1]), "--to-date", str(DAYS[2]), "--wait")
+    assert f"2 run(s) for days {DAYS[1]}..{DAYS[2]}, at most 1 at a time" in result.stdout
     with warehouse_engine(live.warehouse_url).connect() as conn:
         modes = dict(conn.execute(select(campaign_runs.c.run_day, campaign_runs.c.send_mode).where(
             campaign_runs.c.campaign == "patient_reminder")).all())
     assert {str(day): mode for day, mode in modes.items()} == {
-        str(WEEK[3]): "backfill", str(WEEK[4]): "backfill", str(LATE): "live"
+        str(DAYS[1]): "backfill", str(DAYS[2]): "backfill", str(LATE): "live"
     }
     assert _sent_emails(live) == recipients
     live.airflow("dags", "pause", STRICT)
-    refused = live.marketflow("backfill", STRICT, "--from-date", str(WEEK[0]), "--to-date", str(WEEK[1]), check=False)
+    refused = live.marketflow("backfill", STRICT, "--from-date", str(DAYS[0]), "--to-date", str(DAYS[1]), check=False)
     assert refused.returncode == 2
     assert f"refused: {STRICT} is paused: Airflow would create the backfill's runs and leave them queued" in refused.stdout
     _write_timeline(live)

@@ -1,7 +1,8 @@
-"""Profiles for the real history built through Airflow, on PostgreSQL (the production backend).
+"""Profiles on the real history built through Airflow, on PostgreSQL (the production backend).
 
-Every day of the history (2010-12-01..2011-10-31) in one `rebuild_from`/`rebuild_to` run, then the
-daily run of 2011-10-31, which must reproduce the rows the range run stored. SQLite gives the same
+With every order of the history (2010-12-01..2011-10-31) in the warehouse, one `rebuild_from`/`rebuild_to`
+run builds the snapshots of its last two months (each from all the orders up to its day), then the
+daily run of 2011-10-31 must reproduce the rows the range run stored. SQLite gives the same
 snapshots (tests/profiles/test_snapshots.py compares the two backends' rows).
 """
 
@@ -18,12 +19,12 @@ from marketflow.profiles.segments import SEGMENTS
 from marketflow.profiles.warehouse import stored_segment_counts
 from marketflow.warehouse import schema, warehouse_engine
 from tests.airflow_runner import run_dag, task_states
+from tests.conftest import postgres_only
 from tests.profiles.real_orders import insert_orders
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
-POSTGRES_ONLY = pytest.mark.parametrize("empty_warehouse_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 
-FIRST, LAST = dt.date(2010, 12, 1), dt.date(2011, 10, 31)
+FIRST, LAST = dt.date(2011, 9, 1), dt.date(2011, 10, 31)  # the days rebuilt
 
 
 def rows_per_day(url: str, table) -> dict[dt.date, int]:
@@ -39,7 +40,7 @@ def last_day_rows(url: str) -> list[tuple]:
         return [tuple(row) for row in conn.execute(query)]
 
 
-@POSTGRES_ONLY
+@postgres_only
 def test_profiles_of_the_real_history_build_through_airflow(
     warehouse_connection_env: str, airflow_db: Path, real_orders: pd.DataFrame
 ) -> None:

@@ -20,6 +20,7 @@ from marketflow.recommend.train import EVALUATION_FILE, SERVING_FILE
 from marketflow.warehouse import schema, warehouse_engine
 from marketflow.profiles.settings import DEFAULT_SERVICE_CODES
 from tests.airflow_runner import run_dag, task_states
+from tests.conftest import postgres_only
 from tests.profiles.real_orders import insert_orders, read_history
 from tests.recommend.conftest import FAST_FIXED
 
@@ -59,6 +60,7 @@ def _active_customers(orders: pd.DataFrame, day: dt.date) -> int:
     return orders.loc[bought & merchandise & (orders["order_date"] <= day), "customer_id"].nunique()
 
 
+@postgres_only
 def test_train_gate_serve_and_roll_back(
     warehouse_connection_env: str,
     airflow_db: Path,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, func, select
 
 from marketflow.campaigns.config import load_campaigns
-from marketflow.demo import REPLAY_DAYS
+from marketflow.demo import MIN_REPLAY_DAYS, read_env_file
 from marketflow.warehouse import warehouse_engine
 from marketflow.warehouse.schema import campaign_runs, messages, model_registry, orders, quarantine
 from tests.ui.demo_run import DemoRun
@@ -32,7 +32,9 @@ def test_the_scheduler_ran_every_stage_for_each_replayed_day_started_by_its_inpu
     runs = demo_run.runs()
     assert {run["state"] for run in runs} == {"success"}, [r for r in runs if r["state"] != "success"]
     yesterday = dt.datetime.now(UTC).date() - dt.timedelta(days=1)
-    replayed = {str(yesterday - dt.timedelta(days=n)) for n in range(REPLAY_DAYS)}
+    first = dt.date.fromisoformat(read_env_file(demo_run.home / "marketflow.env")["MARKETFLOW_START_DATE"])
+    replayed = {str(first + dt.timedelta(days=n)) for n in range((yesterday - first).days + 1)}
+    assert len(replayed) >= MIN_REPLAY_DAYS
     for dag_id, trigger in (
         ("ingest_orders", "schedule"),
         ("build_profiles", "asset marketflow_orders"),
@@ -72,7 +74,11 @@ def test_the_demo_prints_what_the_warehouse_and_the_outbox_hold(demo_run: DemoRu
 
 def test_the_demo_leaves_its_settings_for_make_ui(demo_run: DemoRun) -> None:
     settings = (demo_run.home / "marketflow.env").read_text()
-    yesterday = dt.datetime.now(UTC).date() - dt.timedelta(days=1)
-    first = yesterday - dt.timedelta(days=REPLAY_DAYS - 1)
-    assert f"MARKETFLOW_START_DATE={first}" in settings
+    first = dt.date.fromisoformat(read_env_file(demo_run.home / "marketflow.env")["MARKETFLOW_START_DATE"])
+    campaign_days = [
+        dt.date.fromisoformat(run["days"][0]) for run in demo_run.runs() if run["dag_id"].startswith("campaign__")
+    ]
+    assert min(campaign_days) == first or (dt.datetime.now(UTC).date() - first).days == MIN_REPLAY_DAYS, (
+        "the replay starts at the earliest campaign day, or three days back"
+    )
     assert "MARKETFLOW_INGEST_CALENDAR=" in settings and "AIRFLOW_CONN_SMTP_DEFAULT=" in settings
