@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from marketflow.dag_defaults import deployment_start, periodic_start
-from marketflow.demo import deployment_settings, read_env_file, replay_shift, write_env_file
+from marketflow.demo import (
+    deployment_settings,
+    first_replayed_day,
+    latest_cron_day,
+    read_env_file,
+    replay_shift,
+    write_env_file,
+)
 from marketflow.ingest.calendar import closure_reason
 from marketflow.ingest.sample import SAMPLE_FIRST_DAY, SAMPLE_LAST_DAY, redate_orders, sample_days, unpack_sample
 from marketflow.ingest.settings import IngestSettings
@@ -51,8 +58,9 @@ def test_the_sample_replays_re_dated_with_its_calendar(tmp_path: Path) -> None:
     assert redate_orders(b"1,X,,2,2011-10-31 08:29:00,1.0,1,UK\n", SAMPLE_LAST_DAY, shift) == (
         b"1,X,,2,2026-11-29 08:29:00,1.0,1,UK\n"
     )
-    settings = deployment_settings(tmp_path, today, original, smtp_port=2525)
-    assert settings["MARKETFLOW_START_DATE"] == "2026-11-22"  # the scheduler replays the last eight days
+    settings = deployment_settings(tmp_path, dt.datetime(2026, 11, 30, 10, tzinfo=UTC), original, smtp_port=2525)
+    # Thursday 2026-11-26 09:00 was the re-order reminder's latest due run: it works on Wednesday
+    assert settings["MARKETFLOW_START_DATE"] == "2026-11-25"
     calendar = IngestSettings.from_env({"MARKETFLOW_INGEST_CALENDAR": settings["MARKETFLOW_INGEST_CALENDAR"]}).calendar
     every_day = [days[0] + dt.timedelta(days=n) for n in range((days[-1] - days[0]).days + 1)]
     closed = {day for day in every_day if closure_reason(day, calendar) is not None}
@@ -60,6 +68,15 @@ def test_the_sample_replays_re_dated_with_its_calendar(tmp_path: Path) -> None:
     assert closure_reason(dt.date(2011, 8, 29) + shift, calendar) == "closed on 2011-08-29 in the sample"
     smtp = json.loads(settings["AIRFLOW_CONN_SMTP_DEFAULT"])
     assert (smtp["host"], smtp["port"]) == ("127.0.0.1", 2525)
+
+
+def test_the_replay_reaches_back_to_the_earliest_latest_due_campaign_day() -> None:
+    monday_10 = dt.datetime(2026, 11, 30, 10, tzinfo=UTC)
+    assert latest_cron_day("0 7 * * 1", monday_10) == dt.date(2026, 11, 29)  # ran at 07:00 today
+    assert latest_cron_day("0 11 * * 1", monday_10) == dt.date(2026, 11, 22)  # due at 11:00: last week's
+    assert latest_cron_day("0 9 * * 2,4", monday_10) == dt.date(2026, 11, 25)
+    assert first_replayed_day(monday_10, ["0 8 * * *"]) == dt.date(2026, 11, 27)  # at least three days
+    assert first_replayed_day(monday_10, ["0 8 * * *", "0 11 * * 1", "@once"]) == dt.date(2026, 11, 22)
 
 
 def test_the_settings_file_is_sourced_by_a_shell_unchanged(tmp_path: Path) -> None:

@@ -60,40 +60,46 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def deployment_settings(airflow_home: Path, today: dt.date, sample_days: list[dt.date], smtp_port: int) -> dict[str, str]:
+def deployment_settings(airflow_home: Path, now: dt.datetime, sample_days: list[dt.date], smtp_port: int) -> dict[str, str]:
     """The settings of the demo deployment whose sample ends yesterday."""
     from marketflow.ingest.sample import replay_calendar
 
     from marketflow.campaigns.config import load_campaigns
 
-    shift = replay_shift(sample_days, today)
+    shift = replay_shift(sample_days, now.date())
     schedules = [c.schedule for c in load_campaigns() if c.enabled]
     return {
-        "MARKETFLOW_START_DATE": first_replayed_day(today, schedules).isoformat(),
+        "MARKETFLOW_START_DATE": first_replayed_day(now, schedules).isoformat(),
         "MARKETFLOW_INGEST_CALENDAR": replay_calendar(sample_days, shift).model_dump_json(),
         **LocalChannels.under(airflow_home, smtp_port).environment(),
     }
 
 
-def first_replayed_day(today: dt.date, schedules: list[str]) -> dt.date:
-    """The first day the scheduler replays: `MIN_REPLAY_DAYS` back, or earlier when a campaign's
-    latest due run works on an earlier day (its profiles and scores come from the replayed runs)."""
+def first_replayed_day(now: dt.datetime, schedules: list[str]) -> dt.date:
+    """The first day the scheduler replays: `MIN_REPLAY_DAYS` before `now`, or earlier when a
+    campaign's latest due run works on an earlier day (its profiles and scores come from the replay)."""
+    first = now.date() - dt.timedelta(days=MIN_REPLAY_DAYS)
+    for schedule in schedules:
+        if schedule != "@once" and (due := latest_cron_day(schedule, now)) is not None:
+            first = min(first, due)
+    return first
+
+
+def latest_cron_day(schedule: str, now: dt.datetime) -> dt.date | None:
+    """Day D of the latest run a daily-or-slower UTC cron has due at `now` (None: none in 31 days)."""
     from airflow.timetables.base import TimeRestriction
     from airflow.timetables.interval import CronDataIntervalTimetable
 
     from marketflow.days import interval_day
 
-    first = today - dt.timedelta(days=MIN_REPLAY_DAYS)
-    earliest = dt.datetime.combine(today - dt.timedelta(days=31), dt.time(), dt.timezone.utc)
-    for schedule in schedules:
-        if schedule == "@once":
-            continue
-        info = CronDataIntervalTimetable(schedule, timezone="UTC").next_dagrun_info(
-            last_automated_data_interval=None, restriction=TimeRestriction(earliest=earliest, latest=None, catchup=False)
-        )
-        if info is not None and info.data_interval is not None:
-            first = min(first, interval_day(info.data_interval.end))
-    return first
+    timetable = CronDataIntervalTimetable(schedule, timezone="UTC")
+    restriction = TimeRestriction(earliest=now - dt.timedelta(days=31), latest=None, catchup=True)
+    interval, day = None, None
+    while (info := timetable.next_dagrun_info(last_automated_data_interval=interval, restriction=restriction)) and (
+        info.data_interval.end <= now
+    ):
+        interval, day = info.data_interval, interval_day(info.data_interval.end)
+    return day
 
 
 def replay_shift(sample_days: list[dt.date], today: dt.date) -> dt.timedelta:
@@ -282,13 +288,14 @@ def main() -> int:
 
     airflow_home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
     landing = IngestSettings.from_env().landing_url
-    today = dt.datetime.now(dt.timezone.utc).date()
+    now = dt.datetime.now(dt.timezone.utc)
+    today = now.date()
     yesterday = today - dt.timedelta(days=1)
     original = sample_days()
     shift = replay_shift(original, today)
     days = unpack_sample(landing, shift=shift)
     port = int(os.environ.get("MARKETFLOW_SMTP_SINK_PORT") or 2525)
-    settings = deployment_settings(airflow_home, today, original, port)
+    settings = deployment_settings(airflow_home, now, original, port)
     write_env_file(airflow_home / ENV_FILE, settings)
     os.environ.update(settings)
     first_replayed = dt.date.fromisoformat(settings["MARKETFLOW_START_DATE"])

@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine
 
 from marketflow.days import event_days, interval_day
 
@@ -64,20 +67,27 @@ def _trigger(run_type: str, assets: list[str]) -> str:
     return {"scheduled": "schedule"}.get(run_type, run_type)
 
 
-def dag_runs(dag_ids: Iterable[str] | None = None) -> list[RunRecord]:
-    """Every run of `dag_ids` (default: all), oldest first."""
+@lru_cache(maxsize=4)
+def _metadata_engine(url: str) -> Engine:
+    """An engine on another deployment's metadata database (SQLite: waits out its writers' locks)."""
+    return create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+
+
+def dag_runs(dag_ids: Iterable[str] | None = None, metadata_url: str | None = None) -> list[RunRecord]:
+    """Every run of `dag_ids` (default: all), oldest first, from this process's Airflow metadata
+    database or the one at `metadata_url` (another deployment's, e.g. one a test watches)."""
     from airflow.models.asset import AssetEvent  # noqa: F401  (defines DagRun.consumed_asset_events)
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
-    from sqlalchemy.orm import configure_mappers, selectinload
+    from sqlalchemy.orm import Session, configure_mappers, selectinload
 
     configure_mappers()
     stmt = select(DagRun).options(selectinload(DagRun.consumed_asset_events)).order_by(DagRun.id)
     if dag_ids is not None:
         stmt = stmt.where(DagRun.dag_id.in_(list(dag_ids)))
     records = []
-    with create_session() as session:
+    with create_session() if metadata_url is None else Session(_metadata_engine(metadata_url)) as session:
         for run in session.scalars(stmt):
             events = list(run.consumed_asset_events)
             run_type = str(run.run_type.value if hasattr(run.run_type, "value") else run.run_type)

@@ -13,6 +13,7 @@ from marketflow.ingest import IngestSettings, ingest_day, ingest_history
 from marketflow.ingest.errors import ExportFileError, ValidationFailed
 from marketflow.ingest.history import days_between
 from marketflow.warehouse import schema, warehouse_engine
+from tests.conftest import postgres_only
 from tests.ingest.conftest import copy_days
 from tests.ingest.warehouse_state import INGEST_TABLES, table_fingerprints
 
@@ -42,6 +43,7 @@ def _landing(real_landing: Path, target: Path) -> Path:
     return copy_days(real_landing, target, trading)
 
 
+@postgres_only
 def test_batches_of_days_leave_the_warehouse_a_day_by_day_load_leaves(
     warehouse_url: str, real_landing: Path, tmp_path: Path
 ) -> None:

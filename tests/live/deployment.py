@@ -60,9 +60,12 @@ class Deployment:
         return result.stdout
 
     def runs(self, *dag_ids: str) -> list[dict[str, Any]]:
-        """`marketflow runs --json`: every DAG run with its days, state and trigger."""
-        args = [arg for dag_id in dag_ids for arg in ("--dag", dag_id)]
-        return json.loads(self.marketflow("runs", "--json", *args).stdout.strip().splitlines()[-1])
+        """Every DAG run with its days, state and trigger, as `marketflow runs --json` prints them (read
+        here: a CLI process a poll would take a core from the deployment)."""
+        from marketflow.timeline import dag_runs
+
+        runs = dag_runs(dag_ids or None, metadata_url=f"sqlite:///{self.home / 'airflow.db'}")
+        return [run.as_dict() for run in runs]
 
     def release(self, day: dt.date) -> None:
         """The shop's exports of `day` arrive in the landing folder."""
@@ -158,7 +161,7 @@ def deployment(home: Path, campaigns: Path, replayed: list[dt.date], settings: d
     original = sample_days()
     days = unpack_sample(str(staging), shift=(today - dt.timedelta(days=1)) - original[-1])
     env = base_environment(home)
-    env.update(deployment_settings(home, today, original, free_port()))
+    env.update(deployment_settings(home, dt.datetime.now(dt.timezone.utc), original, free_port()))
     env.update({"MARKETFLOW_START_DATE": replayed[0].isoformat(), "MARKETFLOW_CAMPAIGNS_DIR": str(campaigns), **settings})
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
     upgrade_to_head(warehouse_engine(f"sqlite:///{home / 'warehouse.db'}"))

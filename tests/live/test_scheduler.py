@@ -1,7 +1,7 @@
 """The pipeline run by Airflow's real scheduler (scheduler, dag-processor, triggerer, api-server,
 LocalExecutor), with the shop's exports arriving one day at a time.
 
-Five days of the sample, re-dated to end yesterday (D1..D5), are replayed: the test drops each day's
+A week of the sample, re-dated to end yesterday (D1..D7), is replayed: the test drops each day's
 export into the landing folder once the previous day is ingested, and holds the last one back.
 Two campaigns (the re-order reminder on a daily 00:00 schedule) are unpaused before it arrives:
 `strict_reminder` may not wait for late inputs, `patient_reminder` may. The test asserts:
@@ -36,7 +36,7 @@ from tests.live.deployment import Deployment, deployment
 pytestmark = pytest.mark.slow
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
-DAYS = [TODAY - dt.timedelta(days=n) for n in range(5, 0, -1)]  # D1..D5, D5 = yesterday
+DAYS = [TODAY - dt.timedelta(days=n) for n in range(7, 0, -1)]  # D1..D7, D7 = yesterday
 LATE = DAYS[-1]
 DATA_DAGS = ("ingest_orders", "build_profiles", "score_audiences")
 STRICT, PATIENT = "campaign__strict_reminder", "campaign__patient_reminder"
@@ -97,23 +97,23 @@ def _run_row(live: Deployment, campaign: str) -> dict[str, Any]:
         return dict(row)
 
 
-def test_five_days_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(live: Deployment) -> None:
+def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(live: Deployment) -> None:
     live.marketflow("runs")  # the CLI reaches the deployment's metadata database
     live.release(DAYS[0])
     live.airflow("dags", "unpause", "build_profiles")
     live.airflow("dags", "unpause", "score_audiences")
     live.airflow("dags", "unpause", "ingest_orders")
 
-    # D1..D4 arrive one a day: each once the day before is ingested.
+    # D1..D6 arrive one a day: each once the day before is ingested.
     for day in DAYS[:-1]:
         live.release(day)
         live.wait(
             f"ingest of {day}",
             lambda day=day: [r for r in _finished(live.runs("ingest_orders"), "ingest_orders") if str(day) in r["days"]],
         )
-    live.wait("the profiles of D4", lambda: str(DAYS[-2]) in _days_built(live.runs("build_profiles"), "build_profiles"))
+    live.wait("the profiles of D6", lambda: str(DAYS[-2]) in _days_built(live.runs("build_profiles"), "build_profiles"))
 
-    # D5's export is late: its ingest run waits, nothing downstream runs for D5.
+    # D7's export is late: its ingest run waits, nothing downstream runs for D7.
     live.airflow("dags", "unpause", STRICT)
     live.airflow("dags", "unpause", PATIENT)
     strict = live.wait("the strict campaign to be blocked", lambda: _finished(live.runs(STRICT), STRICT))
@@ -132,7 +132,7 @@ def test_five_days_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once
     ingest_late = [r for r in live.runs("ingest_orders") if str(LATE) in r["days"]]
     assert [r["state"] for r in ingest_late] == ["running"]
     live.wait(
-        "profiles and scores of D1..D4",
+        "profiles and scores of D1..D6",
         lambda: set(_days_built(live.runs("score_audiences"), "score_audiences")) >= {str(d) for d in DAYS[:-1]},
     )
     assert _count(live, customer_profiles, customer_profiles.c.as_of_date == LATE) == 0
@@ -141,7 +141,7 @@ def test_five_days_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once
     assert [r["state"] for r in patient] == ["running"]  # waiting for its inputs, contacting nobody
     assert _count(live, messages) == 0 and _sent_emails(live) == []
 
-    # The export arrives: D5 flows through every stage and the patient campaign sends, once.
+    # The export arrives: D7 flows through every stage and the patient campaign sends, once.
     live.release(LATE)
     patient = live.wait("the patient campaign", lambda: _finished(live.runs(PATIENT), PATIENT), timeout=360)
     assert [r["state"] for r in patient] == ["success"], live.marketflow("runs").stdout

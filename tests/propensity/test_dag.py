@@ -20,6 +20,7 @@ from marketflow.profiles.warehouse import build_days
 from marketflow.propensity.shards import shard_of
 from marketflow.warehouse import schema, warehouse_engine
 from tests.airflow_runner import run_dag, task_states
+from tests.conftest import postgres_only
 from tests.profiles.real_orders import insert_orders
 
 pytestmark = pytest.mark.real_data
@@ -51,6 +52,7 @@ def stored(url: str, table) -> list:
         return list(conn.execute(select(table).order_by(*table.primary_key.columns)).all())
 
 
+@postgres_only
 def test_score_audiences_scores_every_customer_once_and_reruns_identically(
     warehouse_connection_env: str, airflow_db: Path, real_orders: pd.DataFrame, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
