@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# The test command: set up .venv, start what the tests need (PostgreSQL on 127.0.0.1),
-# run pytest, and stop what was started. Extra arguments go to pytest.
+# The test command: set up .venv, start what the tests need (PostgreSQL on 127.0.0.1), run pytest,
+# and stop what was started. With arguments, one pytest run with them (e.g. a file and -x).
+#
+# Without arguments, the whole suite in two phases. Most tests keep one core busy, so first two
+# pytest processes share the two cores: the whole-history and model tests (-m slow) beside the
+# rest. Then the tests that run a whole Airflow deployment (tests/live, tests/ui: a scheduler and
+# its task processes) run alone, so that nothing else competes with the scheduler they time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -13,4 +18,37 @@ export MARKETFLOW_TEST_PG_URL
 echo "==> PostgreSQL for the tests: $MARKETFLOW_TEST_PG_URL"
 
 scripts/browser.sh  # headless Chromium for tests/ui/test_browser.py
-.venv/bin/python -m pytest --durations=15 "$@"
+pytest=(.venv/bin/python -m pytest --durations=15)
+if [ $# -gt 0 ]; then
+    exec "${pytest[@]}" "$@"
+fi
+
+logs=$(mktemp -d)
+deployments=(--ignore=tests/live --ignore=tests/ui)
+echo "==> phase 1: two pytest processes side by side (output follows when both are done)"
+"${pytest[@]}" -p no:cacheprovider --basetemp="$logs/slow" -m slow "${deployments[@]}" >"$logs/slow.log" 2>&1 &
+slow=$!
+"${pytest[@]}" -p no:cacheprovider --basetemp="$logs/rest" -m "not slow" "${deployments[@]}" >"$logs/rest.log" 2>&1 &
+rest=$!
+status=()
+wait "$slow" && status+=("slow=0") || status+=("slow=$?")
+wait "$rest" && status+=("rest=0") || status+=("rest=$?")
+for phase in slow rest; do
+    echo "==> phase 1, -m ${phase/rest/not slow}:"
+    cat "$logs/$phase.log"
+done
+echo "==> phase 2: the deployments (tests/live, tests/ui)"
+"${pytest[@]}" tests/live tests/ui && status+=("deployments=0") || status+=("deployments=$?")
+
+echo "==> pytest exit codes: ${status[*]}"
+failed=0
+for phase in slow rest; do
+    if [[ " ${status[*]} " != *" $phase=0 "* ]]; then
+        failed=1
+        echo "==> phase 1 ($phase) summary:"
+        sed -n '/short test summary info/,$p' "$logs/$phase.log"
+    fi
+done
+[[ " ${status[*]} " == *" deployments=0 "* ]] || failed=1
+rm -rf "$logs"
+exit "$failed"
