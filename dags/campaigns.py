@@ -92,11 +92,10 @@ class CampaignInputsSensor(InputsSensor):
         super().__init__(max_age_days={}, **kwargs)
         self.campaign = campaign
 
-    def freshness(self, context: Any) -> Freshness:
+    def required_inputs(self) -> dict[str, int]:
         from marketflow.campaigns.pipeline import campaign
 
-        self.max_age_days = campaign(self.campaign).required_inputs()
-        return super().freshness(context)
+        return campaign(self.campaign).required_inputs()
 
     def blocked(self, context: Any, freshness: Freshness) -> None:
         from marketflow.campaigns.runs import RunPlan, record_blocked

@@ -62,9 +62,8 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 def deployment_settings(airflow_home: Path, now: dt.datetime, sample_days: list[dt.date], smtp_port: int) -> dict[str, str]:
     """The settings of the demo deployment whose sample ends yesterday."""
-    from marketflow.ingest.sample import replay_calendar
-
     from marketflow.campaigns.config import load_campaigns
+    from marketflow.ingest.sample import replay_calendar
 
     shift = replay_shift(sample_days, now.date())
     schedules = [c.schedule for c in load_campaigns() if c.enabled]
@@ -117,8 +116,8 @@ def initial_import(engine: Engine, settings: IngestSettings, first: dt.date, las
 
 
 class Watcher:
-    """Prints each DAG run once it finishes (with the time since the deployment started), and waits
-    for the deployment to reach a state."""
+    """Prints each DAG run once it finishes (with the time since the first DAG was unpaused), and
+    waits for the deployment to reach a state."""
 
     def __init__(self) -> None:
         self.printed: set[str] = set()

@@ -26,12 +26,16 @@ class InputsSensor(BaseSensorOperator):
         super().__init__(mode="reschedule", **kwargs)
         self.max_age_days = dict(max_age_days)
 
+    def required_inputs(self) -> Mapping[str, int]:
+        """The inputs to wait for, each with its allowed age in days (read when the task runs)."""
+        return self.max_age_days
+
     def freshness(self, context: Any) -> Freshness:
         from marketflow.freshness import check
         from marketflow.warehouse import warehouse_engine
 
         with warehouse_engine().connect() as conn:
-            return check(conn, interval_day(context["data_interval_end"]), self.max_age_days)
+            return check(conn, interval_day(context["data_interval_end"]), self.required_inputs())
 
     def waits(self, context: Any) -> bool:
         """Whether a stale run may keep waiting: only until `timeout` after it was due."""
