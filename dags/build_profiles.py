@@ -10,7 +10,10 @@ Builds the snapshot **as of** day D from the orders and consent events dated on 
 - `product_stats`: product popularity and trend over the last 30 days.
 
 **When it runs**: when `ingest_orders` publishes the orders asset (data-aware, no clock): it
-builds each day D named by the events' `partition_date`, so a re-ingested old day is rebuilt too.
+builds each day D named by the events' `partition_date`, so a re-ingested old day is rebuilt too
+(also the days of orders events sent after its triggering ones, which Airflow 3.3 may leave
+unconsumed; a day another run built after its events is not built again, and a run left with
+nothing to do is skipped).
 Before building, it checks that both exports of every such day are ingested; a day that is not
 fails the run at once, naming the day (no snapshot is built on incomplete orders).
 
@@ -22,7 +25,8 @@ its logical date.
 Each day is replaced in one transaction, so re-running leaves identical rows. The
 `summarise_segments` log shows the customers per segment; the task publishes the
 `marketflow_customer_profiles` asset naming every day built (`partition_dates`; the last also as
-`partition_date`), which starts `score_audiences`.
+`partition_date`) and the newest orders event answered (`answered_through`), which starts
+`score_audiences`.
 Column meanings and segment rules: `include/marketflow/profiles/README.md`.
 """
 
@@ -53,24 +57,21 @@ log = logging.getLogger(__name__)
     doc_md=__doc__,
 )
 def build_profiles() -> None:
-    @task
-    def resolve_as_of_dates() -> list[str]:
-        """The days this run builds (from the triggering orders events, the params or the interval);
-        a run that names no valid day, or a day whose exports are not ingested, fails at once."""
+    @task(inlets=[ORDERS, CUSTOMER_PROFILES], multiple_outputs=True)
+    def resolve_as_of_dates() -> dict[str, object]:
+        """The days this run builds (from the orders events, the params or the interval); a run that
+        names no valid day, or a day whose exports are not ingested, fails at once; one whose days
+        another run already built after their events is skipped."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from marketflow.days import context_days
+        from marketflow.days import resolve_event_work
         from marketflow.profiles.runs import missing_orders
         from marketflow.warehouse import warehouse_engine
 
-        try:
-            days = context_days(get_current_context(), ORDERS, "rebuild_from", "rebuild_to")
-        except ValueError as error:
-            raise AirflowFailException(str(error)) from error
-        if problem := missing_orders(warehouse_engine(), days):
+        work = resolve_event_work(get_current_context(), ORDERS, CUSTOMER_PROFILES, "rebuild_from", "rebuild_to")
+        if problem := missing_orders(warehouse_engine(), work.days):
             raise AirflowFailException(problem)
-        log.info("building %d day(s): %s .. %s", len(days), days[0], days[-1])
-        return [day.isoformat() for day in days]
+        return work.as_xcom()
 
     @task
     def build_snapshots(days: list[str]) -> list[str]:
@@ -89,7 +90,7 @@ def build_profiles() -> None:
         return [s.as_of.isoformat() for s in summaries]
 
     @task(outlets=[CUSTOMER_PROFILES])
-    def summarise_segments(built: list[str]) -> None:
+    def summarise_segments(built: list[str], answered_through: str | None) -> None:
         """Log the stored segment counts of each day built (a table for the last) and publish the
         profiles asset."""
         import datetime as dt
@@ -106,9 +107,10 @@ def build_profiles() -> None:
             log.info("%s: %s", day, ", ".join(f"{segment}={customers}" for segment, customers in counts.items()))
         log.info("%s", segment_summary(days[-1], stored_segment_counts(engine, days[-1])))
         context = get_current_context()
-        context["outlet_events"][CUSTOMER_PROFILES].extra = event_extra(days)
+        context["outlet_events"][CUSTOMER_PROFILES].extra = event_extra(days, answered_through=answered_through)
 
-    summarise_segments(build_snapshots(resolve_as_of_dates()))
+    work = resolve_as_of_dates()
+    summarise_segments(build_snapshots(work["days"]), work["answered_through"])
 
 
 build_profiles()

@@ -6,12 +6,16 @@ purchase in D+1..D+30 and the three features that moved it most (signed LightGBM
 in log-odds), into `audience_scores`.
 
 **When it runs**: when `build_profiles` publishes the profiles asset (data-aware, no clock), for
-every day the events name (`partition_dates`); or manually for a range with params `score_from` /
-`score_to`. The profile snapshot of each day must exist: a missing one fails the run at once,
-naming the day (this DAG never builds profiles itself: `build_profiles` is their one writer).
+every day the events name (`partition_dates`), also those of profiles events sent after its
+triggering ones (Airflow 3.3 may leave them unconsumed), less the days another run scored after
+their events (a run with nothing left to do is skipped); or manually for a range with params
+`score_from` / `score_to`. The profile snapshot of each day must exist: a missing one fails the
+run at once, naming the day (this DAG never builds profiles itself: `build_profiles` is their one
+writer).
 
 **Tasks**
-- `resolve_days`: the days to score, each checked for its profile snapshot.
+- `resolve_days`: the days to score, each checked for its profile snapshot; the log says which
+  came from unconsumed events and which another run already scored.
 - `ensure_models`: per day, reuses the newest registered propensity model trained in the 7 days up
   to D (`MARKETFLOW_PROPENSITY_RETRAIN_AFTER_DAYS`), else trains one as of D (weekly cut-offs,
   label windows ending on or before D, Platt-calibrated on the latest two, then refitted on all;
@@ -20,7 +24,7 @@ naming the day (this DAG never builds profiles itself: `build_profiles` is their
 - `score_shard`: dynamic task mapping over `MARKETFLOW_PROPENSITY_SHARDS` customer shards (stable
   hash of customer_id mod N); each mapped task replaces its shard's rows of each day.
 - `publish_scores`: logs rows and mean score per day, publishes `marketflow_audience_scores` naming
-  the days scored.
+  the days scored and the newest profiles event answered (`answered_through`).
 
 Re-running a day leaves identical rows.
 """
@@ -52,24 +56,21 @@ log = logging.getLogger(__name__)
     doc_md=__doc__,
 )
 def score_audiences() -> None:
-    @task
-    def resolve_days() -> list[str]:
-        """The days to score (from the triggering profiles events or the params), each with its
-        profile snapshot; a run that names no day, or a day without a snapshot, fails at once."""
+    @task(inlets=[CUSTOMER_PROFILES, AUDIENCE_SCORES], multiple_outputs=True)
+    def resolve_days() -> dict[str, object]:
+        """The days to score (from the profiles events or the params), each with its profile
+        snapshot; a run that names no day, or a day without a snapshot, fails at once; one whose
+        days another run already scored after their events is skipped."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from marketflow.days import context_days
+        from marketflow.days import resolve_event_work
         from marketflow.propensity.warehouse import missing_snapshots
         from marketflow.warehouse import warehouse_engine
 
-        try:
-            days = context_days(get_current_context(), CUSTOMER_PROFILES, "score_from", "score_to")
-        except ValueError as error:
-            raise AirflowFailException(str(error)) from error
-        if problem := missing_snapshots(warehouse_engine(), days):
+        work = resolve_event_work(get_current_context(), CUSTOMER_PROFILES, AUDIENCE_SCORES, "score_from", "score_to")
+        if problem := missing_snapshots(warehouse_engine(), work.days):
             raise AirflowFailException(problem)
-        log.info("scoring %d day(s): %s .. %s", len(days), days[0], days[-1])
-        return [day.isoformat() for day in days]
+        return work.as_xcom()
 
     @task
     def ensure_models(days: list[str]) -> dict[str, str]:
@@ -114,7 +115,7 @@ def score_audiences() -> None:
         return total
 
     @task(outlets=[AUDIENCE_SCORES])
-    def publish_scores(days: list[str], shard_rows: list[int]) -> list[dict]:
+    def publish_scores(days: list[str], shard_rows: list[int], answered_through: str | None) -> list[dict]:
         """Log what each day holds and publish the audience-scores asset for the days scored."""
         import datetime as dt
 
@@ -130,14 +131,14 @@ def score_audiences() -> None:
         if sum(s["rows"] for s in summaries) != sum(rows):
             raise ValueError(f"stored {sum(s['rows'] for s in summaries)} scores but the shards wrote {sum(rows)}")
         get_current_context()["outlet_events"][AUDIENCE_SCORES].extra = event_extra(
-            [dt.date.fromisoformat(day) for day in days]
+            [dt.date.fromisoformat(day) for day in days], answered_through=answered_through
         )
         return summaries
 
-    days = resolve_days()
-    models = ensure_models(days)
+    work = resolve_days()
+    models = ensure_models(work["days"])
     rows = score_shard.partial(models=models).expand(shard=shard_numbers())
-    publish_scores(days, rows)
+    publish_scores(work["days"], rows, work["answered_through"])
 
 
 score_audiences()

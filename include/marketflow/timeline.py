@@ -2,7 +2,8 @@
 
 Read from Airflow's metadata database; the demo prints it and the scheduler test asserts on it.
 A run's days follow `marketflow.days`: the day of its data interval, or the days its triggering
-asset events name.
+asset events name; the days it built are those its own published asset events name (a
+data-triggered run may build more than it was triggered for, or nothing, see `days.event_work`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class RunRecord:
     days: tuple[dt.date, ...]
     started: dt.datetime | None
     ended: dt.datetime | None
+    built: tuple[dt.date, ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -50,13 +52,15 @@ class RunRecord:
             "trigger": self.trigger,
             "state": self.state,
             "days": [d.isoformat() for d in self.days],
+            "built": [d.isoformat() for d in self.built],
             "started": self.started.isoformat() if self.started else None,
             "ended": self.ended.isoformat() if self.ended else None,
         }
 
     def line(self) -> str:
-        """`dag_id  days  state  seconds  (trigger)`, for logs and the demo's output."""
-        days = ", ".join(d.isoformat() for d in self.days) or "-"
+        """`dag_id  days  state  seconds  (trigger)`, for logs and the demo's output: the days it built
+        when it published any, else the days it was asked for."""
+        days = ", ".join(d.isoformat() for d in self.built or self.days) or "-"
         took = f"{self.seconds:6.1f} s" if self.seconds is not None else "      -"
         return f"{self.dag_id:<28} {days:<24} {self.state:<8} {took}  ({self.trigger})"
 
@@ -76,7 +80,7 @@ def _metadata_engine(url: str) -> Engine:
 def dag_runs(dag_ids: Iterable[str] | None = None, metadata_url: str | None = None) -> list[RunRecord]:
     """Every run of `dag_ids` (default: all), oldest first, from this process's Airflow metadata
     database or the one at `metadata_url` (another deployment's, e.g. one a test watches)."""
-    from airflow.models.asset import AssetEvent  # noqa: F401  (defines DagRun.consumed_asset_events)
+    from airflow.models.asset import AssetEvent
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -84,10 +88,15 @@ def dag_runs(dag_ids: Iterable[str] | None = None, metadata_url: str | None = No
 
     configure_mappers()
     stmt = select(DagRun).options(selectinload(DagRun.consumed_asset_events)).order_by(DagRun.id)
+    published = select(AssetEvent).where(AssetEvent.source_run_id.is_not(None))
     if dag_ids is not None:
         stmt = stmt.where(DagRun.dag_id.in_(list(dag_ids)))
+        published = published.where(AssetEvent.source_dag_id.in_(list(dag_ids)))
     records = []
     with create_session() if metadata_url is None else Session(_metadata_engine(metadata_url)) as session:
+        extras_by_run: dict[tuple[str, str], list[dict]] = {}
+        for event in session.scalars(published):
+            extras_by_run.setdefault((event.source_dag_id, event.source_run_id), []).append(dict(event.extra or {}))
         for run in session.scalars(stmt):
             events = list(run.consumed_asset_events)
             run_type = str(run.run_type.value if hasattr(run.run_type, "value") else run.run_type)
@@ -107,6 +116,7 @@ def dag_runs(dag_ids: Iterable[str] | None = None, metadata_url: str | None = No
                     days=days,
                     started=run.start_date,
                     ended=run.end_date,
+                    built=tuple(event_days(extras_by_run.get((run.dag_id, run.run_id), []), "published")),
                 )
             )
     return records

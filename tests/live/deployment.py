@@ -94,10 +94,12 @@ class Deployment:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)["access_token"]
 
-    def api(self, path: str) -> Any:
-        """GET a path of Airflow's REST API as the admin user; JSON, or text for task logs."""
+    def api(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """GET a path of Airflow's REST API as the admin user (POST `body` when given); JSON."""
         request = urllib.request.Request(
-            f"{self.base_url}{path}", headers={"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+            f"{self.base_url}{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Bearer {self.token()}", "Accept": "application/json", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.load(response)
