@@ -59,10 +59,13 @@ class RunRecord:
 
     def line(self) -> str:
         """`dag_id  days  state  seconds  (trigger)`, for logs and the demo's output: the days it built
-        when it published any, else the days it was asked for."""
+        when it published any, else the days it was asked for (and, for a data-triggered run that
+        succeeded without publishing, that another run had built them)."""
         days = ", ".join(d.isoformat() for d in self.built or self.days) or "-"
         took = f"{self.seconds:6.1f} s" if self.seconds is not None else "      -"
-        return f"{self.dag_id:<28} {days:<24} {self.state:<8} {took}  ({self.trigger})"
+        answered = self.run_type == "asset_triggered" and self.state == "success" and not self.built
+        trigger = f"{self.trigger}; already built by another run" if answered else self.trigger
+        return f"{self.dag_id:<28} {days:<24} {self.state:<8} {took}  ({trigger})"
 
 
 def _trigger(run_type: str, assets: list[str]) -> str:
