@@ -26,7 +26,7 @@ def test_upgrade_is_idempotent(warehouse_url: str) -> None:
     engine = warehouse_engine(warehouse_url)
     upgrade_to_head(engine)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0002"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0003"
 
 
 def test_round_trip_of_an_order_line_and_a_json_profile(warehouse_url: str) -> None:
@@ -150,3 +150,25 @@ def test_upgrading_a_0001_warehouse_keeps_its_campaign_runs_and_recommendations(
         assert conn.execute(text("SELECT logical_date FROM campaign_runs")).scalar_one() in ("2011-10-02", dt.date(2011, 10, 2))
         assert str(conn.execute(text("SELECT trained_as_of FROM model_registry")).scalar_one()) == "2011-10-03"
         assert conn.execute(text("SELECT count(*) FROM recommendations")).scalar_one() == 2
+
+
+def test_descriptions_of_any_length_are_kept_whole_and_a_downgrade_cuts_them_to_the_old_width(
+    empty_warehouse_url: str,
+) -> None:
+    from alembic import command
+    from sqlalchemy import insert, text
+
+    from marketflow.warehouse.migrate import alembic_config
+
+    engine = warehouse_engine(empty_warehouse_url)
+    upgrade_to_head(engine)
+    long_name = "HAND PAINTED " * 40  # 520 characters, as a marketplace listing title can be
+    with engine.begin() as conn:
+        conn.execute(insert(schema.products).values(
+            stock_code="85123A", description=long_name, first_seen=dt.date(2011, 1, 3), last_seen=dt.date(2011, 1, 3)
+        ))
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.products.c.description)).scalar_one() == long_name
+    command.downgrade(alembic_config(engine), "0002")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT description FROM products")).scalar_one() == long_name[:255]

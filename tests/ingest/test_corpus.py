@@ -22,6 +22,7 @@ from marketflow.ingest import (
     ingest_customers_day,
     ingest_orders_day,
 )
+from marketflow.ingest.csv_export import escape_nul
 from marketflow.warehouse import schema
 
 CORPUS = Path(__file__).with_name("corpus")
@@ -48,10 +49,15 @@ LOADS = {
     "invalid_invoice_no.csv": {8: "invoice_no_format"},
     "invalid_customer_id.csv": {2: "customer_id_format"},
     "missing_country.csv": {2: "country_present"},
+    "long_country.csv": {2: "country_length"},
+    "long_description.csv": {},
+    "quantity_at_the_bound.csv": {3: "quantity_in_range"},
+    "nul_byte.csv": {2: "unparseable: NUL byte at character 21"},
     "duplicate_line.csv": {5: "line_is_unique"},
     "crm_valid.csv": {},
     "crm_header_only.csv": {},
     "crm_bad_email.csv": {5: "email_format"},
+    "crm_long_email.csv": {5: "email_length"},
     "crm_bad_consent.csv": {5: "marketing_consent_is_boolean"},
     "crm_duplicate_customer.csv": {22: "customer_is_unique"},
 }
@@ -65,7 +71,8 @@ REFUSED = {
     "extra_column.csv": "unexpected column(s) 'Channel'",
     "no_header.csv": "header does not match the export format",
     "cp1252_encoding.csv": "not valid UTF-8: byte 0xa3 on line 23",
-    "utf16_encoding.csv": "file is UTF-16 encoded",
+    "utf16_encoding.csv": "file is UTF-16 encoded (it starts with a UTF-16 byte-order mark)",
+    "gzip_compressed.csv": "file is gzip-compressed, not a CSV text export",
     "too_many_bad_rows.csv": (
         "4 of 8 rows (50.0%) broke hard rules, more than the 10% allowed. Failing expectations: "
         "quantity_is_whole_number (1 rows), invoice_date_is_file_date (1 rows), "
@@ -132,7 +139,7 @@ def test_a_row_level_case_loads_its_good_lines_and_quarantines_the_broken_ones(
     assert report.rows_loaded + report.rows_quarantined == report.rows_read
     reasons = {line: reason for line, (reason, _) in quarantined.items()}
     assert {line: reason[: len(expected.get(line, ""))] for line, reason in reasons.items()} == expected
-    assert {line: raw for line, (_, raw) in quarantined.items()} == {line: lines[line] for line in expected}
+    assert {line: raw for line, (_, raw) in quarantined.items()} == {line: escape_nul(lines[line]) for line in expected}
     published = _published(module_warehouse, case)
     assert len(published) == report.rows_loaded
     if not _is_crm(case):
@@ -190,3 +197,12 @@ def test_whitespace_quoted_commas_and_float_looking_ids_are_normalised(
         ("545220", "22556", "PLASTERS IN TIN CIRCUS PARADE", "14620", "United Kingdom", morning),
         ("545230", "20960", None, None, "United Kingdom", later),
     ]
+
+
+def test_a_description_of_any_length_is_stored_whole(module_warehouse: Engine, tmp_path: Path) -> None:
+    lines = _data_lines(_land("long_description.csv", tmp_path))
+    _ingest(module_warehouse, tmp_path, "long_description.csv")
+    o = schema.orders
+    with module_warehouse.connect() as conn:
+        stored = conn.execute(select(o.c.description).where(o.c.order_date == DAY, o.c.source_line == 3)).scalar_one()
+    assert len(stored) == 312 and stored == lines[3].split(",")[2]

@@ -40,10 +40,39 @@ class ExportText:
         return len(self.line_numbers) + len(self.rejected)
 
 
+#: The first bytes of files that are not text, and what they are (the message names it).
+_SIGNATURES = {
+    b"\x1f\x8b": "gzip-compressed",
+    b"PK\x03\x04": "a ZIP archive (or an Excel .xlsx workbook)",
+    b"BZh": "bzip2-compressed",
+    b"\xfd7zXZ\x00": "xz-compressed",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed",
+    b"\xd0\xcf\x11\xe0": "an Excel .xls workbook",
+    b"PAR1": "a Parquet file",
+}
+#: A line holding this is binary, not text: its line is rejected (and stored with it escaped).
+NUL = "\x00"
+
+
+def escape_nul(text: str) -> str:
+    """`text` with NUL characters written as `\\x00` (PostgreSQL text cannot hold them)."""
+    return text.replace(NUL, "\\x00")
+
+
 def decode(content: bytes, url: str) -> str:
-    """UTF-8 text (a BOM is allowed and dropped); any other encoding is refused with a hint."""
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in content[:4096]:
-        raise ExportFileError(url, "file is UTF-16 encoded (or binary); the export must be UTF-8")
+    """UTF-8 text (a BOM is allowed and dropped); a compressed or binary file, UTF-16 or any other
+    encoding is refused with what it is and what to do."""
+    for signature, what in _SIGNATURES.items():
+        if content.startswith(signature):
+            raise ExportFileError(url, f"file is {what}, not a CSV text export: export (or unpack) it as UTF-8 CSV")
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ExportFileError(url, "file is UTF-16 encoded (it starts with a UTF-16 byte-order mark); the export must be UTF-8")
+    head = content[:4096]
+    if head.count(0) * 4 >= len(head) > 0:  # UTF-16 text has a NUL beside every ASCII character
+        raise ExportFileError(
+            url, f"file is UTF-16 encoded or binary ({head.count(0)} of its first {len(head)} bytes are NUL); "
+            "the export must be UTF-8 text"
+        )
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -105,7 +134,10 @@ def read_export(content: bytes, url: str, expected_columns: tuple[str, ...]) -> 
             continue
         line_no = index + 1
         fields = _split_fields(line)
-        if index == last_index and not terminated:
+        if NUL in line:
+            reason = f"NUL byte at character {line.index(NUL) + 1}: binary data in a text line"
+            line = escape_nul(line)
+        elif index == last_index and not terminated:
             reason = "last line has no line ending: the file looks truncated"
         elif fields is None:
             reason = "unclosed quote"

@@ -26,10 +26,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from marketflow.ingest import store
 from marketflow.ingest.calendar import closure_reason
-from marketflow.ingest.csv_export import ExportText, read_export
+from marketflow.ingest.csv_export import ExportText, escape_nul, read_export
 from marketflow.ingest.errors import ExportFileError, ExportMissing, IngestError, ValidationFailed
 from marketflow.ingest.landing import FileKind, Landing
 from marketflow.ingest.parsing import CUSTOMERS_COLUMNS, ORDERS_COLUMNS, parse_customers, parse_orders
@@ -196,6 +197,23 @@ def _refusal(
     return message + (f" First rejected lines: {examples}." if examples else "")
 
 
+def _refused_by_warehouse(
+    engine: Engine, loads: Sequence[tuple[IngestReport, Any, list[dict]]], error: SQLAlchemyError
+) -> IngestError:
+    """Log every day of a batch the warehouse refused to store as `failed` (none of it was published)
+    and return the error naming the files and the database's reason."""
+    reason = " | ".join(line.strip() for line in str(getattr(error, "orig", error)).splitlines() if line.strip())
+    files = ", ".join(report.source_file or "?" for report, _, _ in loads)
+    for report, _, quarantined in loads:
+        detail = escape_nul(f"{report.source_file}: the warehouse refused the rows, nothing was published: {reason}")
+        failed = dataclasses.replace(report, status=FAILED, rows_loaded=0, detail=detail)
+        try:
+            store.record_attempt(engine, failed, quarantined)
+        except SQLAlchemyError:  # the quarantined lines may be what it refuses: keep the verdict
+            store.record_attempt(engine, failed, [])
+    return IngestError(escape_nul(f"{files}: the warehouse refused the rows, nothing was published: {reason}"))
+
+
 def _shares(files: Sequence[_ParsedFile]) -> list[float]:
     """Each file's share of a batch's rows, to split batch-wide step times over its days."""
     total = sum(file.export.rows_read for file in files)
@@ -210,7 +228,8 @@ def ingest_files(
 
     Stops at the first day that cannot be published, after publishing the days before it: raises
     `ExportMissing`, `ExportFileError` (unreadable file) or `ValidationFailed` (too many bad rows /
-    implausible day); the last two are logged in `ingest_days` as `failed` first.
+    implausible day); the last two are logged in `ingest_days` as `failed` first. Rows the warehouse
+    itself refuses fail every day of the batch the same way (`IngestError` with the database's reason).
     """
     days = sorted(days)
     files, stop = _parse_files(Landing(landing_url), kind, days)
@@ -244,7 +263,10 @@ def ingest_files(
             rows = file.frame[~file.frame["source_line"].isin(bad_lines)]
             loads.append((report, rows.assign(source_file=kind.file_name(file.day)), quarantined))
         if loads:
-            store.replace_days(engine, kind, loads)
+            try:
+                store.replace_days(engine, kind, loads)
+            except SQLAlchemyError as error:
+                raise _refused_by_warehouse(engine, loads, error) from error
         write_s = time.perf_counter() - started
         for (report, _, _), share in zip(loads, _shares(files[: len(loads)])):
             report.seconds["write"] = write_s * share

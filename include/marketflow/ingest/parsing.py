@@ -64,7 +64,7 @@ def parse_orders(export: ExportText) -> Any:
     content = list(zip(*(columns[name] for name in ORDERS_COLUMNS)))
     duplicate_of = first_line_of_duplicates(export.line_numbers, content)
     quantity = pd.to_numeric(_text(columns["Quantity"]), errors="coerce")
-    # Beyond 2**31 cannot even be stored: NULL, for "not a whole number" (the range rule stops at 1e6).
+    # Beyond 2**31 cannot even be stored: NULL, for "not a whole number" (the range rule stops below 1e6).
     whole = quantity.notna() & (quantity == quantity.round()) & quantity.abs().lt(2**31)
     unit_price = pd.to_numeric(_text(columns["UnitPrice"]), errors="coerce").astype("float64")
     invoice_ts = pd.to_datetime(_text(columns["InvoiceDate"]), format=_TIMESTAMP_FORMAT, errors="coerce")

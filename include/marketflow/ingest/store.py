@@ -14,6 +14,7 @@ import io
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from marketflow.ingest import derived
 from marketflow.ingest.landing import FileKind
@@ -69,9 +70,12 @@ def _copy(conn: Connection, table: str, columns: tuple[str, ...], frame: Any) ->
     # pandas' default ISO timestamp format is its fast path (~20% quicker than an explicit format)
     frame.to_csv(buffer, header=False, index=False, quoting=csv.QUOTE_MINIMAL)
     buffer.seek(0)
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
+        cursor.copy_expert(statement, buffer)
+    except conn.dialect.dbapi.Error as error:  # the driver's own call: raise it as SQLAlchemy would
+        raise DBAPIError(statement, None, error) from error
     finally:
         cursor.close()
 

@@ -22,7 +22,11 @@ INVOICE_NO = r"^[CA]?\d{6}$"
 STOCK_CODE = r"^(?:\d{5}[A-Za-z]{0,3}|[A-Za-z][A-Za-z0-9_ ]{0,19})$"
 CUSTOMER_ID = r"^\d{1,16}$"
 EMAIL = r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$"
+#: A quantity's absolute value must stay below this (one line of a million units is an error).
 MAX_ABS_QUANTITY = 1_000_000
+#: The widest text the warehouse keeps in these columns (longer would not fit: refused, not cut).
+MAX_COUNTRY_LENGTH = 64
+MAX_EMAIL_LENGTH = 320
 
 #: The day-level rule: it fails the day, it quarantines nothing.
 ROW_COUNT_RULE = "row_count_sanity"
@@ -49,8 +53,8 @@ def _orders_expectations() -> list[Any]:
         _rule(gxe.ExpectColumnValuesToNotBeNull, "quantity_is_whole_number",
               "Quantity is not a whole number", column="quantity"),
         _rule(gxe.ExpectColumnValuesToBeBetween, "quantity_in_range",
-              f"Quantity is beyond +/-{MAX_ABS_QUANTITY:,}", column="quantity",
-              min_value=-MAX_ABS_QUANTITY, max_value=MAX_ABS_QUANTITY),
+              f"Quantity is {MAX_ABS_QUANTITY:,} or more (either sign)", column="quantity",
+              min_value=-MAX_ABS_QUANTITY, max_value=MAX_ABS_QUANTITY, strict_min=True, strict_max=True),
         _rule(gxe.ExpectColumnValuesToNotBeNull, "invoice_date_is_timestamp",
               "InvoiceDate is not a YYYY-MM-DD HH:MM:SS timestamp", column="invoice_ts"),
         _rule(gxe.ExpectColumnPairValuesToBeEqual, "invoice_date_is_file_date",
@@ -63,6 +67,9 @@ def _orders_expectations() -> list[Any]:
         _rule(gxe.ExpectColumnValuesToMatchRegex, "customer_id_format",
               "CustomerID is not a number (like 17850 or 17850.0)", column="customer_id", regex=CUSTOMER_ID),
         _rule(gxe.ExpectColumnValuesToNotBeNull, "country_present", "Country is empty", column="country"),
+        _rule(gxe.ExpectColumnValueLengthsToBeBetween, "country_length",
+              f"Country is longer than {MAX_COUNTRY_LENGTH} characters", column="country",
+              max_value=MAX_COUNTRY_LENGTH),
         _rule(gxe.ExpectColumnValuesToBeNull, "line_is_unique",
               "exact duplicate of an earlier line of the file", column="duplicate_of"),
     ]
@@ -91,6 +98,8 @@ def _customers_expectations() -> list[Any]:
               "CustomerID is not a number (like 17850)", column="customer_id", regex=CUSTOMER_ID),
         _rule(gxe.ExpectColumnValuesToMatchRegex, "email_format",
               "Email is not an e-mail address", column="email", regex=EMAIL),
+        _rule(gxe.ExpectColumnValueLengthsToBeBetween, "email_length",
+              f"Email is longer than {MAX_EMAIL_LENGTH} characters", column="email", max_value=MAX_EMAIL_LENGTH),
         _rule(gxe.ExpectColumnValuesToNotBeNull, "marketing_consent_is_boolean",
               "MarketingConsent is not true/false", column="marketing_consent"),
         _rule(gxe.ExpectColumnValuesToBeNull, "customer_is_unique",
