@@ -26,7 +26,7 @@ def test_upgrade_is_idempotent(warehouse_url: str) -> None:
     engine = warehouse_engine(warehouse_url)
     upgrade_to_head(engine)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0003"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0004"
 
 
 def test_round_trip_of_an_order_line_and_a_json_profile(warehouse_url: str) -> None:

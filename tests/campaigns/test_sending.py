@@ -29,6 +29,8 @@ from tests.conftest import REPO
 
 TODAY = DAY + dt.timedelta(days=1)
 FAST = SendPolicy(rate_per_second=None, max_attempts=3, backoff_s=0.01, stale_claim_s=0.0)
+#: As deployed: a claim counts as live for 300 s unless its claimer (on this machine) is gone.
+RESUMING = SendPolicy(rate_per_second=None, max_attempts=3, backoff_s=0.01, stale_claim_s=300.0)
 
 
 def _people(n: int) -> list[Customer]:
@@ -276,7 +278,7 @@ def test_killed_mid_batch_then_resumed_sends_each_message_exactly_once(warehouse
     _kill(worker)
     sent_before = len(sink.message_ids())
     assert 8 <= sent_before < len(_arms(engine)["treatment"])
-    summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=FAST)
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=RESUMING)
     assert summary["sent"] == len(_arms(engine)["treatment"]) - sent_before
     _assert_exactly_once(engine, plan, sink)
 
@@ -291,7 +293,7 @@ def test_killed_after_the_server_took_the_message_is_settled_by_delivery_evidenc
     assert sum(r["status"] == "sending" for r in _ledger(engine, plan.run_key).values()) == 1
     # the sink's delivered events arrive through the event drop (as a provider's webhook would)
     record_events(engine, [json.loads(line) for line in sink.delivery_log.read_text().splitlines()], "drop")
-    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)
     assert summary["reconciled"] == {"sent": 1}
     _assert_exactly_once(engine, plan, sink)
 
@@ -303,12 +305,12 @@ def test_killed_before_the_server_took_it_is_held_as_unknown_until_a_person_deci
     _wait_for(sink.faults.paused.is_set)
     _kill(worker)
     sink.faults.release.set()
-    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)
     assert summary["reconciled"] == {"unknown": 1} and summary["in_doubt"] == 1
     assert len(sink.message_ids()) == len(_arms(engine)["treatment"]) - 1, "the doubtful one is not resent blindly"
-    assert send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)["sent"] == 0
-    assert resolve_unknown(engine, plan.run_key, "resend") == 1
-    assert send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)["sent"] == 1
+    assert send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)["sent"] == 0
+    assert resolve_unknown(engine, plan.run_key, "resend").decided == 1
+    assert send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)["sent"] == 1
     _assert_exactly_once(engine, plan, sink)
 
 
@@ -338,6 +340,39 @@ def test_with_an_authoritative_delivery_log_an_unaccepted_message_is_resent_auto
     _wait_for(sink.faults.paused.is_set)
     _kill(worker)
     sink.faults.release.set()
-    summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=FAST)
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=RESUMING)
     assert summary["reconciled"] == {"requeued": 1} and summary["in_doubt"] == 0
+    _assert_exactly_once(engine, plan, sink)
+
+
+def test_after_a_kill_the_operator_resolves_the_dead_claim_at_once_without_waiting(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    sink.faults.pause_before_store_on = 3
+    worker = _start_worker(warehouse_url, plan.run_key, sink, rate=100, authoritative=False)
+    _wait_for(sink.faults.paused.is_set)
+    _kill(worker)
+    sink.faults.release.set()
+    killed = [row for row in _ledger(engine, plan.run_key).values() if row["status"] == "sending"]
+    assert len(killed) == 1 and killed[0]["claimed_by"].split(":")[1] == str(worker.pid)
+    outcome = resolve_unknown(engine, plan.run_key, "resend", stale_claim_s=300)
+    assert (outcome.reconciled, outcome.decided, outcome.still_claimed) == ({"unknown": 1}, 1, 0)
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)
+    assert summary["sent"] == len(_arms(engine)["treatment"]) - 2  # the two sent before the kill stay sent
+    _assert_exactly_once(engine, plan, sink)
+
+
+def test_a_claim_from_another_machine_waits_out_the_timeout(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    busy = sorted(_arms(engine)["treatment"])[0]
+    with engine.begin() as conn:  # a worker on another machine claimed it a minute ago (its pid may exist here)
+        conn.execute(schema.messages.update().where(schema.messages.c.customer_id == busy).values(
+            status="sending", claimed_by=f"worker-elsewhere:{os.getpid()}:1.00",
+            attempted_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(minutes=1)))
+    with pytest.raises(SendIncomplete, match="ran on another machine less than 300 s ago"):
+        send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=RESUMING)
+    assert resolve_unknown(engine, plan.run_key, "resend", stale_claim_s=300).still_claimed == 1
+    summary = send_emails(
+        engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=SendPolicy(rate_per_second=None, stale_claim_s=30)
+    )
+    assert summary["reconciled"] == {"requeued": 1} and summary["sent"] == 1
     _assert_exactly_once(engine, plan, sink)

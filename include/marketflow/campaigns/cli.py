@@ -68,11 +68,22 @@ def _ingest_events(args: argparse.Namespace) -> int:
 
 def _resolve_unknown(args: argparse.Namespace) -> int:
     from marketflow.channels.ledger import resolve_unknown
+    from marketflow.channels.settings import SendSettings
     from marketflow.warehouse import warehouse_engine
 
-    changed = resolve_unknown(warehouse_engine(), args.run_key, "resend" if args.resend else "mark_sent")
+    timeout_s = SendSettings.from_env().claim_timeout_s
+    outcome = resolve_unknown(warehouse_engine(), args.run_key, "resend" if args.resend else "mark_sent", timeout_s)
+    if outcome.reconciled:
+        settled = ", ".join(f"{n} {status}" for status, n in outcome.reconciled.items())
+        print(f"abandoned claims of {args.run_key} settled first (delivery evidence, else in doubt): {settled}")
     what = "queued for a resend with the same Message-ID (the next send task sends them)" if args.resend else "marked sent"
-    print(f"{changed} message(s) of {args.run_key} {what}")
+    print(f"{outcome.decided} message(s) of {args.run_key} {what}")
+    if outcome.still_claimed:
+        print(
+            f"{outcome.still_claimed} message(s) are still claimed by a worker that is running, or ran on "
+            f"another machine less than {timeout_s:.0f} s ago (MARKETFLOW_SEND_CLAIM_TIMEOUT_S): run this "
+            "again once it has finished or that time has passed"
+        )
     return 0
 
 

@@ -42,6 +42,7 @@ from marketflow.channels.ads import (
 )
 from marketflow.channels.identifiers import new_message_id
 from marketflow.channels.ledger import SendPolicy, send_pending
+from marketflow.channels.settings import SendSettings
 from marketflow.channels.smtp import SmtpSettings, SmtpTransport, settings_from_connection
 from marketflow.copy.facts import CustomerFacts, ProductFact, customer_facts, due_products, recommended_products
 from marketflow.copy.llm import Copywriter
@@ -311,7 +312,9 @@ def send_emails(
         log.warning("%s: NOTHING SENT (%s mode): %s; %d e-mails stay rendered", plan.run_key, plan.send_mode, plan.reason, waiting)
         return {"sent": 0, "send_mode": plan.send_mode, "skipped": plan.reason, "rendered_not_sent": waiting}
     settings = smtp or settings_from_connection(channel.smtp_conn_id)
-    policy = policy or SendPolicy(rate_per_second=channel.rate_per_second)
+    policy = policy or SendPolicy(
+        rate_per_second=channel.rate_per_second, stale_claim_s=SendSettings.from_env().claim_timeout_s
+    )
     with SmtpTransport(settings) as transport:
         summary = send_pending(engine, plan.run_key, channel, transport, policy, delivery_log=settings.delivery_log)
     with engine.begin() as conn:
@@ -329,8 +332,9 @@ def send_emails(
         raise SendIncomplete(f"{summary.still_pending} e-mails hit transient errors; the retry sends only those")
     if summary.claimed_elsewhere:
         raise SendIncomplete(
-            f"{summary.claimed_elsewhere} e-mails are claimed by another attempt of this task (or one that died "
-            f"less than {policy.stale_claim_s:.0f} s ago); a later retry settles them"
+            f"{summary.claimed_elsewhere} e-mails are claimed by another attempt of this task that is still "
+            f"running, or ran on another machine less than {policy.stale_claim_s:.0f} s ago "
+            "(MARKETFLOW_SEND_CLAIM_TIMEOUT_S); a later retry settles them"
         )
     return summary.to_dict()
 

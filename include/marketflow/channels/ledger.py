@@ -4,9 +4,11 @@ Each message goes `rendered` -> `sending` (committed *before* the SMTP transacti
 pre-generated Message-ID) -> `sent` (committed after the server's 250). Claiming is a conditional
 update (`WHERE status = 'rendered'`), so two workers running the same task never both send a row.
 
-A row can be left in doubt: found in `sending` with a claim older than `stale_claim_s` when a
-send starts (its worker died mid-message; a younger claim may belong to a worker still running),
-or marked `unknown` when the connection broke during DATA. Such a row is never resent blindly:
+A row can be left in doubt: found in `sending` when a send starts, claimed by a process that is
+gone (the claim names its worker, `claimed_by`: on the same machine a dead claimer is certain at
+once) or claimed longer than `stale_claim_s` ago (a claimer elsewhere cannot be checked; a younger
+claim may belong to a worker still running), or marked `unknown` when the connection broke during
+DATA. Such a row is never resent blindly:
 1. evidence first: a delivered/open/click/unsubscribe event for its Message-ID (webhook or file
    drops, or the SMTP server's delivery log) makes it `sent`; a bounce makes it `bounced`;
 2. no evidence, and the SMTP connection names an *authoritative* delivery log (one written
@@ -22,14 +24,17 @@ one silently. Customers suppressed or opted out between rendering and sending ar
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, Row, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, Row, and_, func, select, update
 
 from marketflow.campaigns.config import EmailChannel
 from marketflow.campaigns.sqlutil import as_date, chunks, insert_ignoring_duplicates
@@ -68,7 +73,8 @@ class SendPolicy:
     max_attempts: int = 4
     backoff_s: float = 1.0
     #: A row claimed longer ago than this by a worker that has not confirmed it is in doubt; a
-    #: younger claim may belong to a worker still sending (Airflow can run a task twice at once).
+    #: younger claim may belong to a worker still sending (Airflow can run a task twice at once),
+    #: unless its claimer ran on this machine and is gone. `SendSettings.claim_timeout_s` in a DAG.
     stale_claim_s: float = 300.0
 
 
@@ -98,27 +104,60 @@ def _pk(run_key: str, customer_id: str) -> object:
     return and_(messages.c.run_key == run_key, messages.c.customer_id == customer_id, messages.c.channel == "email")
 
 
+@lru_cache(maxsize=4)
+def _identity(pid: int) -> str:
+    import psutil
+
+    return f"{socket.gethostname()}:{pid}:{psutil.Process(pid).create_time():.2f}"
+
+
+def worker_identity() -> str:
+    """This process as a claimer, `host:pid:start time` (a pid is reused, with a later start time)."""
+    return _identity(os.getpid())
+
+
+def claimer_is_gone(claimed_by: str | None) -> bool:
+    """Whether the process that claimed a message provably no longer runs: it ran on this machine
+    and its pid is free, a zombie or a later process's. A claimer elsewhere cannot be checked (False)."""
+    import psutil
+
+    try:
+        host, pid, started = (claimed_by or "").rsplit(":", 2)
+        process = psutil.Process(int(pid))
+        return host == socket.gethostname() and (
+            process.status() == psutil.STATUS_ZOMBIE or abs(process.create_time() - float(started)) > 0.05
+        )
+    except ValueError:
+        return False
+    except psutil.NoSuchProcess:
+        return host == socket.gethostname()
+
+
 def reconcile_in_doubt(
     engine: Engine, run_key: str, delivery_log: Path | None = None, stale_claim_s: float = 300.0
 ) -> dict[str, int]:
-    """Resolve `unknown` rows and `sending` rows claimed more than `stale_claim_s` ago (see the
-    module docstring); returns counts per outcome. Younger claims are left to their worker."""
+    """Resolve `unknown` rows, and `sending` rows whose claimer is gone or claimed more than
+    `stale_claim_s` ago (see the module docstring); returns counts per outcome. Live claims are
+    left to their worker."""
     if delivery_log is not None and delivery_log.exists():
         record_events(engine, read_drop_file(delivery_log), str(delivery_log))
     counts = {"sent": 0, "bounced": 0, "requeued": 0, "unknown": 0}
     cutoff = _now() - dt.timedelta(seconds=stale_claim_s)
     m = messages.c
-    abandoned = or_(
-        m.status == "unknown",
-        and_(m.status == "sending", or_(m.attempted_at.is_(None), m.attempted_at <= cutoff)),
-    )
     with engine.begin() as conn:
-        doubtful = conn.execute(
-            select(m.customer_id, m.message_id).where(m.run_key == run_key, m.channel == "email", abandoned)
+        claims = conn.execute(
+            select(m.customer_id, m.message_id, m.status, m.attempted_at, m.claimed_by).where(
+                m.run_key == run_key, m.channel == "email", m.status.in_(IN_DOUBT)
+            )
         ).all()
-        evidence = _evidence(conn, [mid for _, mid in doubtful])
-        for customer_id, message_id in doubtful:
-            seen = evidence.get(message_id, set())
+        doubtful = [
+            row for row in claims
+            if row.status == "unknown" or row.attempted_at is None or row.attempted_at <= cutoff
+            or claimer_is_gone(row.claimed_by)
+        ]
+        evidence = _evidence(conn, [row.message_id for row in doubtful])
+        for row in doubtful:
+            seen = evidence.get(row.message_id, set())
             if "bounce" in seen:
                 status, error = "bounced", "resolved in doubt: bounce reported"
             elif seen & set(EVIDENCE_OF_DELIVERY):
@@ -127,7 +166,8 @@ def reconcile_in_doubt(
                 status, error = "rendered", "requeued: the authoritative delivery log never saw it"
             else:
                 status, error = "unknown", "in doubt: no delivery evidence; resolve with `marketflow campaigns resolve-unknown`"
-            conn.execute(update(messages).where(_pk(run_key, customer_id), abandoned).values(status=status, error=error))
+            unchanged = and_(m.status == row.status, m.claimed_by.is_not_distinct_from(row.claimed_by))
+            conn.execute(update(messages).where(_pk(run_key, row.customer_id), unchanged).values(status=status, error=error))
             counts["requeued" if status == "rendered" else status] += 1
     return {k: v for k, v in counts.items() if v}
 
@@ -167,7 +207,7 @@ def _claim(engine: Engine, run_key: str, customer_id: str) -> bool:
         result = conn.execute(
             update(messages)
             .where(_pk(run_key, customer_id), messages.c.status == "rendered")
-            .values(status="sending", error=None, attempted_at=_now())
+            .values(status="sending", error=None, attempted_at=_now(), claimed_by=worker_identity())
         )
     return result.rowcount == 1
 
@@ -340,8 +380,13 @@ def _count(engine: Engine, run_key: str, status: str) -> int:
         ).scalar_one()
 
 
-def resolve_unknown(engine: Engine, run_key: str, action: Literal["resend", "mark_sent"]) -> int:
-    """A person's decision on `unknown` rows: `resend` (back to rendered, same Message-ID) or `mark_sent`."""
+def resolve_unknown(
+    engine: Engine, run_key: str, action: Literal["resend", "mark_sent"], stale_claim_s: float = 300.0
+) -> ResolveOutcome:
+    """A person's decision on the run's messages in doubt: first every abandoned claim is settled as
+    a send would (`reconcile_in_doubt`: evidence, else `unknown`), then the `unknown` rows are
+    `resend` (back to rendered, same Message-ID) or `mark_sent`. Live claims are left alone."""
+    reconciled = reconcile_in_doubt(engine, run_key, None, stale_claim_s)
     values = {
         "resend": {"status": "rendered", "error": "resend decided by an operator"},
         "mark_sent": {"status": "sent", "error": "marked sent by an operator"},
@@ -350,4 +395,13 @@ def resolve_unknown(engine: Engine, run_key: str, action: Literal["resend", "mar
         result = conn.execute(
             update(messages).where(messages.c.run_key == run_key, messages.c.status == "unknown").values(**values)
         )
-    return result.rowcount
+    return ResolveOutcome(result.rowcount, reconciled, _count(engine, run_key, "sending"))
+
+
+@dataclass(frozen=True)
+class ResolveOutcome:
+    """What `resolve_unknown` did: rows decided, claims settled by evidence first, live claims left."""
+
+    decided: int
+    reconciled: dict[str, int]
+    still_claimed: int

@@ -274,6 +274,7 @@ messages = Table(
     Column("copy_source", String(64), comment="template | llm | template_fallback:<why>"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("attempted_at", DateTime, comment="when the latest attempt claimed the row (UTC)"),
+    Column("claimed_by", String(128), comment="the claiming worker: host:pid:process start time"),
     Column("sent_at", DateTime),
     Column("error", Text),
 )
