@@ -211,7 +211,8 @@ def resolve_event_work(
             "unconsumed (apache/airflow#56050)", day_list(work.late), asset.name,
         )
     if not work.days:
-        raise AirflowSkipException(f"nothing to do: {day_list(list(work.answered))} already built by another run")
+        runs = ", ".join(sorted(set(work.answered.values())))
+        raise AirflowSkipException(f"nothing to do: {day_list(list(work.answered))} already built by {runs}")
     log.info("working on %d day(s): %s", len(work.days), day_list(work.days, most=10))
     return work
 

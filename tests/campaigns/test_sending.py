@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from marketflow.campaigns.pipeline import SendIncomplete, render_messages, select_audience, send_emails
 from marketflow.campaigns.runs import RunPlan, plan_run
 from marketflow.channels.events import record_events
-from marketflow.channels.ledger import SendPolicy, resolve_unknown
+from marketflow.channels.ledger import SendPolicy, claimer_is_gone, resolve_unknown, worker_identity
 from marketflow.channels.smtp import SmtpSettings, settings_from_connection
 from marketflow.warehouse import schema, warehouse_engine
 from tests.campaigns.seed import DAY, Customer, make_config, seed_catalogue, seed_customers, seeded_inputs
@@ -376,3 +377,11 @@ def test_a_claim_from_another_machine_waits_out_the_timeout(warehouse_url: str, 
     )
     assert summary["reconciled"] == {"requeued": 1} and summary["sent"] == 1
     _assert_exactly_once(engine, plan, sink)
+
+
+def test_a_claimer_is_gone_only_when_this_machine_proves_it() -> None:
+    host = socket.gethostname()
+    assert not claimer_is_gone(worker_identity())  # this process: alive
+    assert claimer_is_gone(f"{host}:{os.getpid()}:1.00")  # its pid, but a process that started in 1970: reused
+    assert not claimer_is_gone(f"elsewhere:{os.getpid()}:1.00")  # another machine: cannot tell
+    assert not claimer_is_gone(None) and not claimer_is_gone("not a claim")

@@ -123,14 +123,14 @@ def claimer_is_gone(claimed_by: str | None) -> bool:
 
     try:
         host, pid, started = (claimed_by or "").rsplit(":", 2)
+        if host != socket.gethostname():
+            return False
         process = psutil.Process(int(pid))
-        return host == socket.gethostname() and (
-            process.status() == psutil.STATUS_ZOMBIE or abs(process.create_time() - float(started)) > 0.05
-        )
-    except ValueError:
-        return False
+        return process.status() == psutil.STATUS_ZOMBIE or abs(process.create_time() - float(started)) > 0.05
     except psutil.NoSuchProcess:
-        return host == socket.gethostname()
+        return True
+    except (ValueError, psutil.Error):  # not a claim we wrote, or a process we may not inspect
+        return False
 
 
 def reconcile_in_doubt(

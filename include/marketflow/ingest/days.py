@@ -266,18 +266,31 @@ def ingest_files(
             try:
                 store.replace_days(engine, kind, loads)
             except SQLAlchemyError as error:
+                _record_stop(engine, kind, stop, refused)
                 raise _refused_by_warehouse(engine, loads, error) from error
         write_s = time.perf_counter() - started
         for (report, _, _), share in zip(loads, _shares(files[: len(loads)])):
             report.seconds["write"] = write_s * share
     if stop is not None:
-        day, error = stop
-        if isinstance(error, ExportFileError):
-            store.record_attempt(engine, IngestReport(day, kind.value, FAILED, error.url, detail=str(error)), [])
-        elif refused is not None:
-            store.record_attempt(engine, *refused)
-        raise error
+        _record_stop(engine, kind, stop, refused)
+        raise stop[1]
     return [report for report, _, _ in loads]
+
+
+def _record_stop(
+    engine: Engine,
+    kind: FileKind,
+    stop: tuple[dt.date, IngestError] | None,
+    refused: tuple[IngestReport, list[dict]] | None,
+) -> None:
+    """Log the attempt at the day that stopped a run (unreadable or refused file) as `failed`."""
+    if stop is None:
+        return
+    day, error = stop
+    if isinstance(error, ExportFileError):
+        store.record_attempt(engine, IngestReport(day, kind.value, FAILED, error.url, detail=str(error)), [])
+    elif refused is not None:
+        store.record_attempt(engine, *refused)
 
 
 def ingest_orders_day(
