@@ -265,6 +265,16 @@ def _kill(worker: subprocess.Popen) -> None:
     assert worker.returncode == -signal.SIGKILL
 
 
+def _kill_on_third_message(warehouse_url: str, run_key: str, sink: SmtpSink, when: str, authoritative: bool) -> subprocess.Popen:
+    """A sending worker SIGKILLed while the sink holds the third message `before` or `after` storing it."""
+    setattr(sink.faults, f"pause_{when}_store_on", 3)
+    worker = _start_worker(warehouse_url, run_key, sink, rate=100, authoritative=authoritative)
+    _wait_for(sink.faults.paused.is_set)
+    _kill(worker)
+    sink.faults.release.set()
+    return worker
+
+
 def _wait_for(condition: Any, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -286,11 +296,8 @@ def test_killed_mid_batch_then_resumed_sends_each_message_exactly_once(warehouse
 
 def test_killed_after_the_server_took_the_message_is_settled_by_delivery_evidence(warehouse_url: str, sink: SmtpSink) -> None:
     engine, config, plan = _prepared(warehouse_url)
-    sink.faults.pause_after_store_on = 3  # stored, but the 250 never reaches the sender
-    worker = _start_worker(warehouse_url, plan.run_key, sink, rate=100, authoritative=False)
-    _wait_for(sink.faults.paused.is_set)
-    _kill(worker)
-    sink.faults.release.set()
+    # stored, but the 250 never reaches the sender
+    _kill_on_third_message(warehouse_url, plan.run_key, sink, "after", authoritative=False)
     assert sum(r["status"] == "sending" for r in _ledger(engine, plan.run_key).values()) == 1
     # the sink's delivered events arrive through the event drop (as a provider's webhook would)
     record_events(engine, [json.loads(line) for line in sink.delivery_log.read_text().splitlines()], "drop")
@@ -301,11 +308,7 @@ def test_killed_after_the_server_took_the_message_is_settled_by_delivery_evidenc
 
 def test_killed_before_the_server_took_it_is_held_as_unknown_until_a_person_decides(warehouse_url: str, sink: SmtpSink) -> None:
     engine, config, plan = _prepared(warehouse_url)
-    sink.faults.pause_before_store_on = 3
-    worker = _start_worker(warehouse_url, plan.run_key, sink, rate=100, authoritative=False)
-    _wait_for(sink.faults.paused.is_set)
-    _kill(worker)
-    sink.faults.release.set()
+    _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=False)
     summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)
     assert summary["reconciled"] == {"unknown": 1} and summary["in_doubt"] == 1
     assert len(sink.message_ids()) == len(_arms(engine)["treatment"]) - 1, "the doubtful one is not resent blindly"
@@ -336,11 +339,7 @@ def test_a_fresh_claim_of_another_worker_is_neither_touched_nor_resent(warehouse
 
 def test_with_an_authoritative_delivery_log_an_unaccepted_message_is_resent_automatically(warehouse_url: str, sink: SmtpSink) -> None:
     engine, config, plan = _prepared(warehouse_url)
-    sink.faults.pause_before_store_on = 3
-    worker = _start_worker(warehouse_url, plan.run_key, sink, rate=100, authoritative=True)
-    _wait_for(sink.faults.paused.is_set)
-    _kill(worker)
-    sink.faults.release.set()
+    _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=True)
     summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=RESUMING)
     assert summary["reconciled"] == {"requeued": 1} and summary["in_doubt"] == 0
     _assert_exactly_once(engine, plan, sink)
@@ -348,11 +347,7 @@ def test_with_an_authoritative_delivery_log_an_unaccepted_message_is_resent_auto
 
 def test_after_a_kill_the_operator_resolves_the_dead_claim_at_once_without_waiting(warehouse_url: str, sink: SmtpSink) -> None:
     engine, config, plan = _prepared(warehouse_url)
-    sink.faults.pause_before_store_on = 3
-    worker = _start_worker(warehouse_url, plan.run_key, sink, rate=100, authoritative=False)
-    _wait_for(sink.faults.paused.is_set)
-    _kill(worker)
-    sink.faults.release.set()
+    worker = _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=False)
     killed = [row for row in _ledger(engine, plan.run_key).values() if row["status"] == "sending"]
     assert len(killed) == 1 and killed[0]["claimed_by"].split(":")[1] == str(worker.pid)
     outcome = resolve_unknown(engine, plan.run_key, "resend", stale_claim_s=300)
