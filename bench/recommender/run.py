@@ -158,13 +158,13 @@ def main() -> int:
     import pandas as pd
     import torch
 
-    from marketflow.recommend.datasets import read_online_retail
-    from marketflow.recommend.interactions import purchases_to_interactions, split_at
+    from marketflow.recommend.datasets import online_retail_purchases
+    from marketflow.recommend.interactions import split_at
     from marketflow.recommend.params import RecommenderParams
 
     if not args.data.is_dir():
         raise SystemExit(f"no real history at {args.data}: pass --data or set MARKETFLOW_REAL_DATA")
-    purchases = purchases_to_interactions(read_online_retail(args.data))
+    purchases = online_retail_purchases(args.data)
     train, test = split_at(purchases, AS_OF, TEST_END)
     validation_start = pd.Timestamp(AS_OF) - pd.Timedelta(days=28)
     validation_fit, validation = split_at(train, validation_start, AS_OF)

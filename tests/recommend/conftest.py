@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marketflow.recommend.datasets import read_online_retail
-from marketflow.recommend.interactions import purchases_to_interactions
+from marketflow.recommend.datasets import online_retail_purchases
 
 #: Small models: the tests check behaviour and floors; full-size training is the bench's job.
 FAST: dict[str, Any] = {
@@ -29,7 +28,7 @@ FAST_FIXED: dict[str, Any] = {
 @pytest.fixture(scope="session")
 def real_purchases(real_data_dir: Path) -> pd.DataFrame:
     """Every purchase of the real history as interactions (user, item, timestamp, weight)."""
-    return purchases_to_interactions(read_online_retail(real_data_dir))
+    return online_retail_purchases(real_data_dir)
 
 
 def planted_interactions(seed: int = 0, users: int = 300, groups: int = 6, per_group: int = 8) -> pd.DataFrame:

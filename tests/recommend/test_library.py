@@ -141,9 +141,13 @@ def test_purchases_exclude_returns_guests_non_positive_quantities_and_services()
             "is_return": [False, True, False, False, False, False, False],
         }
     )
-    interactions = purchases_to_interactions(orders, weight="log1p_quantity")
+    interactions = purchases_to_interactions(
+        orders, weight="log1p_quantity", service_codes=("post",), service_prefixes=("GIFT_",)
+    )
     assert interactions["item"].tolist() == ["A", "E"]
     assert interactions["weight"].to_numpy() == pytest.approx(np.log1p([3, 12]))
+    # the library knows no shop's services: without the lists, postage and vouchers are products
+    assert purchases_to_interactions(orders)["item"].tolist() == ["A", "E", "POST", "gift_0001_20"]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without a GPU")

@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from marketflow.profiles.settings import DEFAULT_SERVICE_CODES
+
+#: The shop's services (postage, fees, vouchers), dropped from its purchases as the warehouse does.
+ONLINE_RETAIL_SERVICES = {"service_codes": DEFAULT_SERVICE_CODES, "service_prefixes": ("gift_",)}
+
 
 def read_online_retail(folder: Path, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
     """Order lines of the day files in [start, end) with the `orders` table's column names."""
@@ -40,3 +45,10 @@ def read_online_retail(folder: Path, start: dt.date | None = None, end: dt.date 
             "is_return": raw["InvoiceNo"].str.startswith("C"),
         }
     )
+
+
+def online_retail_purchases(folder: Path, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+    """The shop's purchases in [start, end) as interactions, less its services."""
+    from marketflow.recommend.interactions import purchases_to_interactions
+
+    return purchases_to_interactions(read_online_retail(folder, start, end), **ONLINE_RETAIL_SERVICES)

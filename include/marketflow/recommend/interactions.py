@@ -7,6 +7,7 @@ vocabulary (the one a model was fitted on) so the same model can score newer his
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -42,14 +43,20 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def purchases_to_interactions(
-    orders: pd.DataFrame, weight: Literal["binary", "log1p_quantity"] = "binary"
+    orders: pd.DataFrame,
+    weight: Literal["binary", "log1p_quantity"] = "binary",
+    *,
+    service_codes: Iterable[str] = (),
+    service_prefixes: Iterable[str] = (),
 ) -> pd.DataFrame:
-    """Shop order lines -> interactions: merchandise bought by known customers only (no returns, no
-    guests, no services such as postage: `ProfileSettings.service_codes`)."""
-    from marketflow.profiles.settings import ProfileSettings
-
+    """Shop order lines -> interactions: what known customers bought (no returns, no guests), less
+    the shop's services (postage, fees, vouchers): stock codes in `service_codes` or starting with
+    one of `service_prefixes`, case-insensitive. The warehouse passes `ProfileSettings`' lists."""
     keep = orders["customer_id"].notna() & (orders["quantity"] > 0) & ~orders["is_return"].astype(bool)
-    keep &= ~ProfileSettings.from_env().is_service(orders["stock_code"])
+    codes = orders["stock_code"].astype(str).str.upper()
+    keep &= ~codes.isin({code.upper() for code in service_codes})
+    for prefix in service_prefixes:
+        keep &= ~codes.str.startswith(prefix.upper())
     lines = orders.loc[keep]
     values = np.log1p(lines["quantity"].to_numpy(dtype="float32")) if weight == "log1p_quantity" else 1.0
     return normalise_frame(

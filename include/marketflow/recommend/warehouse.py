@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Engine, and_, delete, func, insert, select
 
+from marketflow.profiles.settings import ProfileSettings
 from marketflow.recommend.interactions import purchases_to_interactions
 from marketflow.warehouse import schema
 
@@ -19,7 +20,10 @@ def load_purchases(engine: Engine, before: dt.date, weight: str = "binary") -> p
     )
     with engine.connect() as conn:
         lines = pd.read_sql(query, conn, parse_dates=["invoice_ts"])
-    return purchases_to_interactions(lines, weight=weight)  # type: ignore[arg-type]
+    shop = ProfileSettings.from_env()
+    return purchases_to_interactions(
+        lines, weight=weight, service_codes=shop.service_codes, service_prefixes=shop.service_code_prefixes  # type: ignore[arg-type]
+    )
 
 
 def first_order_date(engine: Engine) -> dt.date | None:
