@@ -24,7 +24,8 @@ def _count(conn: Connection, table: Table, *where: Any) -> int:
 
 
 def _days(runs: list[dict[str, Any]], dag_id: str) -> Counter[str]:
-    return Counter(day for run in runs if run["dag_id"] == dag_id for day in run["days"])
+    """How often each day was built (the days each run's published event names, see `timeline`)."""
+    return Counter(day for run in runs if run["dag_id"] == dag_id for day in run["built"])
 
 
 def test_the_scheduler_ran_every_stage_for_each_replayed_day_started_by_its_input(demo_run: DemoRun) -> None:
