@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 from marketflow.days import interval_day
@@ -108,10 +109,23 @@ def scheduler_alive() -> bool:
     return job is not None and job.is_alive()
 
 
+#: Tries of `airflow backfill create` while a SQLite metadata database is locked by another component.
+LOCKED_TRIES = 4
+
+
 def create_backfill(plan: BackfillPlan) -> str:
-    """Run `airflow backfill create`; returns its output, raises BackfillRefused with it on failure."""
-    result = subprocess.run(plan.command(), capture_output=True, text=True)
-    output = (result.stdout + result.stderr).strip()
-    if result.returncode != 0:
-        raise BackfillRefused(f"airflow backfill create failed ({result.returncode}): {output[-2000:]}")
-    return output
+    """Run `airflow backfill create`; returns its output, raises BackfillRefused with it on failure.
+
+    On a SQLite metadata database (the demo, `make ui`) the command can fail with "database is
+    locked" while the scheduler writes; Airflow creates a backfill in one transaction, so it is
+    tried again (up to `LOCKED_TRIES` times, 2, 4, 8 s apart)."""
+    attempt = 1
+    while True:
+        result = subprocess.run(plan.command(), capture_output=True, text=True)
+        output = (result.stdout + result.stderr).strip()
+        if result.returncode == 0:
+            return output
+        if "database is locked" not in output or attempt == LOCKED_TRIES:
+            raise BackfillRefused(f"airflow backfill create failed ({result.returncode}): {output[-2000:]}")
+        time.sleep(2**attempt)
+        attempt += 1

@@ -61,7 +61,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def deployment_settings(airflow_home: Path, now: dt.datetime, sample_days: list[dt.date], smtp_port: int) -> dict[str, str]:
-    """The settings of the demo deployment whose sample ends yesterday (its Airflow metadata is SQLite)."""
+    """The settings of the demo deployment whose sample ends yesterday."""
     from marketflow.campaigns.config import load_campaigns
     from marketflow.ingest.sample import replay_calendar
 
@@ -70,7 +70,6 @@ def deployment_settings(airflow_home: Path, now: dt.datetime, sample_days: list[
     return {
         "MARKETFLOW_START_DATE": first_replayed_day(now, schedules).isoformat(),
         "MARKETFLOW_INGEST_CALENDAR": replay_calendar(sample_days, shift).model_dump_json(),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "marketflow.local_stack.SQLITE_CONNECT_ARGS",
         **LocalChannels.under(airflow_home, smtp_port).environment(),
     }
 

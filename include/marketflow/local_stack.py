@@ -26,10 +26,6 @@ from pathlib import Path
 from types import TracebackType
 
 LOOPBACK = "127.0.0.1"
-#: Airflow's `sql_alchemy_connect_args` for the local deployment's SQLite metadata database: every
-#: component and CLI call shares one file, so wait up to a minute for another's write lock
-#: (pysqlite's default, 5 s, failed an `airflow backfill create` under load: "database is locked").
-SQLITE_CONNECT_ARGS = {"timeout": 60}
 COMPONENTS = ("scheduler", "dag_processor", "triggerer")
 
 
