@@ -73,20 +73,18 @@ def event_days(extras: Sequence[Mapping[str, object]], asset: str) -> list[dt.da
 
 def run_days(
     *,
-    triggering_extras: Sequence[Mapping[str, object]],
     asset: str,
     data_interval_end: dt.datetime | None,
     first: str | None = None,
     last: str | None = None,
 ) -> list[dt.date]:
-    """The days a run works on, in order: the params' range, else the triggering events' days,
-    else its data interval's day. A run that names no day raises ValueError saying why."""
+    """The days a run that no `asset` event triggered works on, in order: the params' range, else
+    its data interval's day (event-triggered runs: `event_work`). A run that names no day raises
+    ValueError saying why."""
     if first is not None or last is not None:
         if first is None or last is None:
             raise ValueError("give both ends of the range to rebuild (or neither)")
         return day_range(parse_day(first, "the range's first day"), parse_day(last, "the range's last day"))
-    if triggering_extras:
-        return event_days(triggering_extras, asset)
     if data_interval_end is None:
         raise ValueError(
             f"the run names no day: it was not triggered by {asset!r}, has no data interval and no range params"
@@ -178,7 +176,6 @@ def context_work(context: Mapping[str, Any], asset: Any, output: Any, first_para
     if params.get(first_param) is not None or params.get(last_param) is not None or not triggering:
         return EventWork(
             run_days(
-                triggering_extras=[],
                 asset=asset.name,
                 data_interval_end=context.get("data_interval_end"),
                 first=params.get(first_param),

@@ -1,6 +1,6 @@
 """What a `build_profiles` run checks before building, and the summary it logs.
 
-Which days a run builds follows the pipeline's one convention (`marketflow.days.run_days`).
+Which days a run builds follows the pipeline's one convention (`marketflow.days`: `event_work` for event-triggered runs, `run_days` for the others).
 """
 
 from __future__ import annotations
