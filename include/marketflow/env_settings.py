@@ -1,8 +1,8 @@
 """Typed stage settings from environment variables, with errors that name the field and its variable.
 
 Every stage reads `MARKETFLOW_<STAGE>_<FIELD>` for the top-level fields of its pydantic settings
-model; comma-separated values fill tuple fields, a nested model (such as the ingest calendar) is
-given as JSON, and an empty value counts as unset (compose files pass empty strings). A bad value
+model; comma-separated values fill tuple fields, a nested model (such as the ingest calendar) or a
+mapping is given as JSON, and an empty value counts as unset (compose files pass empty strings). A bad value
 fails at load with `field (from $VARIABLE): what is wrong`.
 """
 
@@ -27,6 +27,10 @@ def _is_tuple(annotation: object) -> bool:
     return typing.get_origin(annotation) is tuple
 
 
+def _is_mapping(annotation: object) -> bool:
+    return typing.get_origin(annotation) in (dict, Mapping)
+
+
 def settings_from_env(
     model: type[Settings],
     prefix: str,
@@ -47,7 +51,7 @@ def settings_from_env(
         if not raw:
             continue
         sources[name] = variable
-        if _is_model(field.annotation):
+        if _is_model(field.annotation) or _is_mapping(field.annotation):
             try:
                 values[name] = json.loads(raw)
             except json.JSONDecodeError as error:

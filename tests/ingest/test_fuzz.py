@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from marketflow.ingest import IngestError, IngestSettings, ingest_orders_day
-from marketflow.ingest.csv_export import read_export
 from marketflow.ingest.errors import ExportFileError
-from marketflow.ingest.parsing import ORDERS_COLUMNS, parse_orders
+from marketflow.ingest.parsing import parse_orders
+from marketflow.ingest.sources.online_retail import read_orders
 
 VALID = (Path(__file__).with_name("corpus") / "valid_day.csv").read_bytes()
 HEADER, *LINES = VALID.rstrip(b"\n").split(b"\n")
@@ -24,7 +24,7 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 
 def _read_and_parse(content: bytes) -> None:
     try:
-        export = read_export(content, URL, ORDERS_COLUMNS)
+        export = read_orders(content, URL, "GBP")
     except ExportFileError as error:
         assert str(error).startswith(f"{URL}: ") and error.problem
         return
@@ -56,7 +56,7 @@ def test_every_good_line_loads_whatever_broken_lines_are_mixed_in(junk: list[str
     for text in junk:
         lines.insert(data.draw(st.integers(0, len(lines))), text.replace("\n", " ").replace("\r", " "))
     content = b"\n".join([HEADER, *(line if isinstance(line, bytes) else line.encode() for line in lines)]) + b"\n"
-    export = read_export(content, URL, ORDERS_COLUMNS)
+    export = read_orders(content, URL, "GBP")
     frame = parse_orders(export)
     good = {line.decode() for line in LINES}
     loaded = set(export.raw_lines)

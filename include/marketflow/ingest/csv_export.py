@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from marketflow.ingest.errors import ExportFileError
 
@@ -26,18 +27,22 @@ class RejectedLine:
 
 @dataclass
 class ExportText:
-    """The structurally sound lines of a file as columns (stripped text), plus the rejected lines."""
+    """The structurally sound records of a file as columns (stripped text), plus the rejected lines.
+
+    An adapter may turn one record into two rows (an order line and its cancellation): the second
+    carries the record's line number negated, and both load or are quarantined together.
+    """
 
     url: str
-    columns: dict[str, list[str]]
+    columns: dict[str, list[Any]]
     line_numbers: list[int]
     raw_lines: list[str]
     rejected: list[RejectedLine] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
-        """Data lines in the file (blank lines are not rows)."""
-        return len(self.line_numbers) + len(self.rejected)
+        """Data records in the file (blank lines are not rows)."""
+        return len({abs(line) for line in self.line_numbers}) + len(self.rejected)
 
 
 #: The first bytes of files that are not text, and what they are (the message names it).
@@ -85,17 +90,67 @@ def decode(content: bytes, url: str) -> str:
         ) from None
 
 
-def _split_fields(line: str) -> list[str] | None:
-    """The fields of one CSV line, or None when a quote is left open."""
+def _split_fields(line: str, delimiter: str = ",") -> list[str] | None:
+    """The fields of one CSV record, or None when a quote is left open."""
     if '"' not in line:
-        return line.split(",")
+        return line.split(delimiter)
     if line.count('"') % 2:
         return None
-    return next(csv.reader([line]))
+    return next(csv.reader([line], delimiter=delimiter))
 
 
-def read_export(content: bytes, url: str, expected_columns: tuple[str, ...]) -> ExportText:
-    """Split `content` into the expected columns by header name (column order may differ)."""
+@dataclass(frozen=True)
+class Record:
+    """One structurally sound record: its first line's number, its text and its fields."""
+
+    line_no: int
+    raw: str
+    fields: list[str]
+
+
+@dataclass
+class Records:
+    """A file's header and its records, before any column is interpreted."""
+
+    url: str
+    header: list[str]
+    records: list[Record]
+    rejected: list[RejectedLine]
+
+    def position(self, name: str) -> int | None:
+        """The index of column `name` (None when the file lacks it)."""
+        return self.header.index(name) if name in self.header else None
+
+    def require(self, needed: tuple[str, ...], what: str) -> None:
+        """Refuse the file when it lacks any of the `needed` columns or repeats one of them."""
+        missing = [name for name in needed if name not in self.header]
+        repeated = sorted({name for name in needed if self.header.count(name) > 1})
+        problems = []
+        if missing:
+            problems.append(f"missing column(s) {', '.join(repr(name) for name in missing)}")
+        if repeated:
+            problems.append(f"repeated column(s) {', '.join(repr(name) for name in repeated)}")
+        if problems:
+            raise ExportFileError(self.url, f"header does not match {what}: {'; '.join(problems)}")
+
+    def column(self, name: str) -> list[str]:
+        """Column `name` of every record, stripped ('' for every record when the file lacks it)."""
+        position = self.position(name)
+        if position is None:
+            return [""] * len(self.records)
+        return [record.fields[position].strip() for record in self.records]
+
+
+#: A record may span this many physical lines (a quoted note with line breaks); more is an unclosed quote.
+MAX_RECORD_LINES = 50
+
+
+def read_records(content: bytes, url: str, delimiter: str = ",", multiline: bool = False) -> Records:
+    """Split `content` into a header and records of `delimiter`-separated fields.
+
+    One record per physical line unless `multiline` (a quoted field may then hold line breaks, up to
+    `MAX_RECORD_LINES` lines). A broken record is rejected on its own with its line number and reason.
+    """
     text = decode(content, url)
     if not text.strip():
         raise ExportFileError(url, "file is empty: no header and no rows")
@@ -103,8 +158,47 @@ def read_export(content: bytes, url: str, expected_columns: tuple[str, ...]) -> 
     terminated = lines[-1] == ""
     if terminated:
         lines.pop()
+    header = [name.strip() for name in (_split_fields(lines[0], delimiter) or [lines[0]])]
+    width = len(header)
+    records: list[Record] = []
+    rejected: list[RejectedLine] = []
+    last_index = len(lines) - 1
+    index = 1
+    while index < len(lines):
+        line, first = lines[index], index
+        index += 1
+        if not line.strip():
+            continue
+        fields = _split_fields(line, delimiter)
+        if fields is None and multiline and NUL not in line:
+            joined, end = line, first
+            while end < min(last_index, first + MAX_RECORD_LINES - 1):
+                end += 1
+                joined += "\n" + lines[end]
+                if joined.count('"') % 2 == 0:
+                    line, fields, index = joined, _split_fields(joined, delimiter), end + 1
+                    break
+        line_no = first + 1
+        if NUL in line:
+            reason = f"NUL byte at character {line.index(NUL) + 1}: binary data in a text line"
+            line = escape_nul(line)
+        elif index - 1 == last_index and not terminated:
+            reason = "last line has no line ending: the file looks truncated"
+        elif fields is None:
+            reason = "unclosed quote"
+        elif len(fields) != width:
+            reason = f"expected {width} fields, found {len(fields)}"
+        else:
+            records.append(Record(line_no, line, fields))
+            continue
+        rejected.append(RejectedLine(line_no, reason, line))
+    return Records(url, header, records, rejected)
 
-    header = [name.strip() for name in (_split_fields(lines[0]) or [lines[0]])]
+
+def read_export(content: bytes, url: str, expected_columns: tuple[str, ...]) -> ExportText:
+    """Split `content` into exactly the expected columns by header name (column order may differ)."""
+    found = read_records(content, url)
+    header = found.header
     missing = [name for name in expected_columns if name not in header]
     unexpected = [name for name in header if name not in expected_columns]
     duplicated = sorted({name for name in header if header.count(name) > 1})
@@ -120,37 +214,8 @@ def read_export(content: bytes, url: str, expected_columns: tuple[str, ...]) -> 
             url, f"header does not match the export format: {'; '.join(problems)} "
             f"(expected {','.join(expected_columns)})"
         )
-
-    width = len(header)
-    positions = [header.index(name) for name in expected_columns]
-    rows: list[list[str]] = []
-    line_numbers: list[int] = []
-    raw_lines: list[str] = []
-    rejected: list[RejectedLine] = []
-    last_index = len(lines) - 1
-    for index in range(1, len(lines)):
-        line = lines[index]
-        if not line.strip():
-            continue
-        line_no = index + 1
-        fields = _split_fields(line)
-        if NUL in line:
-            reason = f"NUL byte at character {line.index(NUL) + 1}: binary data in a text line"
-            line = escape_nul(line)
-        elif index == last_index and not terminated:
-            reason = "last line has no line ending: the file looks truncated"
-        elif fields is None:
-            reason = "unclosed quote"
-        elif len(fields) != width:
-            reason = f"expected {width} fields, found {len(fields)}"
-        else:
-            rows.append(fields)
-            line_numbers.append(line_no)
-            raw_lines.append(line)
-            continue
-        rejected.append(RejectedLine(line_no, reason, line))
-
-    columns = {
-        name: [row[position].strip() for row in rows] for name, position in zip(expected_columns, positions)
-    }
-    return ExportText(url, columns, line_numbers, raw_lines, rejected)
+    columns = {name: found.column(name) for name in expected_columns}
+    records = found.records
+    return ExportText(
+        url, columns, [record.line_no for record in records], [record.raw for record in records], found.rejected
+    )

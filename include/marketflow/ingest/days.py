@@ -30,12 +30,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from marketflow.ingest import store
 from marketflow.ingest.calendar import closure_reason
-from marketflow.ingest.csv_export import ExportText, escape_nul, read_export
+from marketflow.ingest.csv_export import ExportText, escape_nul
 from marketflow.ingest.errors import ExportFileError, ExportMissing, IngestError, ValidationFailed
 from marketflow.ingest.landing import FileKind, Landing
-from marketflow.ingest.parsing import CUSTOMERS_COLUMNS, ORDERS_COLUMNS, parse_customers, parse_orders
+from marketflow.ingest.parsing import parse_customers, parse_orders
 from marketflow.ingest.report import FAILED, LOADED, NO_TRADING, IngestReport
 from marketflow.ingest.settings import IngestSettings
+from marketflow.ingest.sources import Source, source_for
 from marketflow.quality.validate import DayValidation
 from marketflow.warehouse import schema
 
@@ -61,22 +62,24 @@ def _read(landing: Landing, kind: FileKind, day: dt.date) -> bytes:
 
 
 def _parse_files(
-    landing: Landing, kind: FileKind, days: Sequence[dt.date]
+    landing: Landing, kind: FileKind, days: Sequence[dt.date], source: Source, settings: IngestSettings
 ) -> tuple[list[_ParsedFile], tuple[dt.date, IngestError] | None]:
-    """Parse the days' files in order up to the first missing or unreadable one; returns the parsed
-    files and, if one stopped the run, its day and error."""
-    columns, parse = (
-        (ORDERS_COLUMNS, parse_orders) if kind is FileKind.ORDERS else (CUSTOMERS_COLUMNS, parse_customers)
-    )
+    """Adapt and parse the days' files in order up to the first missing or unreadable one; returns the
+    parsed files and, if one stopped the run, its day and error."""
     parsed = []
     for day in days:
         started = time.perf_counter()
         url = landing.url_of(kind, day)
         try:
-            export = read_export(_read(landing, kind, day), url, columns)
+            content = _read(landing, kind, day)
+            if kind is FileKind.ORDERS:
+                export = source.read_orders(content, url)
+                frame = parse_orders(export, settings.currency, settings.exchange_rates)
+            else:
+                export = source.read_customers(content, url)
+                frame = parse_customers(export)
         except (ExportMissing, ExportFileError) as error:
             return parsed, (day, error)
-        frame = parse(export)
         frame.insert(1, "file_date", day.isoformat())
         parsed.append(_ParsedFile(day, url, export, frame, time.perf_counter() - started))
     return parsed, None
@@ -114,18 +117,20 @@ def _row_count_bounds(engine: Engine, files: Sequence[_ParsedFile], settings: In
     return bounds
 
 
-def _validate(engine: Engine, kind: FileKind, files: Sequence[_ParsedFile], settings: IngestSettings) -> list[DayValidation]:
+def _validate(
+    engine: Engine, kind: FileKind, files: Sequence[_ParsedFile], source: Source, settings: IngestSettings
+) -> list[DayValidation]:
     """Each file's validation, from one GX run over all their rows (and one over the orders' day counts)."""
     import pandas as pd
 
     from marketflow.quality import validate_day_counts, validate_files
-    from marketflow.quality.suites import CUSTOMERS_SUITE, ORDERS_SUITE
+    from marketflow.quality.suites import customers_suite, orders_suite
 
     rows = pd.concat([file.frame for file in files], ignore_index=True)
     if kind is FileKind.CUSTOMERS:
-        verdicts = validate_files(CUSTOMERS_SUITE, rows)
+        verdicts = validate_files(customers_suite(source.customers_checks), rows)
         return [verdicts.for_day(file.day.isoformat()) for file in files]
-    verdicts = validate_files(ORDERS_SUITE, rows)
+    verdicts = validate_files(orders_suite(source.orders_checks), rows)
     bounds = _row_count_bounds(engine, files, settings)
     counts = pd.DataFrame(
         {
@@ -142,6 +147,16 @@ def _validate(engine: Engine, kind: FileKind, files: Sequence[_ParsedFile], sett
     ]
 
 
+def _record_reasons(validation: DayValidation) -> dict[int, list[str]]:
+    """File line -> reasons: a row an adapter added for a record (its line negated: a cancellation)
+    is judged with the record, so a record loads whole or is quarantined whole."""
+    reasons: dict[int, list[str]] = {}
+    for line, line_reasons in validation.row_reasons().items():
+        merged = reasons.setdefault(abs(line), [])
+        merged += [reason for reason in line_reasons if reason not in merged]
+    return reasons
+
+
 def _quarantine(kind: FileKind, file: _ParsedFile, validation: DayValidation) -> list[dict]:
     """Every rejected line of a file, structural or by a GX rule, with its reasons and raw text."""
     day, file_name, export = file.day, kind.file_name(file.day), file.export
@@ -151,9 +166,9 @@ def _quarantine(kind: FileKind, file: _ParsedFile, validation: DayValidation) ->
         )
         for line in export.rejected
     ]
-    row_reasons = validation.row_reasons()
+    row_reasons = _record_reasons(validation)
     if row_reasons:
-        raw_by_line = dict(zip(export.line_numbers, export.raw_lines))
+        raw_by_line = {abs(line): raw for line, raw in zip(export.line_numbers, export.raw_lines)}
         rows += [
             store.quarantine_row(day, kind.value, file_name, line_no, reasons, raw_by_line[line_no])
             for line_no, reasons in row_reasons.items()
@@ -232,12 +247,13 @@ def ingest_files(
     itself refuses fail every day of the batch the same way (`IngestError` with the database's reason).
     """
     days = sorted(days)
-    files, stop = _parse_files(Landing(landing_url), kind, days)
+    source = source_for(settings)
+    files, stop = _parse_files(Landing(landing_url), kind, days, source, settings)
     loads: list[tuple[IngestReport, Any, list[dict]]] = []
     refused: tuple[IngestReport, list[dict]] | None = None
     if files:
         started = time.perf_counter()
-        validations = _validate(engine, kind, files, settings)
+        validations = _validate(engine, kind, files, source, settings)
         validate_s = time.perf_counter() - started
         started = time.perf_counter()
         for file, validation, share in zip(files, validations, _shares(files)):
@@ -259,8 +275,8 @@ def ingest_files(
                 failed = dataclasses.replace(report, status=FAILED, rows_loaded=0, detail=refusal)
                 refused, stop = (failed, quarantined), (file.day, ValidationFailed(refusal, failed))
                 break
-            bad_lines = validation.row_reasons().keys()
-            rows = file.frame[~file.frame["source_line"].isin(bad_lines)]
+            bad_lines = _record_reasons(validation).keys()
+            rows = file.frame[~file.frame["source_line"].abs().isin(bad_lines)]
             loads.append((report, rows.assign(source_file=kind.file_name(file.day)), quarantined))
         if loads:
             try:

@@ -1,4 +1,4 @@
-"""Turn an export's text columns into the typed, normalised "parsed day" that GX validates.
+"""Turn an adapted export's canonical text columns into the typed, normalised "parsed day" that GX validates.
 
 Normalisation follows the real files: surrounding whitespace goes, runs of spaces inside a
 description collapse to one, float-looking IDs (`17850.0`) become `17850`, and empty optional fields
@@ -8,16 +8,12 @@ rules to catch; nothing is dropped here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from marketflow.ingest.csv_export import ExportText
+from marketflow.ingest.sources.contract import CANONICAL_TIMESTAMP, ORDER_FIELDS
 
-ORDERS_COLUMNS = (
-    "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country",
-)
-CUSTOMERS_COLUMNS = ("CustomerID", "Email", "MarketingConsent")
-
-_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 _CONSENT_VALUES = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
@@ -54,52 +50,68 @@ def first_line_of_duplicates(line_numbers: list[int], keys: list[tuple]) -> list
     ]
 
 
-def parse_orders(export: ExportText) -> Any:
-    """The parsed day of an orders export: one row per structurally sound line."""
+def _prices_in_shop_currency(
+    prices: Any, currencies: list[str], shop_currency: str, exchange_rates: Mapping[str, float]
+) -> tuple[Any, list[str]]:
+    """Prices converted into the shop's currency where a rate is known; a line in a currency without
+    a rate keeps its code (the contract's currency rule quarantines it)."""
+    import numpy as np
+
+    rates = {code.upper(): rate for code, rate in exchange_rates.items()} | {shop_currency: 1.0}
+    factor = np.array([rates.get(code.upper(), 1.0) for code in currencies], dtype="float64")
+    converted = [shop_currency if code.upper() in rates else code for code in currencies]
+    return prices * factor, converted
+
+
+def parse_orders(
+    export: ExportText, shop_currency: str = "GBP", exchange_rates: Mapping[str, float] | None = None
+) -> Any:
+    """The parsed day of canonical order lines (`ORDER_FIELDS`): one row per row of the export."""
     import pandas as pd
 
     columns = dict(export.columns)
-    columns["Description"] = collapse_whitespace(columns["Description"])
-    columns["CustomerID"] = normalise_id(columns["CustomerID"])
-    content = list(zip(*(columns[name] for name in ORDERS_COLUMNS)))
+    columns["description"] = collapse_whitespace(columns["description"])
+    columns["customer_id"] = normalise_id(columns["customer_id"])
+    content = list(zip(*(columns[name] for name in ORDER_FIELDS)))
     duplicate_of = first_line_of_duplicates(export.line_numbers, content)
-    quantity = pd.to_numeric(_text(columns["Quantity"]), errors="coerce")
+    quantity = pd.to_numeric(_text(columns["quantity"]), errors="coerce")
     # Beyond 2**31 cannot even be stored: NULL, for "not a whole number" (the range rule stops below 1e6).
     whole = quantity.notna() & (quantity == quantity.round()) & quantity.abs().lt(2**31)
-    unit_price = pd.to_numeric(_text(columns["UnitPrice"]), errors="coerce").astype("float64")
-    invoice_ts = pd.to_datetime(_text(columns["InvoiceDate"]), format=_TIMESTAMP_FORMAT, errors="coerce")
-    invoice_no = _text(columns["InvoiceNo"])
+    unit_price = pd.to_numeric(_text(columns["unit_price"]), errors="coerce").astype("float64")
+    unit_price, currency = _prices_in_shop_currency(unit_price, columns["currency"], shop_currency, exchange_rates or {})
+    invoice_ts = pd.to_datetime(_text(columns["invoice_ts"]), format=CANONICAL_TIMESTAMP, errors="coerce")
     return pd.DataFrame(
         {
             "source_line": pd.Series(export.line_numbers, dtype="int64"),
-            "invoice_no": invoice_no,
-            "stock_code": _text(columns["StockCode"]),
-            "description": _text(_optional(columns["Description"])),
+            "invoice_no": _text(columns["invoice_no"]),
+            "stock_code": _text(columns["stock_code"]),
+            "description": _text(_optional(columns["description"])),
             "quantity": quantity.where(whole).astype("Int64"),
             "invoice_ts": invoice_ts,
-            "invoice_date": _text([text[:10] for text in columns["InvoiceDate"]]).where(invoice_ts.notna()),
+            "invoice_date": _text([text[:10] for text in columns["invoice_ts"]]).where(invoice_ts.notna()),
             "unit_price": unit_price.where(unit_price.abs() != float("inf")),
-            "customer_id": _text(_optional(columns["CustomerID"])),
-            "country": _text(_optional(columns["Country"])),
-            "is_return": invoice_no.str.startswith("C").astype(bool),
+            "currency": _text(currency),
+            "customer_id": _text(_optional(columns["customer_id"])),
+            "country": _text(_optional(columns["country"])),
+            "is_return": pd.Series(columns["is_return"], dtype=bool),
             "duplicate_of": pd.Series(duplicate_of, dtype="Int64"),
         }
     )
 
 
 def parse_customers(export: ExportText) -> Any:
-    """The parsed day of a CRM export."""
+    """The parsed day of canonical CRM records (`CUSTOMER_FIELDS`)."""
     import pandas as pd
 
     columns = export.columns
-    customer_id = normalise_id(columns["CustomerID"])
-    consent = [_CONSENT_VALUES.get(value.lower()) for value in columns["MarketingConsent"]]
+    customer_id = normalise_id(columns["customer_id"])
+    consent = [_CONSENT_VALUES.get(value.lower()) for value in columns["marketing_consent"]]
     duplicate_of = first_line_of_duplicates(export.line_numbers, [(value,) for value in customer_id])
     return pd.DataFrame(
         {
             "source_line": pd.Series(export.line_numbers, dtype="int64"),
             "customer_id": _text(customer_id),
-            "email": _text([value.lower() for value in columns["Email"]]),
+            "email": _text([value.lower() for value in columns["email"]]),
             "marketing_consent": _text(consent),
             "duplicate_of": pd.Series(duplicate_of, dtype="Int64"),
         }

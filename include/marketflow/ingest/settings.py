@@ -14,6 +14,10 @@ Environment overrides (all optional):
 | `MARKETFLOW_INGEST_EXPORT_POKE_INTERVAL_S` | `export_poke_interval_s` |
 | `MARKETFLOW_INGEST_EXPORT_TIMEOUT_S` | `export_timeout_s` |
 | `MARKETFLOW_INGEST_BATCH_DAYS` | `batch_days` |
+| `MARKETFLOW_INGEST_SOURCE` | `source` (`online_retail`, `shopify` or `mapped`) |
+| `MARKETFLOW_INGEST_MAPPING_FILE` | `mapping_file` (the YAML column mapping of a `mapped` source) |
+| `MARKETFLOW_INGEST_CURRENCY` | `currency` |
+| `MARKETFLOW_INGEST_EXCHANGE_RATES` | `exchange_rates` (JSON: `{"USD": 0.79}`) |
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from marketflow.env_settings import settings_from_env
 
@@ -121,6 +127,34 @@ class IngestSettings(BaseModel):
         description="a range load (backfill) validates and publishes this many trading days at a time",
     )
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    source: Literal["online_retail", "shopify", "mapped"] = Field(
+        default="online_retail", description="the shop platform whose exports land (see ingest/sources)"
+    )
+    mapping_file: str | None = Field(
+        default=None, min_length=1, description="the YAML column mapping of a `mapped` source"
+    )
+    currency: str = Field(
+        default="GBP", pattern=r"^[A-Z]{3}$", description="the shop's currency: every price is stored in it"
+    )
+    exchange_rates: Mapping[str, float] = Field(
+        default_factory=dict,
+        description="shop-currency value of one unit of another currency; lines in a currency without a "
+        "rate are quarantined",
+    )
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _rates_are_positive(cls, value: Mapping[str, float]) -> Mapping[str, float]:
+        bad = [code for code, rate in value.items() if not rate > 0 or len(code) != 3]
+        if bad:
+            raise ValueError(f"need 3-letter codes with positive rates: {', '.join(bad)}")
+        return value
+
+    @model_validator(mode="after")
+    def _mapping_with_mapped_source(self) -> Self:
+        if (self.source == "mapped") != (self.mapping_file is not None):
+            raise ValueError("mapping_file is required by, and only read for, source 'mapped'")
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> IngestSettings:

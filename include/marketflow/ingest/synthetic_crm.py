@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from marketflow.ingest.landing import FileKind, Landing
-from marketflow.ingest.parsing import CUSTOMERS_COLUMNS
+from marketflow.ingest.sources.online_retail import CUSTOMERS_COLUMNS
 
 SEED = "marketflow-synthetic-crm-v1"
 SIGNUP_CONSENT_RATE = 0.65

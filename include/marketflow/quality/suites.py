@@ -1,4 +1,5 @@
-"""The expectation suites of the two daily exports, each expectation tagged with its rule.
+"""The expectation suites of the canonical order line and CRM record (the contract every source is
+adapted into), each expectation tagged with its rule and worded with the source's own column names.
 
 A rule either *quarantines rows* (the lines that break it go to `quarantine` with the rule's reason)
 or *fails the day* (the row-count sanity: nothing is published). The per-row decisions come from
@@ -11,16 +12,15 @@ The day-level suite runs on one row per day: its row count and the bounds the re
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-ORDERS_SUITE = "orders_export"
-CUSTOMERS_SUITE = "customers_export"
+if TYPE_CHECKING:
+    from marketflow.ingest.sources.contract import Checks
+
 DAY_COUNTS_SUITE = "orders_day_counts"
 
-INVOICE_NO = r"^[CA]?\d{6}$"
-STOCK_CODE = r"^(?:\d{5}[A-Za-z]{0,3}|[A-Za-z][A-Za-z0-9_ ]{0,19})$"
-CUSTOMER_ID = r"^\d{1,16}$"
 EMAIL = r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$"
 #: A quantity's absolute value must stay below this (one line of a million units is an error).
 MAX_ABS_QUANTITY = 1_000_000
@@ -40,39 +40,49 @@ def _rule(
     )
 
 
-def _orders_expectations() -> list[Any]:
+def _format_rule(gxe: Any, checks: Checks, field: str, rule: str) -> Any:
+    fmt = checks.format(field)
+    return _rule(gxe.ExpectColumnValuesToMatchRegex, rule, f"{checks.label(field)} {fmt.says}",
+                 column=field, regex=fmt.pattern)
+
+
+def _orders_expectations(checks: Checks) -> list[Any]:
+    """The contract's rules on canonical order lines, worded with the source's column names."""
     import great_expectations.expectations as gxe
 
-    return [
-        _rule(gxe.ExpectColumnValuesToMatchRegex, "invoice_no_format",
-              "InvoiceNo is not 6 digits (optionally prefixed C or A)",
-              column="invoice_no", regex=INVOICE_NO),
-        _rule(gxe.ExpectColumnValuesToMatchRegex, "stock_code_format",
-              "StockCode is not a product code (85123A) or a service code (POST)",
-              column="stock_code", regex=STOCK_CODE),
+    label = checks.label
+    rules = [
+        _format_rule(gxe, checks, "invoice_no", "invoice_no_format"),
+        _format_rule(gxe, checks, "stock_code", "stock_code_format"),
         _rule(gxe.ExpectColumnValuesToNotBeNull, "quantity_is_whole_number",
-              "Quantity is not a whole number", column="quantity"),
+              f"{label('quantity')} is not a whole number", column="quantity"),
         _rule(gxe.ExpectColumnValuesToBeBetween, "quantity_in_range",
-              f"Quantity is {MAX_ABS_QUANTITY:,} or more (either sign)", column="quantity",
+              f"{label('quantity')} is {MAX_ABS_QUANTITY:,} or more (either sign)", column="quantity",
               min_value=-MAX_ABS_QUANTITY, max_value=MAX_ABS_QUANTITY, strict_min=True, strict_max=True),
         _rule(gxe.ExpectColumnValuesToNotBeNull, "invoice_date_is_timestamp",
-              "InvoiceDate is not a YYYY-MM-DD HH:MM:SS timestamp", column="invoice_ts"),
+              f"{label('invoice_ts')} is not a {checks.timestamp_says} timestamp", column="invoice_ts"),
         _rule(gxe.ExpectColumnPairValuesToBeEqual, "invoice_date_is_file_date",
-              "InvoiceDate is not on the file's day",
+              f"{label('invoice_ts')} is not on the file's day",
               column_A="invoice_date", column_B="file_date", ignore_row_if="either_value_is_missing"),
         _rule(gxe.ExpectColumnValuesToNotBeNull, "unit_price_is_number",
-              "UnitPrice is not a number", column="unit_price"),
+              f"{label('unit_price')} is not a number", column="unit_price"),
         _rule(gxe.ExpectColumnValuesToBeBetween, "unit_price_not_negative",
-              "UnitPrice is negative", column="unit_price", min_value=0),
-        _rule(gxe.ExpectColumnValuesToMatchRegex, "customer_id_format",
-              "CustomerID is not a number (like 17850 or 17850.0)", column="customer_id", regex=CUSTOMER_ID),
-        _rule(gxe.ExpectColumnValuesToNotBeNull, "country_present", "Country is empty", column="country"),
+              f"{label('unit_price')} is negative", column="unit_price", min_value=0),
+        _format_rule(gxe, checks, "customer_id", "customer_id_format"),
+        _rule(gxe.ExpectColumnValuesToNotBeNull, "country_present", f"{label('country')} is empty", column="country"),
         _rule(gxe.ExpectColumnValueLengthsToBeBetween, "country_length",
-              f"Country is longer than {MAX_COUNTRY_LENGTH} characters", column="country",
+              f"{label('country')} is longer than {MAX_COUNTRY_LENGTH} characters", column="country",
               max_value=MAX_COUNTRY_LENGTH),
         _rule(gxe.ExpectColumnValuesToBeNull, "line_is_unique",
               "exact duplicate of an earlier line of the file", column="duplicate_of"),
     ]
+    if checks.shop_currency is not None:
+        rules.append(_rule(
+            gxe.ExpectColumnValuesToBeInSet, "currency_is_shop_currency",
+            f"{label('currency')} is not {checks.shop_currency} and has no exchange rate "
+            "(MARKETFLOW_INGEST_EXCHANGE_RATES)", column="currency", value_set=[checks.shop_currency],
+        ))
+    return rules
 
 
 def _day_counts_expectations() -> list[Any]:
@@ -90,39 +100,52 @@ def _day_counts_expectations() -> list[Any]:
     ]
 
 
-def _customers_expectations() -> list[Any]:
+def _customers_expectations(checks: Checks) -> list[Any]:
     import great_expectations.expectations as gxe
 
+    label = checks.label
     return [
-        _rule(gxe.ExpectColumnValuesToMatchRegex, "customer_id_format",
-              "CustomerID is not a number (like 17850)", column="customer_id", regex=CUSTOMER_ID),
+        _format_rule(gxe, checks, "customer_id", "customer_id_format"),
         _rule(gxe.ExpectColumnValuesToMatchRegex, "email_format",
-              "Email is not an e-mail address", column="email", regex=EMAIL),
+              f"{label('email')} is not an e-mail address", column="email", regex=EMAIL),
         _rule(gxe.ExpectColumnValueLengthsToBeBetween, "email_length",
-              f"Email is longer than {MAX_EMAIL_LENGTH} characters", column="email", max_value=MAX_EMAIL_LENGTH),
+              f"{label('email')} is longer than {MAX_EMAIL_LENGTH} characters", column="email",
+              max_value=MAX_EMAIL_LENGTH),
         _rule(gxe.ExpectColumnValuesToNotBeNull, "marketing_consent_is_boolean",
-              "MarketingConsent is not true/false", column="marketing_consent"),
+              f"{label('marketing_consent')} is not true/false", column="marketing_consent"),
         _rule(gxe.ExpectColumnValuesToBeNull, "customer_is_unique",
               "customer already listed on an earlier line of the file", column="duplicate_of"),
     ]
 
 
-_BUILDERS = {
-    ORDERS_SUITE: _orders_expectations,
-    CUSTOMERS_SUITE: _customers_expectations,
-    DAY_COUNTS_SUITE: _day_counts_expectations,
-}
+_SUITES: dict[str, Any] = {}
 
 
-@lru_cache(maxsize=None)
-def expectation_suite(name: str) -> Any:
-    """The GX suite `name`, registered in the process's context on first use."""
-    from marketflow.quality.gx_context import gx_context
+def _suite(name: str, build: Callable[[], list[Any]]) -> Any:
+    """The suite `name`, built and registered in the process's GX context on first use."""
+    if name not in _SUITES:
+        from marketflow.quality.gx_context import gx_context
 
-    context = gx_context()  # first: it imports GX quietly
-    import great_expectations as gx
+        context = gx_context()  # first: it imports GX quietly
+        import great_expectations as gx
 
-    suite = context.suites.add(gx.ExpectationSuite(name=name))
-    for expectation in _BUILDERS[name]():
-        suite.add_expectation(expectation)
-    return suite
+        suite = context.suites.add(gx.ExpectationSuite(name=name))
+        for expectation in build():
+            suite.add_expectation(expectation)
+        _SUITES[name] = suite
+    return _SUITES[name]
+
+
+def orders_suite(checks: Checks) -> Any:
+    """The orders contract's suite for one source, registered in the process's context on first use."""
+    return _suite(f"orders.{checks.suite_name}", partial(_orders_expectations, checks))
+
+
+def customers_suite(checks: Checks) -> Any:
+    """The CRM contract's suite for one source."""
+    return _suite(f"customers.{checks.suite_name}", partial(_customers_expectations, checks))
+
+
+def day_counts_suite() -> Any:
+    """The day-level suite (the same for every source)."""
+    return _suite(DAY_COUNTS_SUITE, _day_counts_expectations)

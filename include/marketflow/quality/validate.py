@@ -125,17 +125,16 @@ class FilesValidation:
         return DayValidation(tuple(outcomes) + tuple(day_level), dict(parameters or {}))
 
 
-def validate_files(suite_name: str, frame: Any) -> FilesValidation:
-    """Validate parsed rows (a DataFrame with `file_date` and `source_line` columns) with a row suite.
+def validate_files(suite: Any, frame: Any) -> FilesValidation:
+    """Validate parsed rows (a DataFrame with `file_date` and `source_line` columns) with a row suite
+    (`orders_suite(checks)` or `customers_suite(checks)`).
 
     The whole suite runs once for counts; only the expectations that failed run again for the
     failing rows' keys (the complete result format costs a third more per expectation).
     """
     from marketflow.quality.gx_context import batch_definition
-    from marketflow.quality.suites import expectation_suite
 
-    suite = expectation_suite(suite_name)
-    batch = batch_definition(suite_name).get_batch(batch_parameters={"dataframe": frame})
+    batch = batch_definition(suite.name).get_batch(batch_parameters={"dataframe": frame})
     summary = batch.validate(suite, result_format=_SUMMARY_FORMAT)
     by_rule = {expectation.meta["rule"]: expectation for expectation in suite.expectations}
     verdicts = []
@@ -161,10 +160,10 @@ def validate_day_counts(frame: Any) -> dict[str, ExpectationOutcome]:
     """file_date -> the row-count rule's outcome, from one row per day: `file_date`, `rows_read`,
     `row_count_min` and `row_count_max` (null: no upper bound)."""
     from marketflow.quality.gx_context import batch_definition
-    from marketflow.quality.suites import DAY_COUNTS_SUITE, expectation_suite
+    from marketflow.quality.suites import day_counts_suite
 
-    suite = expectation_suite(DAY_COUNTS_SUITE)
-    batch = batch_definition(DAY_COUNTS_SUITE).get_batch(batch_parameters={"dataframe": frame})
+    suite = day_counts_suite()
+    batch = batch_definition(suite.name).get_batch(batch_parameters={"dataframe": frame})
     summary = batch.validate(suite, result_format=_SUMMARY_FORMAT)
     failing: set[str] = set()
     for result in summary.results:
