@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from marketflow.ingest import IngestError, IngestSettings, ingest_orders_day
 from marketflow.ingest.errors import ExportFileError
 from marketflow.ingest.parsing import parse_orders
+from marketflow.ingest.sources import mapped, shopify
 from marketflow.ingest.sources.online_retail import read_orders
+from tests.conftest import REPO
 
 VALID = (Path(__file__).with_name("corpus") / "valid_day.csv").read_bytes()
 HEADER, *LINES = VALID.rstrip(b"\n").split(b"\n")
@@ -85,3 +87,42 @@ def test_ingest_of_a_broken_file_loads_or_fails_with_an_ingest_error_and_a_faile
         assert status == "failed"
     else:
         assert report.rows_loaded + report.rows_quarantined == report.rows_read
+
+
+SHOPIFY_EXPORT = (Path(__file__).with_name("corpus") / "shopify" / "orders-2011-10-03.csv").read_bytes()
+SHOPIFY_HEADER = SHOPIFY_EXPORT.split(b"\n", 1)[0]
+WOOCOMMERCE = mapped.load_mapping(str(REPO / "include" / "sources" / "woocommerce.yaml"))
+WOO_HEADER = (Path(__file__).with_name("corpus") / "mapped" / "woocommerce-2011-10-03.csv").read_bytes().split(b"\n", 1)[0]
+ADAPTERS = {
+    "shopify": (SHOPIFY_HEADER, shopify.read_orders),
+    "mapped": (WOO_HEADER, lambda content, url: mapped.read_orders(content, url, WOOCOMMERCE, "GBP")),
+}
+
+
+@FUZZ
+@given(st.sampled_from(sorted(ADAPTERS)), st.binary(max_size=400))
+def test_the_adapters_refuse_or_adapt_arbitrary_bytes_accounting_for_every_record(name: str, body: bytes) -> None:
+    header, read = ADAPTERS[name]
+    try:
+        export = read(header + b"\n" + body, URL)
+    except ExportFileError as error:
+        assert str(error).startswith(f"{URL}: ") and error.problem
+        return
+    frame = parse_orders(export, "GBP", {})
+    assert len(frame) == len(export.line_numbers) == len(export.raw_lines)
+    records = {abs(line) for line in export.line_numbers}
+    assert records.isdisjoint(line.line_no for line in export.rejected)
+    assert all(line > 0 or -line in records for line in export.line_numbers)  # an added row has its record
+
+
+@FUZZ
+@given(st.lists(st.text(max_size=80), max_size=6), st.data())
+def test_every_good_shopify_record_is_adapted_whatever_broken_lines_are_mixed_in(junk: list[str], data: st.DataObject) -> None:
+    clean = shopify.read_orders(SHOPIFY_EXPORT, URL)
+    good = set(clean.raw_lines)
+    records = SHOPIFY_EXPORT.decode().rstrip("\n").split("\n#")  # the fixture's records start with an order name
+    lines = [records[0], *("#" + record for record in records[1:])]
+    for text in junk:
+        lines.insert(data.draw(st.integers(1, len(lines))), text.replace("\n", " ").replace("\r", " "))
+    export = shopify.read_orders(("\n".join(lines) + "\n").encode(), URL)
+    assert good <= set(export.raw_lines), good - set(export.raw_lines)

@@ -9,6 +9,7 @@ empty file, wrong header) raise `ExportFileError` with a message that says what 
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,7 +97,11 @@ def _split_fields(line: str, delimiter: str = ",") -> list[str] | None:
         return line.split(delimiter)
     if line.count('"') % 2:
         return None
-    return next(csv.reader([line], delimiter=delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(line, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 else None  # a line break outside quotes: not one record
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,9 @@ def read_records(content: bytes, url: str, delimiter: str = ",", multiline: bool
                 end += 1
                 joined += "\n" + lines[end]
                 if joined.count('"') % 2 == 0:
-                    line, fields, index = joined, _split_fields(joined, delimiter), end + 1
+                    candidate = _split_fields(joined, delimiter)
+                    if candidate is not None and len(candidate) == width:  # else: the line alone is broken
+                        line, fields, index = joined, candidate, end + 1
                     break
         line_no = first + 1
         if NUL in line:
