@@ -17,8 +17,11 @@ from marketflow.env_settings import settings_from_env
 ENV_PREFIX = "MARKETFLOW_PROFILES_"
 
 #: Stock codes that are not merchandise in the shop's data: postage, carriage, fees, manual
-#: adjustments, discounts, samples, bad-debt write-offs.
-DEFAULT_SERVICE_CODES = ("POST", "DOT", "C2", "M", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK")
+#: adjustments, discounts, samples, bad-debt write-offs; and the partial-refund line the Shopify
+#: adapter adds (`REFUND`).
+DEFAULT_SERVICE_CODES = (
+    "POST", "DOT", "C2", "M", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "REFUND",
+)
 
 
 class ProfileSettings(BaseModel):

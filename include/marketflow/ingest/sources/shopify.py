@@ -37,7 +37,7 @@ CUSTOMER_COLUMNS_NEEDED = ("Email",)
 CONSENT_COLUMNS = ("Accepts Email Marketing", "Accepts Marketing")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 REVERSED_STATUSES = {"refunded", "voided"}
-PARTIAL_REFUND_CODE = "REFUND"
+PARTIAL_REFUND_CODE = "REFUND"  # one of the profile stage's default service codes
 
 ORDERS_CHECKS = Checks(
     source="shopify",
