@@ -184,6 +184,7 @@ def seed_campaign(
             if arm == "treatment":
                 subject = "We miss you" if variant == "A" else "Something new for you"
                 message_id = f"<{run_key}.{customer_id}@marketflow.test>"
+                unsubscribe = f"https://shop.example/unsubscribe?u={hashlib.md5(message_id.encode()).hexdigest()}"
                 engaged = _bucket("engagement", run_key, customer_id)
                 for kind, share in (("open", 35), ("click", 9)):
                     if send_mode == "live" and engaged < share:
@@ -196,8 +197,9 @@ def seed_campaign(
                      "status": "sent" if send_mode == "live" else "rendered", "recipient": email,
                      "message_id": message_id, "variant": variant,
                      "subject": subject,
-                     "body_text": f"Hello again! {subject}.\n\nThis message was sent to {email}. Unsubscribe anytime.",
-                     "body_html": f"<p>Hello again! <b>{subject}</b>.</p><p><small>Sent to {email}.</small></p>",
+                     "body_text": f"Hello again! {subject}.\n\nThis message was sent to {email}. Unsubscribe: {unsubscribe}",
+                     "body_html": f"<p>Hello again! <b>{subject}</b>.</p><p><small>Sent to {email}. "
+                                  f'<a href="{unsubscribe}">Unsubscribe</a></small></p>',
                      "copy_source": "template", "attempts": 1 if send_mode == "live" else 0,
                      "sent_at": dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time(6))
                      if send_mode == "live" else None}

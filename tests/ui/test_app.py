@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from marketflow.ui.app import create_app
-from marketflow.ui.privacy import EMAIL_PATTERN
+from marketflow.ui.app import SECURITY_HEADERS
+from marketflow.ui.privacy import EMAIL_PATTERN, TOKEN_PATTERN
 from tests.ui.seed import SeedFacts, recount_conversions
 
 PAGES = ["/", "/campaigns/winback", "/campaigns/reorder_reminder", "/models", "/data-quality"]
@@ -71,8 +72,23 @@ def test_the_menu_icon_is_served_without_login(client: TestClient) -> None:
     assert response.status_code == 200 and "<svg" in response.text
 
 
-def test_an_unknown_campaign_is_not_found(client: TestClient, token_for: Any) -> None:
-    assert client.get("/campaigns/nope", headers={"Authorization": f"Bearer {token_for('admin')}"}).status_code == 404
+def test_an_unknown_campaign_is_not_found_with_a_page_for_browsers_and_json_for_api_clients(
+    client: TestClient, token_for: Any
+) -> None:
+    auth = {"Authorization": f"Bearer {token_for('admin')}"}
+    api = client.get("/campaigns/nope", headers=auth)
+    browser = client.get("/campaigns/nope", headers=auth | {"accept": "text/html,application/xhtml+xml"})
+    assert api.status_code == browser.status_code == 404
+    assert api.json() == {"detail": "No campaign named 'nope'"}
+    assert browser.headers["content-type"].startswith("text/html")
+    assert "<h1>Not found</h1>" in browser.text and "No campaign named &#39;nope&#39;" in browser.text
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/static/style.css", "/campaigns/nope"])
+def test_every_response_carries_the_security_headers(client: TestClient, token_for: Any, path: str) -> None:
+    response = client.get(path, headers={"Authorization": f"Bearer {token_for('viewer')}"})
+    assert {name: response.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+    assert "script-src" not in SECURITY_HEADERS["Content-Security-Policy"]  # default-src 'none': no script at all
 
 
 def test_the_campaigns_page_shows_the_real_conversions(
@@ -98,7 +114,9 @@ def test_roles_without_contact_access_never_see_an_email_address(
     for path in PAGES:
         html = _get(client, path, token_for(username))
         assert EMAIL_PATTERN.search(html) is None, (path, EMAIL_PATTERN.search(html))
+        assert TOKEN_PATTERN.search(html) is None, (path, "an unsubscribe token")
     detail = _get(client, "/campaigns/winback", token_for(username))
+    assert "unsubscribe?u=\u2022\u2022\u2022" in detail
     assert re.findall(r'class="recipient">cust-[0-9a-f]{10}<', detail)
     assert "contact details masked" in detail
     assert len(facts.emails) > 100
@@ -112,6 +130,7 @@ def test_roles_with_connection_access_see_contact_details(
     html = _get(client, "/campaigns/winback", token_for(username))
     shown = re.findall(r'class="recipient">(\d+) · ([^<]+)<', html)
     assert shown and all(facts.emails[customer] == email for customer, email in shown)
+    assert TOKEN_PATTERN.search(html), "the message previews' unsubscribe links are whole for them"
 
 
 def test_models_page_names_each_champion_and_charts_the_metrics(

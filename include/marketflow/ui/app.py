@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -42,6 +43,16 @@ from marketflow.warehouse import warehouse_engine
 SAMPLE_MESSAGES = 6
 METRIC_CHARTS_PER_KIND = 8
 STATIC_DIR = Path(__file__).parent / "static"
+#: Sent with every response: no script runs, nothing loads from elsewhere (a message preview's images
+#: included: no tracking pixel fires), the pages may be framed by the Airflow UI only.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 # --- formatting -----------------------------------------------------------------------------------
@@ -250,6 +261,24 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Marketflow campaigns", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(NotAuthenticated, not_authenticated_response)  # type: ignore[arg-type]
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.exception_handler(HTTPException)
+    async def error_page(request: Request, exc: HTTPException) -> Response:
+        """Browsers get a page in the app's layout; API clients keep FastAPI's JSON."""
+        if "text/html" not in request.headers.get("accept", ""):
+            return await http_exception_handler(request, exc)
+        html = _FULL.get_template("error.html").render(
+            base=request.scope.get("root_path", "").rstrip("/"),
+            title="Not found" if exc.status_code == 404 else f"Error {exc.status_code}",
+            detail=exc.detail,
+        )
+        return HTMLResponse(html, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(ProgrammingError)
