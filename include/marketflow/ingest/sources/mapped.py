@@ -161,11 +161,13 @@ def _decimal_text(value: str, decimal_comma: bool) -> str:
     return value.replace(".", "").replace(",", ".") if decimal_comma else value
 
 
-def _timestamp(value: str, timestamp_format: str) -> str:
-    try:
-        return dt.datetime.strptime(value, timestamp_format).strftime(CANONICAL_TIMESTAMP)
-    except ValueError:
-        return value
+def _timestamps(values: list[str], timestamp_format: str) -> list[str]:
+    """Canonical timestamps (vectorised); a value the format does not read is passed on as it was."""
+    import pandas as pd
+
+    text = pd.Series(values, dtype=object)
+    parsed = pd.to_datetime(text, format=timestamp_format, errors="coerce")
+    return parsed.dt.strftime(CANONICAL_TIMESTAMP).where(parsed.notna(), text).tolist()
 
 
 def _negative(quantity: str) -> str:
@@ -187,7 +189,7 @@ def read_orders(content: bytes, url: str, mapping: ColumnMapping, shop_currency:
         "invoice_no": column(names.order_id),
         "stock_code": column(names.product_id),
         "description": column(names.product_name),
-        "invoice_ts": [_timestamp(value, mapping.timestamp_format) for value in column(names.timestamp)],
+        "invoice_ts": _timestamps(column(names.timestamp), mapping.timestamp_format),
         "unit_price": [_decimal_text(value, mapping.decimal_comma) for value in column(names.unit_price)],
         "currency": column(names.currency, mapping.currency or shop_currency),
         "customer_id": column(names.customer_id),

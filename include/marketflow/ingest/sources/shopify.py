@@ -32,6 +32,8 @@ ORDER_COLUMNS_NEEDED = (
     "Name", "Email", "Financial Status", "Currency", "Created at", "Lineitem quantity", "Lineitem name",
     "Lineitem price", "Lineitem sku", "Cancelled at", "Billing Country",
 )
+#: Read when present.
+ORDER_COLUMNS_OPTIONAL = ("Lineitem discount", "Discount Amount", "Refunded Amount", "Shipping Country")
 CUSTOMER_COLUMNS_NEEDED = ("Email",)
 #: Shopify renamed the consent column; either is accepted.
 CONSENT_COLUMNS = ("Accepts Email Marketing", "Accepts Marketing")
@@ -122,7 +124,6 @@ def read_orders(content: bytes, url: str) -> ExportText:
     """A Shopify orders export as canonical order lines (see the module's docstring)."""
     records = read_records(content, url, multiline=True)
     records.require(ORDER_COLUMNS_NEEDED, "Shopify's orders export")
-    header = records.header
     columns: dict[str, list] = {field: [] for field in (
         "invoice_no", "stock_code", "description", "quantity", "invoice_ts", "unit_price", "currency",
         "customer_id", "country", "is_return",
@@ -136,8 +137,10 @@ def read_orders(content: bytes, url: str) -> ExportText:
         line_numbers.append(record_line)
         raw_lines.append(raw)
 
+    read = [(column, position) for column in (*ORDER_COLUMNS_NEEDED, *ORDER_COLUMNS_OPTIONAL)
+            if (position := records.position(column)) is not None]
     for name, order_records in _orders(records).items():
-        rows = [{column: field.strip() for column, field in zip(header, record.fields)} for record in order_records]
+        rows = [{column: record.fields[position].strip() for column, position in read} for record in order_records]
         first = rows[0]
         order = {
             "invoice_no": name,
