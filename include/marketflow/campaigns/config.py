@@ -196,7 +196,7 @@ class MessageConfig(_Strict):
 
     template: Slug
     variants: list[Variant] = Field(min_length=1, max_length=8)
-    product_source: Literal["recommendations", "repeat_products", "none"] = "recommendations"
+    product_source: Literal["recommendations", "new_recommendations", "repeat_products", "none"] = "recommendations"
     products: int = Field(default=3, ge=0, le=10)
     llm: LlmCopy = Field(default_factory=LlmCopy)
 
@@ -265,7 +265,7 @@ class CampaignConfig(_Strict):
         inputs = {"orders": self.max_input_age_days, "profiles": self.max_input_age_days}
         if self.audience.propensity_30d is not None or self.audience.order_by == "propensity_desc":
             inputs["scores"] = self.max_input_age_days
-        if self.message.product_source == "recommendations" and self.message.products > 0:
+        if self.message.product_source in ("recommendations", "new_recommendations") and self.message.products > 0:
             inputs["recommendations"] = self.max_recommendations_age_days
         return inputs
 

@@ -129,11 +129,11 @@ def _products(
 ) -> dict[str, list[ProductFact]]:
     n, source = config.message.products, config.message.product_source
     with engine.connect() as conn:
-        if source == "recommendations":
+        if source in ("recommendations", "new_recommendations"):
             recommendations_as_of = input_day(inputs, "recommendations")
             if recommendations_as_of is None:
                 return {}  # products: 0 (a campaign that shows recommendations requires them)
-            return recommended_products(conn, ids, n, recommendations_as_of)
+            return recommended_products(conn, ids, n, recommendations_as_of, new_only=source == "new_recommendations")
         if source == "repeat_products" and config.audience.repeat_product_due is not None:
             wanted = set(ids)
             due = {c: p for c, p in due_repeat_products(conn, day, config.audience.repeat_product_due).items() if c in wanted}

@@ -13,7 +13,10 @@ from sqlalchemy import Connection, select
 
 from marketflow.audiences.selection import DueProduct
 from marketflow.campaigns.sqlutil import chunks
-from marketflow.warehouse.schema import customer_profiles, products, recommendations
+from marketflow.recommend.reason_text import REPEAT, basis_of
+from marketflow.warehouse.schema import customer_profiles, orders, products, recommendations
+
+REORDER_REASON_START = "you usually re-order"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,22 @@ class ProductFact:
     @property
     def price_text(self) -> str:
         return format_money(self.price)
+
+    @property
+    def basis(self) -> str:
+        """What the pick's reason claims: `repeat`, `bought_with`, `popular` or `other`."""
+        if self.reason.startswith(REORDER_REASON_START):
+            return REPEAT
+        return basis_of(self.reason) or "other"
+
+
+def product_basis(products: list[ProductFact]) -> str | None:
+    """The basis every product shares (what a sentence about all of them may claim), `mixed`, or
+    None without products."""
+    kinds = {product.basis for product in products}
+    if not kinds:
+        return None
+    return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
 @dataclass(frozen=True)
@@ -74,10 +93,24 @@ def _catalogue(conn: Connection, stock_codes: set[str]) -> dict[str, tuple[str, 
     return found
 
 
+def _bought(conn: Connection, customer_ids: list[str], as_of: dt.date) -> set[tuple[str, str]]:
+    """(customer, product) pairs the customers bought on or before `as_of`."""
+    o = orders.c
+    pairs: set[tuple[str, str]] = set()
+    for chunk in chunks(customer_ids):
+        stmt = select(o.customer_id, o.stock_code).where(
+            o.customer_id.in_(chunk), o.order_date <= as_of, o.is_return.is_(False), o.quantity > 0
+        ).distinct()
+        pairs.update((customer, code) for customer, code in conn.execute(stmt))
+    return pairs
+
+
 def recommended_products(
-    conn: Connection, customer_ids: list[str], n: int, as_of: dt.date
+    conn: Connection, customer_ids: list[str], n: int, as_of: dt.date, new_only: bool = False
 ) -> dict[str, list[ProductFact]]:
-    """Top `n` showable recommendations per customer from the set written as of `as_of`."""
+    """Top `n` showable recommendations per customer from the set written as of `as_of`; with
+    `new_only`, only products the customer has not bought up to that day (the orders say so, not
+    the reasons)."""
     if n == 0:
         return {}
     rows: list[tuple[str, int, str, str | None]] = []
@@ -90,9 +123,12 @@ def recommended_products(
         )
         rows += list(conn.execute(stmt))
     catalogue = _catalogue(conn, {row[2] for row in rows})
+    bought = _bought(conn, customer_ids, as_of) if new_only else set()
     chosen: dict[str, list[ProductFact]] = {}
     for customer_id, _rank, code, reason in rows:
         picked = chosen.setdefault(customer_id, [])
+        if (customer_id, code) in bought:
+            continue
         if code in catalogue and len(picked) < n and all(p.stock_code != code for p in picked):
             name, price = catalogue[code]
             picked.append(ProductFact(code, name, price, reason or ""))
@@ -108,7 +144,7 @@ def due_products(conn: Connection, due: dict[str, list[DueProduct]], n: int, day
             ProductFact(
                 p.stock_code,
                 *catalogue[p.stock_code],
-                reason=f"you usually re-order every {round(p.average_gap_days)} days; last time {p.days_since(day)} days ago",
+                reason=f"{REORDER_REASON_START} every {round(p.average_gap_days)} days; last time {p.days_since(day)} days ago",
             )
             for p in products_
             if p.stock_code in catalogue

@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from marketflow.campaigns.config import CampaignConfig, Variant
 from marketflow.channels.identifiers import unsubscribe_url
-from marketflow.copy.facts import CustomerFacts, format_money
+from marketflow.copy.facts import CustomerFacts, format_money, product_basis
 from marketflow.copy.guardrails import check_copy, has_unsubscribe_link
 from marketflow.copy.llm import Copywriter, CopywriterError
 
@@ -75,6 +75,7 @@ class MessageRenderer:
         return {
             "customer": facts,
             "products": facts.products,
+            "product_basis": product_basis(facts.products),
             "shop": self.email.from_name or self.domain,
             "campaign": {"name": self.config.name, "description": self.config.description},
         }

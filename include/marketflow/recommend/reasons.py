@@ -13,18 +13,9 @@ import pandas as pd
 
 from marketflow.recommend.blend import Recommender
 from marketflow.recommend.interactions import History
+from marketflow.recommend.reason_text import BOUGHT_BEFORE, BOUGHT_OFTEN, BOUGHT_WITH, popularity_reason
 
 _ASSOCIATION_SOURCES = ("ease", "transition")
-
-
-def popularity_reason(window_days: int) -> str:
-    if 0 < window_days <= 7:
-        return "popular this week"
-    if 0 < window_days <= 31:
-        return "popular this month"
-    return "a bestseller"
-
-
 def explain(
     model: Recommender, history: History, recommendations: pd.DataFrame, descriptions: dict[str, str]
 ) -> pd.Series:
@@ -47,7 +38,7 @@ def explain(
     anchor_names = np.array([descriptions.get(str(i)) or str(i) for i in model.item_ids], dtype=object)
     associated = (anchors >= 0) & (recommendations["source"].to_numpy() != "popularity")
     reasons = np.full(len(recommendations), popularity_reason(model.params.popularity.window_days), dtype=object)
-    reasons[associated] = "bought with " + anchor_names[anchors[associated]]
-    reasons[times == 1] = "you bought this before"
-    reasons[times >= 2] = "you buy this often"
+    reasons[associated] = BOUGHT_WITH + anchor_names[anchors[associated]]
+    reasons[times == 1] = BOUGHT_BEFORE
+    reasons[times >= 2] = BOUGHT_OFTEN
     return pd.Series(reasons, index=recommendations.index, dtype=object)
