@@ -39,13 +39,14 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "online-retail" / "by-day"
 sys.path.insert(0, str(REPO))
 
+from marketflow.ingest.sources.online_retail import read_history  # noqa: E402
 from marketflow.profiles.build import SnapshotBuilder  # noqa: E402
 from marketflow.profiles.history import prepare_history  # noqa: E402
 from marketflow.profiles.settings import ProfileSettings  # noqa: E402
 from marketflow.profiles.warehouse import read_consent_events, read_orders, write_snapshot  # noqa: E402
 from marketflow.warehouse import upgrade_to_head, warehouse_engine  # noqa: E402
 from bench.record import write_record  # noqa: E402
-from tests.profiles.real_orders import ORDER_COLUMNS, read_history  # noqa: E402
+from tests.profiles.real_orders import ORDER_COLUMNS  # noqa: E402
 
 DAY = dt.date(2011, 10, 31)
 #: The measuring process fails with MemoryError rather than push a shared machine into swap/OOM.

@@ -28,10 +28,10 @@ sys.path.insert(0, str(REPO))
 
 from bench.record import write_record  # noqa: E402
 
+from marketflow.ingest.sources.online_retail import read_history  # noqa: E402
 from marketflow.profiles.clv import fit_clv, rfm_summary  # noqa: E402
 from marketflow.profiles.history import day_number, prepare_history  # noqa: E402
 from marketflow.profiles.settings import ProfileSettings  # noqa: E402
-from tests.profiles.real_orders import read_history  # noqa: E402
 
 CUTOFF = dt.date(2011, 7, 31)
 HORIZON_END = dt.date(2011, 10, 31)

@@ -45,26 +45,20 @@ sys.path.insert(0, str(REPO))
 
 from bench.record import write_record  # noqa: E402
 
+from marketflow.ingest.sources.online_retail import read_history  # noqa: E402
 from marketflow.profiles.build import fit_lifetime_value  # noqa: E402
 from marketflow.profiles.clv import rfm_summary  # noqa: E402
 from marketflow.profiles.history import day_number, prepare_history  # noqa: E402
 from marketflow.profiles.settings import ProfileSettings  # noqa: E402
 from marketflow.profiles.warehouse import write_snapshot  # noqa: E402
-from marketflow.propensity import registry  # noqa: E402
-from marketflow.propensity.dataset import (  # noqa: E402
-    bought_within,
-    snapshot_builder,
-    stacked_dataset,
-    training_cutoffs,
-)
+from marketflow.propensity import library, registry  # noqa: E402
+from marketflow.propensity.dataset import bought_within, snapshot_builder  # noqa: E402
 from marketflow.propensity.evaluate import ranking_metrics  # noqa: E402
 from marketflow.propensity.features import feature_matrix  # noqa: E402
-from marketflow.propensity.model import train_model  # noqa: E402
 from marketflow.propensity.scoring import score_customers  # noqa: E402
 from marketflow.propensity.settings import PropensitySettings  # noqa: E402
 from marketflow.propensity.warehouse import score_shard  # noqa: E402
 from marketflow.warehouse import upgrade_to_head, warehouse_engine  # noqa: E402
-from tests.profiles.real_orders import read_history  # noqa: E402
 
 CUTOFF = dt.date(2011, 10, 1)
 HORIZON_DAYS = 30
@@ -101,12 +95,10 @@ def run(data_dir: Path) -> dict:
     started = time.perf_counter()
     profile_settings, settings = ProfileSettings(), PropensitySettings()
     orders = read_history(data_dir)
-    history = prepare_history(orders, profile_settings)
-    builder = snapshot_builder(history, profile_settings)
-    cutoffs = training_cutoffs(history, CUTOFF, settings)
-    dataset = stacked_dataset(builder, cutoffs, HORIZON_DAYS)
-    model, report = train_model(dataset, settings)
+    model, report = library.train(orders, CUTOFF, settings, profile_settings)  # what the DAG trains
     train_seconds = time.perf_counter() - started
+    history = prepare_history(orders, profile_settings)  # the whole history: labels after the cut-off
+    builder = snapshot_builder(history, profile_settings)
 
     snapshot = builder.build(CUTOFF)
     profiles = snapshot.profiles

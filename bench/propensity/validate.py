@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.propensity.run import data_folder  # noqa: E402
 from bench.record import write_record  # noqa: E402
+from marketflow.ingest.sources.online_retail import read_history  # noqa: E402
 from marketflow.profiles.build import fit_lifetime_value  # noqa: E402
 from marketflow.profiles.clv import rfm_summary  # noqa: E402
 from marketflow.profiles.history import day_number, prepare_history  # noqa: E402
@@ -33,7 +34,6 @@ from marketflow.propensity.dataset import labelled_cutoff, snapshot_builder, tra
 from marketflow.propensity.evaluate import ranking_metrics  # noqa: E402
 from marketflow.propensity.model import train_model  # noqa: E402
 from marketflow.propensity.settings import PropensitySettings  # noqa: E402
-from tests.profiles.real_orders import read_history  # noqa: E402
 
 LAST_ORDER_READ = dt.date(2011, 10, 1)
 VALIDATION_DAYS = [dt.date(2011, 5, 3) + dt.timedelta(days=7 * week) for week in range(14)] + [dt.date(2011, 9, 1)]

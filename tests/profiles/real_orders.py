@@ -1,10 +1,6 @@
 """Load the real UCI Online Retail day files into a warehouse's `orders` table, for the profile
-stage's tests and benches.
-
-The ingest stage owns the production loader; this reader applies the same line semantics (IDs like
-`17850.0` -> `17850`, whitespace collapsed, `C` invoices are returns, a line's partition is its
-file's date, an exact repeat of an earlier line is dropped as ingest quarantines it) without the
-validation, so the profile stage can be tested and measured fast and on its own.
+stage's tests: the rows of `marketflow.ingest.sources.online_retail.read_history` (the same line
+semantics as ingest, without its validation), so the profile stage can be tested fast and on its own.
 """
 
 from __future__ import annotations
@@ -17,50 +13,11 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, delete
 
+from marketflow.ingest.sources.online_retail import read_history
+
 from marketflow.warehouse import schema
 
 ORDER_COLUMNS = [column.name for column in schema.orders.columns]
-
-
-def day_files(data_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> list[Path]:
-    """The day files `YYYY-MM-DD.csv` in `data_dir` between `start` and `end` (inclusive), in date order."""
-    files = []
-    for path in sorted(data_dir.glob("????-??-??.csv")):
-        day = dt.date.fromisoformat(path.stem)
-        if (start is None or day >= start) and (end is None or day <= end):
-            files.append(path)
-    return files
-
-
-def read_day(path: Path) -> pd.DataFrame:
-    """One day file as rows of the `orders` table."""
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    raw["Description"] = raw["Description"].str.split().str.join(" ")
-    raw["CustomerID"] = raw["CustomerID"].str.strip().str.replace(r"\.0$", "", regex=True)
-    raw = raw[~raw.duplicated(keep="first")]
-    customer = raw["CustomerID"]
-    frame = pd.DataFrame(
-        {
-            "order_date": dt.date.fromisoformat(path.stem),
-            "source_line": raw.index.to_numpy() + 2,
-            "invoice_no": raw["InvoiceNo"].str.strip(),
-            "stock_code": raw["StockCode"].str.strip(),
-            "description": raw["Description"].replace("", None),
-            "quantity": raw["Quantity"].astype(int),
-            "invoice_ts": pd.to_datetime(raw["InvoiceDate"]),
-            "unit_price": raw["UnitPrice"].astype(float),
-            "customer_id": customer.where(customer != "", None),
-            "country": raw["Country"].str.strip(),
-            "is_return": raw["InvoiceNo"].str.strip().str.startswith("C"),
-            "source_file": path.name,
-        }
-    )
-    return frame[ORDER_COLUMNS]
-
-
-def read_history(data_dir: Path, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
-    """Every order line of the day files between `start` and `end`, as `orders` rows."""
-    return pd.concat([read_day(path) for path in day_files(data_dir, start, end)], ignore_index=True)
 
 
 def _ingest_records(days: list[dt.date]) -> list[dict]:

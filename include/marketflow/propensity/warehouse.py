@@ -11,13 +11,11 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, insert, select
 
 from marketflow.days import day_list
-from marketflow.profiles.history import prepare_history
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.warehouse import read_orders
-from marketflow.propensity import registry
-from marketflow.propensity.dataset import snapshot_builder, stacked_dataset, training_cutoffs
+from marketflow.propensity import library, registry
 from marketflow.propensity.features import feature_matrix
-from marketflow.propensity.model import PropensityModel, TrainingReport, train_model
+from marketflow.propensity.model import PropensityModel, TrainingReport
 from marketflow.propensity.scoring import score_customers
 from marketflow.propensity.settings import PropensitySettings
 from marketflow.propensity.shards import in_shard
@@ -27,11 +25,8 @@ from marketflow.warehouse import schema
 def train_as_of(
     engine: Engine, as_of: dt.date, settings: PropensitySettings, profile_settings: ProfileSettings
 ) -> tuple[PropensityModel, TrainingReport]:
-    """A model trained on orders dated on or before `as_of` only (labels included)."""
-    history = prepare_history(read_orders(engine, as_of), profile_settings)
-    cutoffs = training_cutoffs(history, as_of, settings)
-    dataset = stacked_dataset(snapshot_builder(history, profile_settings), cutoffs, settings.horizon_days)
-    return train_model(dataset, settings)
+    """A model trained on the warehouse's orders dated on or before `as_of` only (labels included)."""
+    return library.train(read_orders(engine, as_of), as_of, settings, profile_settings)
 
 
 @dataclass(frozen=True)
