@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.warehouse import build_days
+from marketflow.propensity.scoring import NO_PURCHASE_REASON
 from marketflow.propensity.shards import shard_of
 from marketflow.warehouse import schema, warehouse_engine
 from tests.airflow_runner import run_dag, task_states
@@ -120,11 +121,12 @@ def test_scoring_and_a_campaign_on_the_real_history_rerun_identically_and_send_o
     assert models == first_models and len(models) == 1, "the model is registered once and reused"
     assert (models[0].model_kind, models[0].trained_as_of, models[0].status) == ("propensity", AS_OF, "champion")
     scored = [row.customer_id for row in scores]
-    assert len(scored) == len(set(scored)) == len(profiles), "every customer of the snapshot once"
-    assert set(scored) == {row.customer_id for row in profiles}
-    bought = whole_history[~whole_history["is_return"] & (whole_history["quantity"] > 0)]
-    buyers = set(bought["customer_id"].dropna())
-    assert set(scored) <= buyers and len(buyers) - len(scored) < 0.01 * len(buyers), "only service-only buyers missing"
+    profiled = {row.customer_id for row in profiles}
+    customers = set(whole_history["customer_id"].dropna())
+    assert len(scored) == len(set(scored)) and set(scored) == customers, "every known customer once, none left out"
+    assert profiled <= set(scored) and 0 < len(customers - profiled) < 0.01 * len(customers)
+    without = [row for row in scores if row.customer_id not in profiled]
+    assert all(row.top_reasons == {NO_PURCHASE_REASON: 0.0} for row in without), "scored, and told why"
     assert {row.as_of_date for row in scores} == {AS_OF} and {row.model_id for row in scores} == {models[0].model_id}
     assert {shard_of(c, SHARDS) for c in scored} == set(range(SHARDS))
     assert all(0.0 < row.propensity_30d < 1.0 for row in scores)

@@ -158,7 +158,7 @@ def test_shopify_and_mapped_exports_run_the_whole_pipeline(
         for name in ("shopify", "mapped"):
             outcome = _score_and_send(engines[name], tmp_path / name, monkeypatch, tmp_path / f"sink-{name}")
             profiles = len(_rows(engines[name], schema.customer_profiles, "customer_id"))
-            assert outcome["scored"] == profiles > 1000, (name, outcome)
+            assert outcome["scored"] >= profiles > 1000, (name, outcome)  # and customers without purchases
             assert outcome["selected"]["treatment"] == outcome["sent"] == outcome["received"] > 50, (name, outcome)
             matched.add(outcome["selected"]["matched"])
         assert len(matched) == 1, "both shops' campaigns match the same buyers"

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from marketflow.assets import AUDIENCE_SCORES
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.warehouse import build_days
+from marketflow.propensity.scoring import NO_PURCHASE_REASON
 from marketflow.propensity.shards import shard_of
 from marketflow.warehouse import schema, warehouse_engine
 from tests.airflow_runner import run_dag, task_states
@@ -73,11 +74,15 @@ def test_score_audiences_scores_every_customer_once_and_reruns_identically(
 
     profiles = stored(url, schema.customer_profiles)
     scores = stored(url, schema.audience_scores)
-    assert sorted(row[1] for row in scores) == sorted(row[1] for row in profiles)
+    ordering = set(real_orders.loc[real_orders["order_date"] <= AS_OF, "customer_id"].dropna())
+    profiled = {row[1] for row in profiles}
+    assert sorted(row[1] for row in scores) == sorted(ordering), "every customer with an order line, once"
+    unprofiled = [row for row in scores if row[1] not in profiled]
+    assert all(row[4] == {NO_PURCHASE_REASON: 0.0} for row in unprofiled) and len({row[3] for row in unprofiled}) <= 1
     assert {row[0] for row in scores} == {AS_OF}
     assert {shard_of(row[1], SHARDS) for row in scores} == set(range(SHARDS))
     assert all(0.0 < row[3] < 1.0 for row in scores)
-    assert all(len(row[4]) == 3 for row in scores)
+    assert all(len(row[4]) == 3 for row in scores if row[1] in profiled)
 
     models = stored(url, schema.model_registry)
     assert len(models) == 1

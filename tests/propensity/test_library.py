@@ -1,6 +1,7 @@
 """The library entry point on a plain orders table (the shipped sample's real orders, no warehouse):
-it trains only on orders up to its as-of day, scores every profiled customer, and is the same model
-and the same scores the warehouse path (`ensure_model`, `score_shard`: what the DAG runs) produces."""
+it trains only on orders up to its as-of day, scores every customer (those without a product purchase
+yet at the model's estimated rate, with that reason), and is the same model and the same scores the
+warehouse path (`ensure_model`, `score_shard`: what the DAG runs) produces."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from marketflow.ingest.sources.online_retail import read_history
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.warehouse import build_days
 from marketflow.propensity import library, registry
+from marketflow.propensity.scoring import NO_PURCHASE_REASON
 from marketflow.propensity.settings import PropensitySettings
 from marketflow.propensity.warehouse import ensure_model, score_shard
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
@@ -43,9 +45,13 @@ def test_the_library_trains_point_in_time_and_scores_as_the_warehouse_path_does(
     assert report.train_cutoffs[-1] <= AS_OF - dt.timedelta(days=settings.horizon_days)
 
     scores = library.score(model, sample_orders, AS_OF, settings)
-    assert len(scores) > 2000 and scores["customer_id"].is_unique
+    customers = set(earlier["customer_id"].dropna())
+    assert len(scores) > 2000 and scores["customer_id"].is_unique and set(scores["customer_id"]) == customers
     assert scores["propensity_30d"].between(0, 1).all() and scores["propensity_30d"].std() > 0.05
-    assert all(len(reasons) == settings.top_reasons for reasons in scores["top_reasons"])
+    without = scores[scores["top_reasons"].map(lambda reasons: reasons == {NO_PURCHASE_REASON: 0.0})]
+    assert 0 < len(without) < 0.05 * len(scores) and (without["propensity_30d"] == model.no_purchase_rate).all()
+    assert all(len(r) == settings.top_reasons for r in scores.loc[~scores.index.isin(without.index), "top_reasons"])
+    assert 0 < model.no_purchase_rate < 1
 
     engine = warehouse_engine(f"sqlite:///{tmp_path / 'warehouse.db'}")
     upgrade_to_head(engine)

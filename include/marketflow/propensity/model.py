@@ -57,6 +57,9 @@ class PropensityModel:
     boosters: tuple[lgb.Booster, ...]
     platt: Platt
     features: tuple[str, ...]
+    #: The probability for a known customer without a product purchase yet (no profile to score):
+    #: estimated at training (`library.no_purchase_rate`); None in artifacts older than it.
+    no_purchase_rate: float | None = None
 
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
         return features[list(self.features)].to_numpy(dtype=np.float64)
@@ -82,6 +85,7 @@ class PropensityModel:
                 "features": list(self.features),
                 "platt": {"slope": self.platt.slope, "intercept": self.platt.intercept},
                 "boosters": [booster.model_to_string() for booster in self.boosters],
+                "no_purchase_rate": self.no_purchase_rate,
             }
         )
 
@@ -98,6 +102,7 @@ class PropensityModel:
             boosters=tuple(lgb.Booster(model_str=text) for text in texts),
             platt=Platt(**document["platt"]),
             features=tuple(document["features"]),
+            no_purchase_rate=document.get("no_purchase_rate"),
         )
 
 

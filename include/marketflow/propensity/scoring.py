@@ -29,3 +29,21 @@ def score_customers(model: PropensityModel, features: pd.DataFrame, reasons: int
             "top_reasons": top_reasons(model.contributions(features), model.features, reasons),
         }
     )
+
+
+#: The reason beside the score of a known customer without a product purchase yet.
+NO_PURCHASE_REASON = "no product purchases yet"
+
+
+def score_without_purchases(model: PropensityModel, customer_ids: list[str]) -> pd.DataFrame:
+    """The same columns for known customers who have no profile to score (only service lines, or
+    only a CRM record): the model's `no_purchase_rate`, with that as the reason."""
+    if model.no_purchase_rate is None:
+        raise ValueError("the model predates no_purchase_rate: retrain it to score customers without purchases")
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(customer_ids, dtype=object),
+            "propensity_30d": np.full(len(customer_ids), model.no_purchase_rate),
+            "top_reasons": [{NO_PURCHASE_REASON: 0.0} for _ in customer_ids],
+        }
+    )

@@ -5,10 +5,11 @@ customer shard of a day's profile snapshot, replacing exactly that shard's rows 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from marketflow.days import day_list
 from marketflow.profiles.settings import ProfileSettings
@@ -16,10 +17,12 @@ from marketflow.profiles.warehouse import read_orders
 from marketflow.propensity import library, registry
 from marketflow.propensity.features import feature_matrix
 from marketflow.propensity.model import PropensityModel, TrainingReport
-from marketflow.propensity.scoring import score_customers
+from marketflow.propensity.scoring import score_customers, score_without_purchases
 from marketflow.propensity.settings import PropensitySettings
 from marketflow.propensity.shards import in_shard
 from marketflow.warehouse import schema
+
+log = logging.getLogger(__name__)
 
 
 def train_as_of(
@@ -101,17 +104,35 @@ def read_profiles(engine: Engine, as_of: dt.date) -> pd.DataFrame:
         return pd.read_sql(select(table).where(table.c.as_of_date == as_of).order_by(table.c.customer_id), conn)
 
 
+def known_customers(conn: Connection, as_of: dt.date) -> set[str]:
+    """Every customer the warehouse knows on `as_of`: an order line of any kind, or a CRM record."""
+    orders, events = schema.orders, schema.consent_events
+    ordered = select(orders.c.customer_id).where(orders.c.order_date <= as_of, orders.c.customer_id.is_not(None)).distinct()
+    listed = select(events.c.customer_id).where(events.c.effective_date <= as_of).distinct()
+    return set(conn.execute(ordered).scalars()) | set(conn.execute(listed).scalars())
+
+
 def score_shard(engine: Engine, as_of: dt.date, model_id: str, shard: int, settings: PropensitySettings) -> int:
-    """Score the shard's customers of the `as_of` snapshot and replace the shard's rows of that day
-    (rows of customers no longer in the snapshot included); returns the rows written."""
+    """Score the shard's customers of the `as_of` snapshot, and every other customer of the shard
+    known that day (no product purchase yet: the model's `no_purchase_rate`), replacing the shard's
+    rows of that day (rows of customers no longer scored included); returns the rows written."""
     profiles = read_profiles(engine, as_of)
     profiles = profiles[profiles["customer_id"].isin(in_shard(profiles["customer_id"], shard, settings.shards))]
     table = schema.audience_scores
     with engine.connect() as conn:
         model = PropensityModel.from_json(registry.read_artifact(registry.registered(conn, model_id).artifact_uri))
         stored = conn.execute(select(table.c.customer_id).where(table.c.as_of_date == as_of)).scalars().all()
-    scores = score_customers(model, feature_matrix(profiles), settings.top_reasons) if len(profiles) else None
-    replaced = sorted(set(in_shard(stored, shard, settings.shards)) | set(profiles["customer_id"]))
+        without = sorted(set(in_shard(known_customers(conn, as_of), shard, settings.shards)) - set(profiles["customer_id"]))
+    parts = []
+    if len(profiles):
+        parts.append(score_customers(model, feature_matrix(profiles), settings.top_reasons))
+    if without and model.no_purchase_rate is not None:
+        parts.append(score_without_purchases(model, without))
+    elif without:
+        log.warning("%s: %d customers without a product purchase left unscored: model %s predates "
+                    "no_purchase_rate (the next retraining scores them)", as_of, len(without), model_id)
+    scores = pd.concat(parts, ignore_index=True) if parts else None
+    replaced = sorted(set(in_shard(stored, shard, settings.shards)) | set(profiles["customer_id"]) | set(without))
     with engine.begin() as conn:
         for start in range(0, len(replaced), 5000):
             chunk = replaced[start : start + 5000]
