@@ -22,7 +22,6 @@ from marketflow.propensity.warehouse import ensure_model, score_shard
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
 from tests.profiles.real_orders import insert_orders
 
-pytestmark = pytest.mark.slow
 
 FIRST, AS_OF = dt.date(2011, 8, 22), dt.date(2011, 10, 21)
 

@@ -128,15 +128,26 @@ class Records:
 
     def require(self, needed: tuple[str, ...], what: str) -> None:
         """Refuse the file when it lacks any of the `needed` columns or repeats one of them."""
-        missing = [name for name in needed if name not in self.header]
-        repeated = sorted({name for name in needed if self.header.count(name) > 1})
-        problems = []
-        if missing:
-            problems.append(f"missing column(s) {', '.join(repr(name) for name in missing)}")
-        if repeated:
-            problems.append(f"repeated column(s) {', '.join(repr(name) for name in repeated)}")
+        problems = header_problems(self.header, needed, exact=False)
         if problems:
             raise ExportFileError(self.url, f"header does not match {what}: {'; '.join(problems)}")
+
+
+def header_problems(header: list[str], needed: tuple[str, ...], *, exact: bool) -> list[str]:
+    """What is wrong with `header`: missing `needed` columns, repeated ones and, when `exact`, any
+    other column (an exact layout names its columns bare, a mapping's in quotes)."""
+    name = str if exact else repr
+    missing = [column for column in needed if column not in header]
+    unexpected = [column for column in header if column not in needed] if exact else []
+    repeated = sorted({column for column in (header if exact else needed) if header.count(column) > 1})
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {', '.join(map(name, missing))}")
+    if unexpected:
+        problems.append(f"unexpected column(s) {', '.join(map(repr, unexpected))}")
+    if repeated:
+        problems.append(f"repeated column(s) {', '.join(map(name, repeated))}")
+    return problems
 
     def column(self, name: str) -> list[str]:
         """Column `name` of every record, stripped ('' for every record when the file lacks it)."""
@@ -205,18 +216,8 @@ def read_records(content: bytes, url: str, delimiter: str = ",", multiline: bool
 def read_export(content: bytes, url: str, expected_columns: tuple[str, ...]) -> ExportText:
     """Split `content` into exactly the expected columns by header name (column order may differ)."""
     found = read_records(content, url)
-    header = found.header
-    missing = [name for name in expected_columns if name not in header]
-    unexpected = [name for name in header if name not in expected_columns]
-    duplicated = sorted({name for name in header if header.count(name) > 1})
-    if missing or unexpected or duplicated:
-        problems = []
-        if missing:
-            problems.append(f"missing column(s) {', '.join(missing)}")
-        if unexpected:
-            problems.append(f"unexpected column(s) {', '.join(repr(name) for name in unexpected)}")
-        if duplicated:
-            problems.append(f"repeated column(s) {', '.join(duplicated)}")
+    problems = header_problems(found.header, expected_columns, exact=True)
+    if problems:
         raise ExportFileError(
             url, f"header does not match the export format: {'; '.join(problems)} "
             f"(expected {','.join(expected_columns)})"
