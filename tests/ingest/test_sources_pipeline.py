@@ -101,7 +101,9 @@ def _run(engine: Engine, landing: Path, settings: IngestSettings, tmp_path: Path
 
 
 def _score_and_send(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sink_dir: Path) -> dict:
-    scoring = PropensitySettings(horizon_days=14, min_history_days=14, model_store=str(tmp_path / "models"), shards=2)
+    scoring = PropensitySettings(  # six weeks of history: two-week labels; one booster (quality is tested elsewhere)
+        horizon_days=14, min_history_days=14, model_store=str(tmp_path / "models"), shards=2, ensemble_size=1
+    )
     model = ensure_model(engine, LAST, scoring, ProfileSettings())
     scored = sum(score_shard(engine, LAST, model.model_id, shard, scoring) for shard in range(scoring.shards))
     config = campaign("cross_sell")

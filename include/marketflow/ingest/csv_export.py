@@ -132,6 +132,13 @@ class Records:
         if problems:
             raise ExportFileError(self.url, f"header does not match {what}: {'; '.join(problems)}")
 
+    def column(self, name: str) -> list[str]:
+        """Column `name` of every record, stripped ('' for every record when the file lacks it)."""
+        position = self.position(name)
+        if position is None:
+            return [""] * len(self.records)
+        return [record.fields[position].strip() for record in self.records]
+
 
 def header_problems(header: list[str], needed: tuple[str, ...], *, exact: bool) -> list[str]:
     """What is wrong with `header`: missing `needed` columns, repeated ones and, when `exact`, any
@@ -148,13 +155,6 @@ def header_problems(header: list[str], needed: tuple[str, ...], *, exact: bool) 
     if repeated:
         problems.append(f"repeated column(s) {', '.join(map(name, repeated))}")
     return problems
-
-    def column(self, name: str) -> list[str]:
-        """Column `name` of every record, stripped ('' for every record when the file lacks it)."""
-        position = self.position(name)
-        if position is None:
-            return [""] * len(self.records)
-        return [record.fields[position].strip() for record in self.records]
 
 
 #: A record may span this many physical lines (a quoted note with line breaks); more is an unclosed quote.
