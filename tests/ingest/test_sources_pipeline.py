@@ -1,5 +1,5 @@
 """A Shopify shop and a WooCommerce shop (through the shipped column mapping) run the whole pipeline on
-both backends: the sample's last six weeks of real orders, rewritten as each platform's exports, are
+both backends: the sample's last four weeks of real orders, rewritten as each platform's exports, are
 ingested, profiled, scored by a propensity model trained on them, and a cross-sell campaign selects
 and e-mails its audience through a real SMTP server.
 
@@ -37,7 +37,7 @@ from tests.scratch_db import scratch_database
 
 pytestmark = pytest.mark.slow
 
-FIRST, LAST = dt.date(2011, 9, 19), dt.date(2011, 10, 31)
+FIRST, LAST = dt.date(2011, 10, 3), dt.date(2011, 10, 31)
 WOOCOMMERCE = REPO / "include" / "sources" / "woocommerce.yaml"
 
 
@@ -49,7 +49,7 @@ def sample_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _landings(sample: Path, root: Path) -> dict[str, Path]:
-    """The six weeks as each platform's exports (the CRM files stay in the standard layout for the mapped shop)."""
+    """The four weeks as each platform's exports (the CRM files stay in the standard layout for the mapped shop)."""
     days = sorted(dt.date.fromisoformat(p.stem) for p in sample.glob("????-??-??.csv"))
     days = [day for day in days if FIRST <= day <= LAST]
     emails = crm_emails([p.read_bytes() for p in sample.glob("customers-*.csv")])
@@ -101,8 +101,9 @@ def _run(engine: Engine, landing: Path, settings: IngestSettings, tmp_path: Path
 
 
 def _score_and_send(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sink_dir: Path) -> dict:
-    scoring = PropensitySettings(  # six weeks of history: two-week labels; one booster (quality is tested elsewhere)
-        horizon_days=14, min_history_days=14, model_store=str(tmp_path / "models"), shards=2, ensemble_size=1
+    scoring = PropensitySettings(  # four weeks of history: ten-day labels, cut-offs every other day; one
+        horizon_days=10, min_history_days=7, cutoff_step_days=2,  # booster (model quality is tested elsewhere)
+        model_store=str(tmp_path / "models"), shards=2, ensemble_size=1,
     )
     model = ensure_model(engine, LAST, scoring, ProfileSettings())
     scored = sum(score_shard(engine, LAST, model.model_id, shard, scoring) for shard in range(scoring.shards))
@@ -145,12 +146,16 @@ def test_shopify_and_mapped_exports_run_the_whole_pipeline(
         line = ("order_date", "source_line", "stock_code", "description", "quantity", "invoice_ts", "unit_price",
                 "customer_id", "country", "is_return")
         assert _rows(mapped, schema.orders, *line) == _rows(reference, schema.orders, *line)
-        assert len(_rows(reference, schema.orders, "source_line")) > 30_000
+        assert len(_rows(reference, schema.orders, "source_line")) > 20_000
         quarantine = ("file_date", "source_line", "reason")
         assert [row[:2] for row in _rows(mapped, schema.quarantine, *quarantine)] == [
             row[:2] for row in _rows(reference, schema.quarantine, *quarantine)]
         profile = ("customer_id", "frequency", "monetary", "recency_days", "segment")
-        assert _rows(mapped, schema.customer_profiles, *profile) == _rows(reference, schema.customer_profiles, *profile)
+
+        def profiles(engine: Engine) -> list[tuple]:  # sums in the row order the backend returns: last-ulp noise
+            return [(c, f, round(m, 6), r, s) for c, f, m, r, s in _rows(engine, schema.customer_profiles, *profile)]
+
+        assert profiles(mapped) == profiles(reference)
         # Shopify: the same purchases per customer, the customer known by the e-mail address.
         emails = crm_emails([p.read_bytes() for p in sample_landing.glob("customers-*.csv")])
         expected = {customer_id_from_email(emails[c]): value for c, value in _purchases(reference).items() if c in emails}
