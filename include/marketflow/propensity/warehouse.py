@@ -15,7 +15,7 @@ from marketflow.days import day_list
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.warehouse import read_orders
 from marketflow.propensity import library, registry
-from marketflow.propensity.features import feature_matrix
+from marketflow.propensity.features import feature_matrix, home_market
 from marketflow.propensity.model import PropensityModel, TrainingReport
 from marketflow.propensity.scoring import score_customers, score_without_purchases
 from marketflow.propensity.settings import PropensitySettings
@@ -117,6 +117,7 @@ def score_shard(engine: Engine, as_of: dt.date, model_id: str, shard: int, setti
     known that day (no product purchase yet: the model's `no_purchase_rate`), replacing the shard's
     rows of that day (rows of customers no longer scored included); returns the rows written."""
     profiles = read_profiles(engine, as_of)
+    home = home_market(profiles)  # the whole snapshot's, as at training
     profiles = profiles[profiles["customer_id"].isin(in_shard(profiles["customer_id"], shard, settings.shards))]
     table = schema.audience_scores
     with engine.connect() as conn:
@@ -125,7 +126,7 @@ def score_shard(engine: Engine, as_of: dt.date, model_id: str, shard: int, setti
         without = sorted(set(in_shard(known_customers(conn, as_of), shard, settings.shards)) - set(profiles["customer_id"]))
     parts = []
     if len(profiles):
-        parts.append(score_customers(model, feature_matrix(profiles), settings.top_reasons))
+        parts.append(score_customers(model, feature_matrix(profiles, home), settings.top_reasons))
     if without and model.no_purchase_rate is not None:
         parts.append(score_without_purchases(model, without))
     elif without:
