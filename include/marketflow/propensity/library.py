@@ -31,11 +31,6 @@ def _through(orders: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return orders if dated.all() else orders[dated.to_numpy()]
 
 
-def history_through(orders: pd.DataFrame, as_of: dt.date, profile_settings: ProfileSettings) -> OrderHistory:
-    """The profile stage's history of the lines dated on or before `as_of` (nothing later is read)."""
-    return prepare_history(_through(orders, as_of), profile_settings)
-
-
 #: Pseudo-customers of the prior in `no_purchase_rate`: a handful of observed customers moves it
 #: little, hundreds decide it.
 PRIOR_STRENGTH = 20
@@ -76,12 +71,13 @@ def train(
     """A calibrated model trained on weekly cut-offs whose label windows end by `as_of`."""
     settings = settings or PropensitySettings()
     profile_settings = profile_settings or ProfileSettings()
-    history = history_through(orders, as_of, profile_settings)
+    dated = _through(orders, as_of)  # nothing later is read
+    history = prepare_history(dated, profile_settings)
     cutoffs = training_cutoffs(history, as_of, settings)
     dataset = stacked_dataset(snapshot_builder(history, profile_settings), cutoffs, settings.horizon_days)
     model, report = train_model(dataset, settings)
     rate = no_purchase_rate(
-        first_order_days(_through(orders, as_of)), history, cutoffs, settings.horizon_days, float(dataset["label"].mean())
+        first_order_days(dated), history, cutoffs, settings.horizon_days, float(dataset["label"].mean())
     )
     return dataclasses.replace(model, no_purchase_rate=rate), report
 
@@ -98,9 +94,9 @@ def score(
     without a product purchase yet, the model's `no_purchase_rate`."""
     settings = settings or PropensitySettings()
     profile_settings = profile_settings or ProfileSettings()
-    history = history_through(orders, as_of, profile_settings)
-    profiles = snapshot_builder(history, profile_settings).build(as_of).profiles
+    dated = _through(orders, as_of)
+    profiles = snapshot_builder(prepare_history(dated, profile_settings), profile_settings).build(as_of).profiles
     scored = score_customers(model, feature_matrix(profiles), settings.top_reasons)
-    known = first_order_days(_through(orders, as_of)).index
+    known = first_order_days(dated).index
     without = sorted(set(known) - set(scored["customer_id"]))
     return pd.concat([scored, score_without_purchases(model, without)], ignore_index=True)

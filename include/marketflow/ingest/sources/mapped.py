@@ -38,7 +38,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from marketflow.ingest.csv_export import ExportText, read_records
-from marketflow.ingest.sources.contract import CANONICAL_TIMESTAMP, Checks
+from marketflow.ingest.sources.contract import CANONICAL_TIMESTAMP, ORDER_FIELDS, Checks
 
 
 class ColumnNames(BaseModel):
@@ -199,7 +199,7 @@ def read_orders(content: bytes, url: str, mapping: ColumnMapping, shop_currency:
     cancelled = (
         [mapping.cancelled.matches(value) for value in column(mapping.cancelled.column)] if mapping.cancelled else [False] * count
     )
-    columns: dict[str, list] = {field: [] for field in (*base, "quantity", "is_return")}
+    columns: dict[str, list] = {field: [] for field in ORDER_FIELDS}
     line_numbers: list[int] = []
     raw_lines: list[str] = []
     for index, record in enumerate(records.records):

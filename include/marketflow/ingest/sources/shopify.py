@@ -26,7 +26,7 @@ import hashlib
 from decimal import Decimal, InvalidOperation
 
 from marketflow.ingest.csv_export import ExportText, Record, Records, read_records
-from marketflow.ingest.sources.contract import CANONICAL_TIMESTAMP, Checks
+from marketflow.ingest.sources.contract import CANONICAL_TIMESTAMP, ORDER_FIELDS, Checks
 
 ORDER_COLUMNS_NEEDED = (
     "Name", "Email", "Financial Status", "Currency", "Created at", "Lineitem quantity", "Lineitem name",
@@ -124,10 +124,7 @@ def read_orders(content: bytes, url: str) -> ExportText:
     """A Shopify orders export as canonical order lines (see the module's docstring)."""
     records = read_records(content, url, multiline=True)
     records.require(ORDER_COLUMNS_NEEDED, "Shopify's orders export")
-    columns: dict[str, list] = {field: [] for field in (
-        "invoice_no", "stock_code", "description", "quantity", "invoice_ts", "unit_price", "currency",
-        "customer_id", "country", "is_return",
-    )}
+    columns: dict[str, list] = {field: [] for field in ORDER_FIELDS}
     line_numbers: list[int] = []
     raw_lines: list[str] = []
 
