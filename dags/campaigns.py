@@ -98,12 +98,13 @@ class CampaignInputsSensor(InputsSensor):
         return campaign(self.campaign).required_inputs()
 
     def blocked(self, context: Any, freshness: Freshness) -> None:
+        from marketflow.campaigns.pipeline import campaign
         from marketflow.campaigns.runs import RunPlan, record_blocked
         from marketflow.warehouse import warehouse_engine
 
         plan = RunPlan.from_dict(context["ti"].xcom_pull(task_ids="plan_run"))
         with warehouse_engine().begin() as conn:
-            record_blocked(conn, plan, freshness)
+            record_blocked(conn, plan, freshness, campaign(self.campaign).attribution_days)
         self.log.error("%s: BLOCKED, NOBODY CONTACTED: %s", plan.run_key, freshness.reason())
 
 

@@ -26,7 +26,29 @@ def test_upgrade_is_idempotent(warehouse_url: str) -> None:
     engine = warehouse_engine(warehouse_url)
     upgrade_to_head(engine)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0004"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0005"
+
+
+def test_runs_from_before_0005_keep_the_window_their_stored_report_used(empty_warehouse_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from marketflow.warehouse.migrate import alembic_config
+
+    engine = warehouse_engine(empty_warehouse_url)
+    command.upgrade(alembic_config(engine), "0004")
+    insert = text(
+        "INSERT INTO campaign_runs (run_key, campaign, run_day, send_mode, status, audience_size, treatment_size, "
+        "control_size, report) VALUES (:key, 'winback', :day, 'live', 'reported', 0, 0, 0, :report)"
+    )
+    with engine.begin() as conn:
+        conn.execute(insert, {"key": "winback:2011-09-01", "day": dt.date(2011, 9, 1),
+                              "report": '{"window": {"start": "2011-09-02", "end": "2011-10-01"}}'})
+        conn.execute(insert, {"key": "winback:2011-09-08", "day": dt.date(2011, 9, 8), "report": None})
+    upgrade_to_head(engine)
+    with engine.connect() as conn:
+        days = dict(conn.execute(select(schema.campaign_runs.c.run_key, schema.campaign_runs.c.attribution_days)).all())
+    assert days == {"winback:2011-09-01": 30, "winback:2011-09-08": 14}
 
 
 def test_round_trip_of_an_order_line_and_a_json_profile(warehouse_url: str) -> None:

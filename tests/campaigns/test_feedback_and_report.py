@@ -115,7 +115,8 @@ def test_report_compares_treatment_with_control_in_the_attribution_window(wareho
         run = conn.execute(select(schema.campaign_runs)).mappings().one()
     report = run["report"]
     assert run["status"] == "reported" and summary["measured"] is True
-    assert report["window"] == {"start": "2011-10-04", "end": "2011-10-17", "complete": True}
+    assert config.attribution_days == 14 and run["attribution_days"] == 14  # recorded on the run when it started
+    assert report["window"] == {"attribution_days": 14, "start": "2011-10-04", "end": "2011-10-17", "complete": True}
     t, c = report["arms"]["treatment"], report["arms"]["control"]
     assert (t["members"], t["converted"], c["members"], c["converted"]) == (len(treated), 6, len(control), 2)
     assert t["revenue"] == pytest.approx(6 * 2 * 12.75 - 12.75) and c["revenue"] == pytest.approx(2 * 2 * 12.75)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import signal
 import smtplib
 import subprocess
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from marketflow.campaigns import cli as campaigns_cli
 from marketflow.campaigns.pipeline import (
     campaign,
-    preview_messages,
+    preview_run,
     render_messages,
     report_run,
     select_audience,
@@ -89,8 +90,11 @@ def test_preview_renders_messages_and_writes_nothing(warehouse_url: str) -> None
     seed_catalogue(engine)
     seed_customers(engine, WINBACK_PEOPLE)
     before = _counts(engine)
-    messages = preview_messages(engine, campaign("winback"), DAY, 3)
+    preview = preview_run(engine, campaign("winback"), DAY, 3)
+    messages = preview.messages
     assert len(messages) == 3 and all("Unsubscribe" in m.body_text for m in messages)
+    assert {m.customer_id for m in messages} <= {m.customer_id for m in preview.audience.treatment}
+    assert len(preview.audience.members) >= len(preview.audience.treatment) + len(preview.audience.control) > 3
     assert {m.variant for m in messages} <= {"we_miss_you", "whats_new"}
     assert _counts(engine) == before == {"campaign_runs": 0, "audience_members": 0, "messages": 0}
 
@@ -111,6 +115,7 @@ def test_cli_validate_preview_and_resolve(warehouse_connection_env: str, tmp_pat
     assert _cli("campaigns", "preview", "winback", "--date", DAY.isoformat(), "-n", "2", "--out", str(tmp_path / "html")) == 0
     out = capsys.readouterr().out
     assert out.count("--- customer ") == 2 and "nothing stored, nothing sent" in out
+    assert re.search(rf"audience of {DAY}: [1-9]\d* treatment, \d+ control; left out: ", out), out
     assert len(list((tmp_path / "html").glob("*.html"))) == 2
     later = DAY + dt.timedelta(days=2)  # nothing is ingested or profiled for it: a run would be blocked
     assert _cli("campaigns", "preview", "winback", "--date", later.isoformat()) == 1

@@ -44,8 +44,8 @@ def test_a_blocked_run_records_why_and_which_inputs_it_found(warehouse_url: str)
     plan = plan_run("winback", D, today=D + dt.timedelta(days=1))
     stale = Freshness(D, (InputState("orders", D - dt.timedelta(days=1), 0), InputState("profiles", None, 0)))
     with warehouse_engine(warehouse_url).begin() as conn:
-        record_blocked(conn, plan, stale)
-        record_blocked(conn, plan, stale)  # a cleared task blocking again keeps one row
+        record_blocked(conn, plan, stale, attribution_days=14)
+        record_blocked(conn, plan, stale, attribution_days=14)  # a cleared task blocking again keeps one row
         row = conn.execute(select(campaign_runs)).mappings().one()
     assert (row["run_key"], row["run_day"], row["send_mode"], row["status"]) == ("winback:2011-10-03", D, "live", "blocked")
     assert row["blocked_reason"] == (

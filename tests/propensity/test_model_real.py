@@ -14,7 +14,7 @@ from marketflow.profiles.history import OrderHistory
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.propensity.dataset import labelled_cutoff, snapshot_builder, stacked_dataset, training_cutoffs
 from marketflow.propensity.evaluate import ranking_metrics
-from marketflow.propensity.model import SINGLE_BOOSTER_FORMAT, PropensityModel, train_model
+from marketflow.propensity.model import SINGLE_BOOSTER_FORMAT, PropensityModel, TrainingReport, train_model
 from marketflow.propensity.scoring import score_customers
 from marketflow.propensity.settings import PropensitySettings
 
@@ -33,8 +33,23 @@ def data(real_history: OrderHistory) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def trained(data: tuple[pd.DataFrame, pd.DataFrame]) -> PropensityModel:
-    return train_model(data[0], SETTINGS)[0]
+def trained_and_report(data: tuple[pd.DataFrame, pd.DataFrame]) -> tuple[PropensityModel, TrainingReport]:
+    return train_model(data[0], SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def trained(trained_and_report: tuple[PropensityModel, TrainingReport]) -> PropensityModel:
+    return trained_and_report[0]
+
+
+def test_the_training_report_measures_recency_on_the_same_calibration_rows(
+    data: tuple[pd.DataFrame, pd.DataFrame], trained_and_report: tuple[PropensityModel, TrainingReport]
+) -> None:
+    report = trained_and_report[1]
+    calibration = data[0][data[0]["cutoff"].isin(report.calibration_cutoffs)]
+    recency = calibration["recency_days"].fillna(calibration["recency_days"].max() + 1)
+    assert report.recency_baseline_auc == pytest.approx(ranking_metrics(calibration["label"], -recency)["roc_auc"])
+    assert report.calibration_auc > report.recency_baseline_auc + 0.02
 
 
 def test_training_sees_no_label_after_the_held_out_cutoff(data: tuple[pd.DataFrame, pd.DataFrame]) -> None:

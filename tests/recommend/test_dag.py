@@ -82,6 +82,8 @@ def test_train_gate_serve_and_roll_back(
     assert first.metrics["holdout"] == ["2011-09-05", "2011-10-03"]
     assert set(first.metrics["all"]) >= {"ndcg@10", "recall@10", "hitrate@10", "coverage"}
     assert first.metrics["all"]["ndcg@10"] > first.metrics["new"]["ndcg@10"] > 0
+    baseline = first.metrics["popularity_baseline"]  # the Models page's verdict compares against it
+    assert 0 < baseline["all"]["ndcg@10"] < first.metrics["all"]["ndcg@10"]
     assert first.code_version.startswith("0.")
     assert (Path(first.artifact_uri) / EVALUATION_FILE).is_file() and (Path(first.artifact_uri) / SERVING_FILE).is_file()
 

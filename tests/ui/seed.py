@@ -43,6 +43,7 @@ class SeedFacts:
     campaigns: dict[str, list[str]] = field(default_factory=dict)
     emails: dict[str, str] = field(default_factory=dict)
     champion: dict[str, str] = field(default_factory=dict)
+    crm_days: dict[dt.date, str] = field(default_factory=dict)
 
 
 def _bucket(*parts: str) -> int:
@@ -115,15 +116,30 @@ def load_order_files(conn: Connection, data_dir: Path, start: dt.date, end: dt.d
         day += dt.timedelta(days=1)
 
 
+def seed_crm_files(conn: Connection, facts: SeedFacts) -> None:
+    """Two days of the CRM's customers file: one loaded, one refused (a day with a problem)."""
+    files = [
+        {"file_date": dt.date(2011, 10, 3), "file_kind": "customers", "status": "loaded", "rows_read": 20,
+         "rows_loaded": 20, "rows_quarantined": 0, "validation_success": True, "validation_result": None,
+         "detail": None},
+        {"file_date": dt.date(2011, 10, 4), "file_kind": "customers", "status": "failed", "rows_read": 0,
+         "rows_loaded": 0, "rows_quarantined": 0, "validation_success": None, "validation_result": None,
+         "detail": "customers-2011-10-04.csv: the header row is missing"},
+    ]
+    conn.execute(insert(ingest_days), files)
+    facts.crm_days.update({f["file_date"]: f["status"] for f in files})
+
+
 def seed_models(conn: Connection, facts: SeedFacts) -> None:
     """A recommender and a propensity history: weekly versions, one promoted per kind."""
     base = dt.date(2011, 9, 4)
     for kind, metrics_of in {
         "recommender": lambda i: {"all": {"ndcg@10": 0.21 + 0.012 * i, "recall@10": 0.30 + 0.01 * i},
                                   "new": {"ndcg@10": 0.041 + 0.004 * i, "recall@10": 0.062 + 0.005 * i},
+                                  "popularity_baseline": {"all": {"ndcg@10": 0.1 + 0.001 * i}},
                                   "coverage": 0.18 + 0.02 * i},
-        "propensity": lambda i: {"roc_auc": 0.78 + 0.006 * i, "pr_auc": 0.51 + 0.01 * i,
-                                 "lift_top_decile": 2.9 + 0.1 * i},
+        "propensity": lambda i: {"calibration_auc": 0.78 + 0.006 * i, "recency_baseline_auc": 0.7,
+                                 "calibration_base_rate": 0.3, "calibration_mean_prediction": 0.29 + 0.002 * i},
     }.items():
         for week in range(4):
             as_of = base + dt.timedelta(weeks=week)
@@ -212,7 +228,7 @@ def seed_campaign(
             insert(campaign_runs).values(
                 run_key=run_key, campaign=name, run_day=run_date, send_mode=send_mode,
                 status="reported", audience_size=treatment + control, treatment_size=treatment,
-                control_size=control, report={"run_key": run_key, "send_mode": send_mode, "window": window},
+                control_size=control, attribution_days=attribution_days, report={"run_key": run_key, "send_mode": send_mode, "window": window},
             )
         )
         if members:
@@ -235,6 +251,7 @@ def seed_warehouse(conn: Connection, data_dir: Path) -> SeedFacts:
     """The full picture the browser tests look at: Aug-Oct 2011 orders, models, two campaigns."""
     facts = SeedFacts()
     load_order_files(conn, data_dir, dt.date(2011, 8, 1), dt.date(2011, 10, 31), facts)
+    seed_crm_files(conn, facts)
     seed_models(conn, facts)
     winback_days = [dt.date(2011, 9, 1), dt.date(2011, 9, 15), dt.date(2011, 10, 1)]
     seed_campaign(conn, "winback", winback_days, "live", facts, attribution_days=30)
@@ -245,17 +262,18 @@ def seed_warehouse(conn: Connection, data_dir: Path) -> SeedFacts:
 
 
 def recount_conversions(url: str, campaign: str) -> dict[str, tuple[int, int]]:
-    """Conversions per arm over the runs that sent messages, in each run's reported window, in plain Python."""
+    """Conversions per arm over the runs that sent messages, in each run's recorded window, in plain
+    Python from the raw order lines (a purchase: not a return, quantity above zero)."""
     with warehouse_engine(url).connect() as conn:
         runs = {
-            r.run_key: (r.run_day, dt.date.fromisoformat(r.report["window"]["end"]))
+            r.run_key: (r.run_day, r.run_day + dt.timedelta(days=r.attribution_days))
             for r in conn.execute(select(campaign_runs).where(campaign_runs.c.campaign == campaign))
         }
         sent_runs = {r for (r,) in conn.execute(select(messages.c.run_key).where(messages.c.status == "sent"))}
         purchases = defaultdict(set)
-        lines = conn.execute(select(orders.c.customer_id, orders.c.order_date, orders.c.is_return))
-        for customer, day, is_return in lines:
-            if customer and not is_return:
+        lines = conn.execute(select(orders.c.customer_id, orders.c.order_date, orders.c.is_return, orders.c.quantity))
+        for customer, day, is_return, quantity in lines:
+            if customer and not is_return and quantity > 0:
                 purchases[customer].add(day)
         totals = {"treatment": [0, 0], "control": [0, 0]}
         for run_key, customer, arm in conn.execute(

@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/ui/."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import secrets
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from marketflow.ui.privacy import EMAIL_PATTERN
+from marketflow.ui.privacy import EMAIL_PATTERN, TOKEN_PATTERN
 from tests.conftest import REPO, _missing
 from tests.ui.demo_run import DemoRun
 from tests.ui.live_airflow import CHROMEDRIVER, CHROMIUM, chromium, free_port
@@ -63,6 +64,33 @@ def campaign(browser_warehouse: str) -> str:
         sent = {name: int(n) for name, n in conn.execute(stmt)}
     assert sent, "the demo sent no campaign e-mail to an audience with a control group"
     return max(sent, key=lambda name: (sent[name], name))
+
+
+@pytest.fixture(scope="module")
+def blocked_campaign(browser_warehouse: str, campaign: str) -> Iterator[tuple[str, str]]:
+    """Another campaign's run blocked the way a live run is: its day is past the newest orders, so
+    the freshness check finds its inputs stale and `record_blocked` writes the row. The row goes at
+    the end of this module (the demo's own tests count its runs)."""
+    from sqlalchemy import delete
+
+    from marketflow.campaigns.config import load_campaigns
+    from marketflow.campaigns.runs import RunPlan, record_blocked
+    from marketflow.freshness import check
+    from marketflow.ui.campaign_report import latest_order_date
+    from marketflow.warehouse import warehouse_engine
+    from marketflow.warehouse.schema import campaign_runs
+
+    config = next(c for c in sorted(load_campaigns(), key=lambda c: c.name) if c.name != campaign)
+    engine = warehouse_engine(browser_warehouse)
+    with engine.begin() as conn:
+        day = latest_order_date(conn) + dt.timedelta(days=3)
+        freshness = check(conn, day, config.required_inputs())
+        assert not freshness.fresh
+        plan = RunPlan(config.name, day, "live", "the browser test's blocked run")
+        record_blocked(conn, plan, freshness, config.attribution_days)
+    yield config.name, freshness.reason()
+    with engine.begin() as conn:
+        conn.execute(delete(campaign_runs).where(campaign_runs.c.run_key == plan.run_key))
 
 
 def _treatment_by_variant(url: str, campaign: str) -> tuple[int, dict[str, int]]:
@@ -212,7 +240,7 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(browser: Any, live_ui: L
 
 
 def test_the_campaigns_page_opens_inside_the_airflow_ui_with_real_numbers(
-    browser: Any, live_ui: LiveUI, browser_warehouse: str, campaign: str
+    browser: Any, live_ui: LiveUI, browser_warehouse: str, campaign: str, blocked_campaign: tuple[str, str]
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -225,6 +253,8 @@ def test_the_campaigns_page_opens_inside_the_airflow_ui_with_real_numbers(
     try:
         _wait(browser, _present(f'table[data-testid="campaigns"] tr[data-campaign="{campaign}"]'), "the campaign list")
         row = browser.find_element(By.CSS_SELECTOR, f'tr[data-campaign="{campaign}"]').text
+        blocked_name, reason = blocked_campaign
+        blocked = browser.find_element(By.CSS_SELECTOR, f'tr[data-campaign="{blocked_name}"] [data-testid="latest-run"]').text
     finally:
         browser.switch_to.default_content()
     browser.save_screenshot(str(ARTIFACTS / "01-campaigns-in-airflow-ui.png"))
@@ -233,6 +263,8 @@ def test_the_campaigns_page_opens_inside_the_airflow_ui_with_real_numbers(
     for members, conversions in expected.values():
         assert f"{conversions:,} / {members:,}" in row
     assert re.search(r"[+-]\d+\.\d pp \[[+-]\d+\.\d pp, [+-]\d+\.\d pp\]", row), row
+    # the blocked run is the latest of its campaign: its day, its state and why, nothing of another run
+    assert "Blocked: inputs not ready" in blocked and f"Contacted no one: {reason}" in " ".join(blocked.split())
 
 
 def test_the_campaign_page_charts_uplift_and_shows_variants_and_messages(
@@ -245,19 +277,95 @@ def test_the_campaign_page_charts_uplift_and_shows_variants_and_messages(
     html = _open_page(browser, live_ui, f"/campaigns/{campaign}", 'div[data-testid="messages"]')
     marks = browser.find_elements(By.CSS_SELECTOR, "svg.chart g.mark")
     assert len(marks) == sent_runs > 0, "one uplift mark per run that sent messages"
-    table = browser.find_element(By.CSS_SELECTOR, 'table[data-testid="variants"]').text
     for variant, members in variants.items():
-        assert re.search(rf"^{re.escape(variant)} \d+ / {members:,} ", table, re.M), (variant, members, table)
+        row = browser.find_element(By.CSS_SELECTOR, f'table[data-testid="variants"] tr[data-variant="{variant}"]').text
+        assert re.search(rf"\d+ / {members:,} ", row), (variant, members, row)
     assert EMAIL_PATTERN.search(html), "admin sees the recipients' addresses"
     _full_page_screenshot(browser, f"02-campaign-{campaign}-admin.png")
+
+
+def _stored_audience(url: str, campaign: str) -> tuple[dt.date, int]:
+    """The campaign's newest run's day and how many customers matched its rules (every arm)."""
+    from sqlalchemy import func, select
+
+    from marketflow.warehouse import warehouse_engine
+    from marketflow.warehouse.schema import audience_members, campaign_runs
+
+    with warehouse_engine(url).connect() as conn:
+        run_key, day = conn.execute(
+            select(campaign_runs.c.run_key, campaign_runs.c.run_day)
+            .where(campaign_runs.c.campaign == campaign, campaign_runs.c.status != "blocked")
+            .order_by(campaign_runs.c.run_day.desc())
+            .limit(1)
+        ).one()
+        matched = conn.execute(select(func.count()).where(audience_members.c.run_key == run_key)).scalar_one()
+    return day, int(matched)
+
+
+def test_a_campaign_is_previewed_in_the_browser_without_storing_or_sending(
+    browser: Any, live_ui: LiveUI, browser_warehouse: str, campaign: str
+) -> None:
+    from selenium.webdriver.common.by import By
+    from sqlalchemy import func, select
+
+    from marketflow.warehouse import warehouse_engine
+    from marketflow.warehouse.schema import audience_members, campaign_runs, messages
+
+    def counts() -> tuple[int, ...]:
+        with warehouse_engine(browser_warehouse).connect() as conn:
+            return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
+                         for t in (campaign_runs, audience_members, messages))
+
+    day, matched = _stored_audience(browser_warehouse, campaign)
+    before = counts()
+    _login(browser, live_ui, "admin")
+    _open_page(browser, live_ui, f"/campaigns/{campaign}", 'a[data-testid="preview-link"]')
+    browser.find_element(By.CSS_SELECTOR, 'a[data-testid="preview-link"]').click()
+    field = _wait(browser, _present('form[data-testid="preview-form"] input[name="day"]'), "the preview form")
+    browser.execute_script("arguments[0].value = arguments[1]", field, day.isoformat())
+    browser.find_element(By.CSS_SELECTOR, 'form[data-testid="preview-form"] button').click()
+    _wait(browser, lambda d: f"day={day}" in d.current_url, "the preview of the chosen day")
+    _wait(browser, _present('div[data-testid="preview-messages"]'), "the previewed e-mails")
+    summary = browser.find_element(By.CSS_SELECTOR, 'section[data-testid="preview-summary"]').text.upper()
+    # the rules are point in time: the same customers match as when the run of that day stored its audience
+    assert f"MATCHED THE RULES\n{matched:,}" in summary, (matched, summary)
+    assert 0 < len(browser.find_elements(By.CSS_SELECTOR, "div[data-testid=preview-messages] iframe")) <= 3
+    _full_page_screenshot(browser, f"08-preview-{campaign}-admin.png")
+    assert counts() == before, "a preview stores nothing"
+    past_the_data = day + dt.timedelta(days=400)
+    _open_page(browser, live_ui, f"/campaigns/{campaign}/preview?day={past_the_data}", 'div[data-testid="preview-blocked"]')
+    text = browser.find_element(By.CSS_SELECTOR, 'div[data-testid="preview-blocked"]').text
+    assert f"A run of {past_the_data} would be blocked and contact no one." in text and "orders" in text
+    _full_page_screenshot(browser, f"09-preview-{campaign}-blocked.png")
+    _login(browser, live_ui, "viewer")
+    html = _open_page(browser, live_ui, f"/campaigns/{campaign}/preview?day={day}", 'div[data-testid="preview-messages"]')
+    assert EMAIL_PATTERN.search(html) is None and TOKEN_PATTERN.search(html) is None
+    recipients = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".recipient")]
+    assert recipients and all(re.fullmatch(r"cust-[0-9a-f]{10}", r) for r in recipients), recipients
+    assert counts() == before
+
+
+def test_a_blocked_run_says_why_on_its_campaign_page(
+    browser: Any, live_ui: LiveUI, blocked_campaign: tuple[str, str]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    name, reason = blocked_campaign
+    for username in ("admin", "viewer"):
+        _login(browser, live_ui, username)
+        _open_page(browser, live_ui, f"/campaigns/{name}", 'div[data-testid="blocked-reason"]')
+        text = " ".join(browser.find_element(By.CSS_SELECTOR, 'div[data-testid="blocked-reason"]').text.split())
+        assert "was blocked and contacted no one." in text and reason in text
+        _full_page_screenshot(browser, f"10-campaign-{name}-blocked-{username}.png")
 
 
 def test_a_viewer_sees_no_email_address_anywhere(browser: Any, live_ui: LiveUI, campaign: str) -> None:
     from selenium.webdriver.common.by import By
 
     _login(browser, live_ui, "viewer")
-    for path, ready in [("/", "table"), ("/models", "table"), ("/data-quality", "table")]:
-        assert EMAIL_PATTERN.search(_open_page(browser, live_ui, path, ready)) is None, path
+    for path, ready in [("/", "table"), ("/models", "table"), ("/data-quality", "table"), ("/data-quality?show=problems", "ul.legend")]:
+        html = _open_page(browser, live_ui, path, ready)
+        assert EMAIL_PATTERN.search(html) is None and TOKEN_PATTERN.search(html) is None, path
     html = _open_page(browser, live_ui, f"/campaigns/{campaign}", 'div[data-testid="messages"]')
     assert EMAIL_PATTERN.search(html) is None
     recipients = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".recipient")]
@@ -265,7 +373,7 @@ def test_a_viewer_sees_no_email_address_anywhere(browser: Any, live_ui: LiveUI, 
     _full_page_screenshot(browser, f"03-campaign-{campaign}-viewer.png")
 
 
-def test_the_models_page_charts_metrics_and_names_the_champions(
+def test_the_models_page_gives_each_champion_a_verdict_and_one_chart(
     browser: Any, live_ui: LiveUI, browser_warehouse: str
 ) -> None:
     from selenium.webdriver.common.by import By
@@ -276,55 +384,105 @@ def test_the_models_page_charts_metrics_and_names_the_champions(
 
     registry = model_registry.c
     with warehouse_engine(browser_warehouse).connect() as conn:
-        rows = conn.execute(select(registry.model_kind, registry.model_id, registry.status)).all()
-    champions = {kind: model_id for kind, model_id, status in rows if status == "champion"}
+        rows = conn.execute(select(registry.model_kind, registry.model_id, registry.status, registry.metrics)).all()
+    champions = {kind: (model_id, metrics) for kind, model_id, status, metrics in rows if status == "champion"}
     assert set(champions) == {"recommender", "propensity"}, rows
+    headline = {
+        "recommender": lambda m: (m["all"]["ndcg@10"], m["popularity_baseline"]["all"]["ndcg@10"]),
+        "propensity": lambda m: (m["calibration_auc"], m["recency_baseline_auc"]),
+    }
     _login(browser, live_ui, "viewer")
     _open_page(browser, live_ui, "/models", "svg.chart")
-    for kind, model_id in champions.items():
+    for kind, (model_id, metrics) in champions.items():
         assert browser.find_element(By.CSS_SELECTOR, f'[data-testid="champion-{kind}"]').text == model_id
+        value, baseline = headline[kind](metrics)
+        verdict = browser.find_element(By.CSS_SELECTOR, f'[data-testid="verdict-{kind}"]').text
+        assert f"scores {value:.3f} on" in verdict and f"({baseline:.3f})" in verdict, verdict
+        assert ("better than" if value > baseline else "worse than") in verdict.split("and")[-1], verdict
         section = browser.find_element(By.CSS_SELECTOR, f'section[data-kind="{kind}"]')
         versions = section.find_elements(By.CSS_SELECTOR, f'table[data-testid="versions-{kind}"] tbody tr')
-        assert len(versions) == sum(1 for k, _, _ in rows if k == kind)
-        charts = section.find_elements(By.CSS_SELECTOR, "svg.chart")
-        rings = section.find_elements(By.CSS_SELECTOR, "svg.chart g.mark.champion")
-        assert len(rings) == len(charts) > 0, "every metric chart rings the champion"
+        assert len(versions) == sum(1 for k, *_ in rows if k == kind)
+        assert len(section.find_elements(By.CSS_SELECTOR, "svg.chart")) == 1, "one chart: the headline metric"
+        assert len(section.find_elements(By.CSS_SELECTOR, "svg.chart g.mark.champion")) == 1
     _full_page_screenshot(browser, "04-models.png")
 
 
-def test_the_data_quality_page_shows_each_days_validation_and_quarantine(
+def test_the_data_quality_page_has_a_row_per_day_and_a_filter_for_problems(
     browser: Any, live_ui: LiveUI, browser_warehouse: str
 ) -> None:
     from selenium.webdriver.common.by import By
     from sqlalchemy import func, select
 
+    from marketflow.ui.quality_report import QUARANTINE_ALERT_SHARE
     from marketflow.warehouse import warehouse_engine
     from marketflow.warehouse.schema import ingest_days, quarantine
 
-    stmt = select(ingest_days.c.status, func.count(), func.sum(ingest_days.c.rows_quarantined)).group_by(
-        ingest_days.c.status
-    )
+    d = ingest_days.c
     with warehouse_engine(browser_warehouse).connect() as conn:
-        statuses = {status: (int(n), int(q or 0)) for status, n, q in conn.execute(stmt)}
-    quarantined = sum(q for _, q in statuses.values())
-    assert statuses["loaded"][0] > 0 and quarantined > 0, statuses
+        files = conn.execute(select(d.file_date, d.status, d.rows_read, d.rows_quarantined, d.validation_success)).all()
+    quarantined = sum(f.rows_quarantined or 0 for f in files)
+    calendar = {f.file_date for f in files}
+    problems = {
+        f.file_date for f in files
+        if f.status == "failed"
+        or (f.rows_read and (f.rows_quarantined or 0) / f.rows_read >= QUARANTINE_ALERT_SHARE)
+        or (f.validation_success is False and not f.rows_quarantined)
+    }
+    assert len(calendar) < len(files), "the demo ingests order and CRM files: more files than days"
+    assert quarantined > 0
     _login(browser, live_ui, "viewer")
     _open_page(browser, live_ui, "/data-quality", 'table[data-testid="days"]')
     days = browser.find_elements(By.CSS_SELECTOR, 'table[data-testid="days"] tbody tr')
-    assert len(days) == sum(n for n, _ in statuses.values())
+    assert len(days) == len(calendar)
     summary = browser.find_element(By.CSS_SELECTOR, 'section[data-testid="quality-summary"]').text.upper()
-    for status, (n, _) in statuses.items():
-        assert f"DAYS {status.upper()}\n{n:,}" in summary, (status, summary)
-    assert f"ROWS QUARANTINED\n{quarantined:,}" in summary
+    assert f"DAYS INGESTED\n{len(calendar):,}" in summary and f"ROWS QUARANTINED\n{quarantined:,}" in summary
+    legend = browser.find_element(By.CSS_SELECTOR, 'ul[data-testid="legend"]').text
+    assert all(word in legend for word in ("Refused", "Quarantined", "Clean", "No trading")), legend
     # the newest orders day with quarantined lines names the rules those lines broke
     q = quarantine.c
     with warehouse_engine(browser_warehouse).connect() as conn:
         day = conn.execute(select(func.max(q.file_date)).where(q.file_kind == "orders")).scalar_one()
         reasons = conn.execute(select(q.reason).where(q.file_kind == "orders", q.file_date == day)).scalars().all()
     rules = {part.split(":")[0] for reason in reasons for part in reason.split("; ")} - {"unparseable"}
-    row = next(r.text for r in days if r.text.startswith(f"{day} ") and " orders" in r.text)
+    row = browser.find_element(By.CSS_SELECTOR, f'table[data-testid="days"] tr[data-day="{day}"]').text
     assert rules and all(rule in row for rule in rules), (rules, row)
     _full_page_screenshot(browser, "05-data-quality.png")
+    browser.find_element(By.CSS_SELECTOR, 'a[data-testid="problems-only"]').click()
+    _wait(browser, lambda drv: "show=problems" in drv.current_url, "the problems filter")
+    shown = {
+        row.get_attribute("data-day"): row.get_attribute("data-outcome")
+        for row in browser.find_elements(By.CSS_SELECTOR, 'table[data-testid="days"] tbody tr')
+    }
+    assert set(shown) == {day.isoformat() for day in problems}, (sorted(shown), sorted(problems))
+    assert set(shown.values()) <= {"refused", "quarantined"}
+    _full_page_screenshot(browser, "05b-data-quality-problems.png")
+
+
+@pytest.mark.parametrize("username", ["admin", "viewer"])
+def test_every_page_renders_for_admin_and_viewer(
+    browser: Any, live_ui: LiveUI, campaign: str, blocked_campaign: tuple[str, str], username: str
+) -> None:
+    """Each page, as each role, with a screenshot: no error page, the header says who is looking,
+    and only the admin sees addresses."""
+    from selenium.webdriver.common.by import By
+
+    pages = {
+        "campaigns": ("/", 'table[data-testid="campaigns"]'),
+        "campaign": (f"/campaigns/{campaign}", 'table[data-testid="runs"]'),
+        "blocked-campaign": (f"/campaigns/{blocked_campaign[0]}", 'div[data-testid="blocked-reason"]'),
+        "preview": (f"/campaigns/{campaign}/preview", 'form[data-testid="preview-form"]'),
+        "models": ("/models", "svg.chart"),
+        "data-quality": ("/data-quality", 'table[data-testid="days"]'),
+        "data-quality-problems": ("/data-quality?show=problems", 'ul[data-testid="legend"]'),
+    }
+    _login(browser, live_ui, username)
+    for index, (name, (path, ready)) in enumerate(pages.items()):
+        html = _open_page(browser, live_ui, path, ready)
+        who = browser.find_element(By.CSS_SELECTOR, '[data-testid="who"]').text
+        assert who.startswith(username) and ("masked" in who) == (username == "viewer"), (name, who)
+        if username == "viewer":
+            assert EMAIL_PATTERN.search(html) is None and TOKEN_PATTERN.search(html) is None, name
+        _full_page_screenshot(browser, f"11-{index}-{name}-{username}.png")
 
 
 def _pipeline_dags() -> dict[str, str]:

@@ -43,6 +43,17 @@ def test_line_chart_rings_the_champion() -> None:
     assert kinds == ["mark version", "mark champion", "mark version"]
 
 
+def test_a_metric_is_drawn_from_zero_with_its_baseline_and_a_single_value_keeps_a_narrow_axis() -> None:
+    points = [charts.Point("v1", 0.2), charts.Point("v2", 0.25, highlight=True)]
+    root = _parse(charts.line_chart("ndcg", points, lambda v: f"{v:.2f}", baseline=[0.1, None]))
+    ticks = [float(t.text) for t in root.iter(f"{SVG}text") if t.text and t.text[0].isdigit() and "." in t.text]
+    assert min(ticks) == 0.0 and max(ticks) >= 0.25
+    kinds = [g.get("class") for g in root.iter(f"{SVG}g")]
+    assert kinds == ["mark baseline", "mark version", "mark champion"]
+    assert charts.nice_ticks(0.5, 0.5)[0] >= 0.4 and charts.nice_ticks(0.5, 0.5)[-1] <= 0.6
+    assert charts.nice_ticks(760.5, 760.5)[0] >= 600
+
+
 def test_labels_are_escaped() -> None:
     svg = str(charts.bar_chart("<script>", [charts.Bar("<b>x</b>", 3)], str))
     assert "<script>" not in svg and "<b>" not in svg

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import insert, select
 
 from marketflow.ui.campaign_report import (
-    DEFAULT_ATTRIBUTION_DAYS,
     campaign_results,
     exclusion_counts,
     sample_messages,
@@ -30,7 +29,7 @@ from marketflow.warehouse.schema import (
 )
 
 RUN_DAY = dt.date(2011, 9, 1)
-WINDOW = 21  # the live run's stored report says 21 days; the backfill has no report yet
+WINDOW = 21  # the live run records 21 days; the backfill records none (the schema's default, 14)
 _line = iter(range(1, 10_000))
 
 
@@ -65,7 +64,9 @@ def campaign_warehouse(warehouse_url: str) -> str:
         conn.execute(insert(campaign_runs), [
             {"run_key": live, "campaign": "winback", "run_day": RUN_DAY, "send_mode": "live",
              "status": "reported", "audience_size": 6, "treatment_size": 4, "control_size": 3,
-             "report": {"window": {"start": "2011-09-02", "end": (RUN_DAY + dt.timedelta(days=WINDOW)).isoformat()}}},
+             "attribution_days": WINDOW, "report": None},
+        ])
+        conn.execute(insert(campaign_runs), [
             {"run_key": backfill, "campaign": "winback", "run_day": RUN_DAY + dt.timedelta(days=7),
              "send_mode": "backfill", "status": "rendered", "audience_size": 2, "treatment_size": 1, "control_size": 1,
              "report": None},
@@ -114,6 +115,50 @@ def test_conversions_count_purchases_inside_the_window_only(campaign_warehouse: 
     assert live.window_complete  # orders reach one day past the window's end
 
 
+def test_the_stored_report_and_the_pages_give_the_same_outcomes(campaign_warehouse: str) -> None:
+    """One definition: the run's stored report (computed when it ends) and the live pages agree,
+    and both match the members' outcomes worked out by hand from the orders above."""
+    from marketflow.campaigns.report import build_report
+    from marketflow.campaigns.uplift import mean_difference
+
+    with warehouse_engine(campaign_warehouse).connect() as conn:
+        report = build_report(conn, "winback:2011-09-01")
+        live = campaign_results(conn)["winback"].runs[0]
+    assert report["window"] == {"attribution_days": WINDOW, "start": "2011-09-02", "end": "2011-09-22", "complete": True}
+    for arm, outcome in (("treatment", live.treatment), ("control", live.control)):
+        stored = report["arms"][arm]
+        assert (stored["members"], stored["converted"]) == (outcome.members, outcome.conversions)
+        assert stored["revenue"] == pytest.approx(outcome.revenue)
+    # per member: treatment A 0 (bought on D), B 15, C 10, F 0; control D 0 (late), E -5, H 10
+    expected = mean_difference([0.0, 15.0, 10.0, 0.0], [0.0, -5.0, 10.0])
+    assert expected is not None and live.revenue_uplift is not None
+    assert report["revenue_per_customer_uplift"] == pytest.approx(expected.to_dict())
+    assert (live.revenue_uplift.low, live.revenue_uplift.high) == pytest.approx((expected.low, expected.high))
+    assert report["variants"]["subject_a"]["members"] == live.variants["subject_a"].members == 2
+
+
+def test_the_latest_run_is_one_day_from_airflow_and_the_warehouse_alike(campaign_warehouse: str) -> None:
+    from marketflow.ui.campaign_report import latest_run
+    from marketflow.ui.schedules import DagSchedule
+
+    with warehouse_engine(campaign_warehouse).connect() as conn:
+        result = campaign_results(conn)["winback"]
+    stored_day = result.runs[-1].day  # 2011-09-08
+
+    def schedule(day: dt.date | None, state: str | None) -> DagSchedule:
+        return DagSchedule("campaign__winback", False, None, day, state)
+
+    same = latest_run(result, schedule(stored_day, "success"))
+    assert (same.day, same.state, same.run) == (stored_day, "success", result.runs[-1])
+    newer_in_airflow = latest_run(result, schedule(stored_day + dt.timedelta(days=1), "failed"))
+    assert (newer_in_airflow.day, newer_in_airflow.state, newer_in_airflow.run) == (
+        stored_day + dt.timedelta(days=1), "failed", None
+    )  # that day stored nothing: no numbers of another run beside it
+    older_in_airflow = latest_run(result, schedule(stored_day - dt.timedelta(days=7), "success"))
+    assert (older_in_airflow.day, older_in_airflow.state) == (stored_day, "rendered")
+    assert latest_run(result, None).run is result.runs[-1]
+
+
 def test_variants_split_the_treatment_and_share_the_control(campaign_warehouse: str) -> None:
     with warehouse_engine(campaign_warehouse).connect() as conn:
         result = campaign_results(conn, campaign="winback")["winback"]
@@ -128,7 +173,7 @@ def test_runs_that_sent_nothing_are_not_measured_or_pooled(campaign_warehouse: s
         result = campaign_results(conn)["winback"]
     backfill = result.runs[1]
     assert backfill.send_mode == "backfill" and not backfill.measured and backfill.uplift is None
-    assert backfill.attribution_days == DEFAULT_ATTRIBUTION_DAYS  # no report yet
+    assert backfill.attribution_days == 14  # none recorded: the schema's default
     assert backfill.window_end == dt.date(2011, 9, 22) and backfill.window_complete  # orders reach 09-23
     assert [run.run_key for run in result.measured_runs] == ["winback:2011-09-01"]
     assert (result.treatment.members, result.control.members) == (4, 3)
@@ -217,7 +262,14 @@ def test_failed_expectations_are_read_from_what_ingest_stores(warehouse_url: str
 
 def test_quality_overview_counts_days_and_quarantine(warehouse_url: str) -> None:
     days = [dt.date(2011, 10, 1), dt.date(2011, 10, 2), dt.date(2011, 10, 3)]
+    crm = [  # the CRM's customers files: one clean beside the quarantined orders, one refused
+        {"file_date": days[1], "file_kind": "customers", "status": "loaded", "rows_read": 10, "rows_loaded": 10,
+         "rows_quarantined": 0, "validation_success": True, "validation_result": None, "detail": None},
+        {"file_date": days[2], "file_kind": "customers", "status": "failed", "rows_read": 0, "rows_loaded": 0,
+         "rows_quarantined": 0, "validation_success": None, "validation_result": None, "detail": "no header"},
+    ]
     with warehouse_engine(warehouse_url).begin() as conn:
+        conn.execute(insert(ingest_days), crm)
         conn.execute(insert(ingest_days), [
             {"file_date": days[0], "file_kind": "orders", "status": "no_trading", "rows_read": 0, "rows_loaded": 0,
              "rows_quarantined": 0, "validation_success": None, "validation_result": None, "detail": "Saturday"},
@@ -237,9 +289,17 @@ def test_quality_overview_counts_days_and_quarantine(warehouse_url: str) -> None
         ])
     with warehouse_engine(warehouse_url).connect() as conn:
         overview = quality_overview(conn)
-    assert [d.file_date for d in overview.days] == days[::-1]
-    assert overview.status_counts == {"loaded": 2, "no_trading": 1}
-    assert (overview.rows_read, overview.rows_quarantined, overview.failed_validations) == (150, 2, 1)
-    assert overview.days[1].quarantine_rows == 2 and overview.days[1].failed == [FailedExpectation("unit_price_not_negative", 2)]
+    orders_files = [d for d in overview.days if d.file_kind == "orders"]
+    assert [d.file_date for d in orders_files] == days[::-1]
+    assert (overview.rows_read, overview.rows_quarantined) == (160, 2)
+    assert orders_files[1].quarantine_rows == 2 and orders_files[1].failed == [FailedExpectation("unit_price_not_negative", 2)]
     assert overview.reasons == [("unit_price is negative", 2)]
-    assert overview.days[2].detail == "Saturday"
+    assert orders_files[2].detail == "Saturday"
+    # one row per calendar day, judged by its worst file: the refused CRM file outweighs clean orders
+    calendar = overview.calendar_days
+    assert [(d.day, d.outcome, len(d.files)) for d in calendar] == [
+        (days[2], "refused", 2), (days[1], "quarantined", 2), (days[0], "no_trading", 1)
+    ]
+    assert overview.outcome_counts == {"refused": 1, "quarantined": 1, "clean": 0, "no_trading": 1}
+    assert [d.has_problem for d in calendar] == [True, True, False]
+    assert (calendar[1].rows_read, calendar[1].rows_loaded, calendar[1].file("customers").rows_loaded) == (110, 108, 10)

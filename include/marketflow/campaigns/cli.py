@@ -30,22 +30,26 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from marketflow.campaigns.pipeline import campaign, copywriter_for, preview_messages
+    from marketflow.campaigns.pipeline import campaign, copywriter_for, preview_run
     from marketflow.freshness import StaleInputs
     from marketflow.warehouse import warehouse_engine
 
     config = campaign(args.campaign)
     copywriter = copywriter_for(config) if args.llm else None
     try:
-        messages = preview_messages(
-            warehouse_engine(), config, dt.date.fromisoformat(args.date), args.n, copywriter=copywriter
-        )
+        preview = preview_run(warehouse_engine(), config, dt.date.fromisoformat(args.date), args.n, copywriter=copywriter)
     except StaleInputs as stale:
         print(f"no preview: a run of {args.date} would be blocked: {stale}")
         return 1
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
+    audience = preview.audience
+    print(
+        f"audience of {args.date}: {len(audience.treatment)} treatment, {len(audience.control)} control; "
+        f"left out: {audience.exclusion_counts() or 'nobody'}"
+    )
+    messages = preview.messages
     for msg in messages:
         print(f"--- customer {msg.customer_id} | variant {msg.variant} | copy {msg.copy_source}")
         print(f"Subject: {msg.subject}\n\n{msg.body_text}")

@@ -15,12 +15,14 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from marketflow.audiences.selection import (
+    Audience,
     AudienceInputsMissing,
     audience_is_frozen,
     compute_audience,
@@ -86,7 +88,7 @@ def select_audience(
         frozen = audience_is_frozen(conn, plan.run_key)
         audience = None if frozen else compute_audience(conn, config, plan.day, plan.run_key, inputs)
     with engine.begin() as conn:
-        ensure_run(conn, plan)
+        ensure_run(conn, plan, config.attribution_days)
         set_run_fields(conn, plan.run_key, inputs=dict(inputs), blocked_reason=None)
         if audience is None or audience_is_frozen(conn, plan.run_key):
             counts = dict(
@@ -257,7 +259,15 @@ def _ledger_row(run_key: str, msg: RenderedMessage, email: str) -> dict[str, Any
     }
 
 
-def preview_messages(
+@dataclass(frozen=True)
+class RunPreview:
+    """What a run of `day` would do: its audience (arms, exclusions) and a few of its messages."""
+
+    audience: Audience
+    messages: list[RenderedMessage]
+
+
+def preview_run(
     engine: Engine,
     config: CampaignConfig,
     day: dt.date,
@@ -265,20 +275,21 @@ def preview_messages(
     *,
     templates: Path | None = None,
     copywriter: Copywriter | None = None,
-) -> list[RenderedMessage]:
-    """Render up to `n` messages for `day`'s audience without writing or sending anything; stale
-    inputs raise `StaleInputs` naming them, as they would block the run."""
+) -> RunPreview:
+    """Select the audience of `day` and render up to `n` of its messages without writing or sending
+    anything; stale inputs raise `StaleInputs` naming them, as they would block the run."""
     with engine.connect() as conn:
         inputs = require(conn, day, config.required_inputs()).as_of_dates()
         audience = compute_audience(conn, config, day, run_key(config.name, day), inputs)
     chosen = audience.treatment[:n]
     facts = _facts(engine, config, day, inputs, [m.customer_id for m in chosen])
     renderer = MessageRenderer(config, templates or templates_dir(), copywriter)
-    return [
+    messages = [
         renderer.render(facts[m.customer_id], m.variant or config.message.variants[0].name, new_message_id(renderer.domain))
         for m in chosen
         if m.customer_id in facts
     ]
+    return RunPreview(audience, messages)
 
 
 # --- send ---------------------------------------------------------------------------------------
@@ -406,7 +417,7 @@ def _push_failed(status: str | None) -> bool:
 def report_run(engine: Engine, config: CampaignConfig, plan: RunPlan) -> dict[str, Any]:
     """Compute and store the run's report (treatment vs control, uplift, variants)."""
     with engine.begin() as conn:
-        report = build_report(conn, plan.run_key, config.attribution_days)
+        report = build_report(conn, plan.run_key)
         set_run_fields(conn, plan.run_key, status="reported", report=report)
     arms = report["arms"]
     log.info(

@@ -97,8 +97,10 @@ def plan_run(
     return RunPlan(campaign, day, "live", "current date: messages are sent")
 
 
-def ensure_run(conn: Connection, plan: RunPlan) -> None:
-    """Create the run's row, or record the mode of this attempt on an existing one."""
+def ensure_run(conn: Connection, plan: RunPlan, attribution_days: int) -> None:
+    """Create the run's row, or record the mode of this attempt on an existing one; the attribution
+    window is the campaign's when the run started, kept on the run so its outcomes never change
+    meaning when the campaign file does."""
     existing = conn.execute(select(campaign_runs.c.run_key).where(campaign_runs.c.run_key == plan.run_key)).first()
     if existing is None:
         conn.execute(
@@ -108,6 +110,7 @@ def ensure_run(conn: Connection, plan: RunPlan) -> None:
                 run_day=plan.day,
                 send_mode=plan.send_mode,
                 status="planned",
+                attribution_days=attribution_days,
                 audience_size=0,
                 treatment_size=0,
                 control_size=0,
@@ -124,9 +127,9 @@ def set_run_fields(conn: Connection, run_key_: str, **values: Any) -> None:
     conn.execute(update(campaign_runs).where(campaign_runs.c.run_key == run_key_).values(**values))
 
 
-def record_blocked(conn: Connection, plan: RunPlan, freshness: Freshness) -> None:
+def record_blocked(conn: Connection, plan: RunPlan, freshness: Freshness, attribution_days: int) -> None:
     """The run contacted nobody because its inputs were stale or missing: say which, in its row."""
-    ensure_run(conn, plan)
+    ensure_run(conn, plan, attribution_days)
     set_run_fields(
         conn,
         plan.run_key,

@@ -54,15 +54,23 @@ def rate_difference(x1: int, n1: int, x2: int, n2: int) -> Interval | None:
 
 def mean_difference(a: Sequence[float], b: Sequence[float]) -> Interval | None:
     """mean(a) - mean(b) with Welch's 95% interval; None when a group has fewer than 2 values."""
-    n1, n2 = len(a), len(b)
+    return mean_difference_from_sums(
+        (len(a), math.fsum(a), math.fsum(x * x for x in a)), (len(b), math.fsum(b), math.fsum(x * x for x in b))
+    )
+
+
+def mean_difference_from_sums(a: tuple[int, float, float], b: tuple[int, float, float]) -> Interval | None:
+    """Welch's interval from each group's (count, sum, sum of squares), as SQL can aggregate them;
+    None when a group has fewer than 2 values."""
+    (n1, s1, q1), (n2, s2, q2) = a, b
     if n1 < 2 or n2 < 2:
         return None
-    m1, m2 = sum(a) / n1, sum(b) / n2
-    v1 = sum((x - m1) ** 2 for x in a) / (n1 - 1)
-    v2 = sum((x - m2) ** 2 for x in b) / (n2 - 1)
+    m1, m2 = s1 / n1, s2 / n2
+    v1 = max(q1 - n1 * m1 * m1, 0.0) / (n1 - 1)
+    v2 = max(q2 - n2 * m2 * m2, 0.0) / (n2 - 1)
     se2 = v1 / n1 + v2 / n2
     d = m1 - m2
-    if se2 == 0:
+    if se2 <= 1e-18 * max(1.0, d * d):
         return Interval(d, d, d)
     from scipy import stats
 

@@ -84,6 +84,8 @@ def fit_and_evaluate(purchases: pd.DataFrame, params: RecommenderParams, as_of: 
     evaluation = Recommender.fit(before_holdout, params, as_of=start)
     task = HoldoutTask(evaluation.history(before_holdout, as_of=start), holdout)
     metrics: dict[str, Any] = task.evaluate(evaluation.score)
+    # the simplest model on the same weeks: what the Models page's verdict compares against
+    metrics["popularity_baseline"] = task.evaluate(evaluation.components["popularity"].score)
     serving = Recommender.fit(purchases, params, as_of=as_of, weights=evaluation.weights)
     seconds = time.perf_counter() - started
     fits = [evaluation.training["throughput"], serving.training["throughput"]]

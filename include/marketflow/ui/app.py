@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -23,25 +22,28 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from marketflow.campaigns.config import CampaignConfig, CampaignConfigError, campaigns_dir, load_campaign
 from marketflow.ui import charts
 from marketflow.ui.access import NotAuthenticated, Viewer, current_viewer, not_authenticated_response
 from marketflow.ui.campaign_report import (
-    DEFAULT_ATTRIBUTION_DAYS,
     CampaignResult,
     exclusion_counts,
     latest_order_date,
+    latest_run,
     sample_messages,
 )
 from marketflow.ui.campaign_report import campaign_results as read_campaign_results
-from marketflow.ui.model_report import champion, metric_names, model_history
+from marketflow.ui.labels import label, label_text, metric_label
+from marketflow.ui.model_report import champion, metric_names, model_history, verdict
 from marketflow.ui.privacy import pseudonym, scrub_emails
-from marketflow.ui.quality_report import IngestDay, quality_overview
+from marketflow.ui.quality_report import DAY_OUTCOMES, QualityDay, quality_overview
 from marketflow.ui.schedules import campaign_dag_id, campaign_schedules
-from marketflow.ui.uplift import uplift
+from marketflow.ui.uplift import revenue_uplift, uplift
 from marketflow.warehouse import warehouse_engine
 
 SAMPLE_MESSAGES = 6
-METRIC_CHARTS_PER_KIND = 8
+PREVIEW_MESSAGES = 3
+METRIC_COLUMNS_PER_KIND = 12
 STATIC_DIR = Path(__file__).parent / "static"
 #: Sent with every response: no script runs, nothing loads from elsewhere (a message preview's images
 #: included: no tracking pixel fires), the pages may be framed by the Airflow UI only.
@@ -84,7 +86,17 @@ def _number(value: float | int | None) -> str:
 
 
 def _money(value: float | None) -> str:
-    return "—" if value is None else f"£{value:,.2f}"
+    if value is None:
+        return "—"
+    return f"−£{-value:,.2f}" if value < 0 else f"£{value:,.2f}"
+
+
+def _signed_money(value: float | None) -> str:
+    """A difference of money, signed (and never "-£0.00")."""
+    if value is None:
+        return "—"
+    rounded = round(value, 2) + 0.0
+    return f"+£{rounded:,.2f}" if rounded >= 0 else f"−£{-rounded:,.2f}"
 
 
 def _when(value: dt.datetime | dt.date | None) -> str:
@@ -112,7 +124,16 @@ def _environment(masked: bool) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(percent=_percent, points=_points, number=_number, money=_money, when=_when)
+    env.filters.update(
+        percent=_percent,
+        points=_points,
+        number=_number,
+        money=_money,
+        signed_money=_signed_money,
+        when=_when,
+        label=label,
+        label_text=label_text,
+    )
     return env
 
 
@@ -146,6 +167,15 @@ def _recipient(viewer: Viewer, customer_id: str, email: str | None) -> str:
 # --- pages ---------------------------------------------------------------------------------------
 
 
+def _campaign_config(name: str) -> CampaignConfig | None:
+    """The campaign's file as it is now, for its description and the preview; None when it is gone
+    or invalid (the page still shows the runs the warehouse holds)."""
+    try:
+        return load_campaign(campaigns_dir() / f"{name}.yaml")
+    except (CampaignConfigError, OSError):
+        return None
+
+
 def _uplift_chart(result: CampaignResult) -> Markup | None:
     intervals = [
         charts.Interval(run.day.isoformat(), u.estimate, u.low, u.high)
@@ -154,7 +184,7 @@ def _uplift_chart(result: CampaignResult) -> Markup | None:
     ]
     if not intervals:
         return None
-    return charts.interval_chart(f"Uplift per run of {result.name}", intervals, _points)
+    return charts.interval_chart(f"Conversion uplift per run of {label_text(result.name, 'name')}", intervals, _points)
 
 
 def campaigns_page(request: Request, viewer: Viewer) -> HTMLResponse:
@@ -162,37 +192,80 @@ def campaigns_page(request: Request, viewer: Viewer) -> HTMLResponse:
         results = read_campaign_results(conn)
     schedules = campaign_schedules()
     names = sorted(set(results) | set(schedules))
-    rows = [(results.get(name, CampaignResult(name)), schedules.get(name)) for name in names]
-    return _render(
-        request, viewer, "campaigns.html", rows=rows, default_days=DEFAULT_ATTRIBUTION_DAYS, page="campaigns"
-    )
+    rows = []
+    for name in names:
+        result, schedule = results.get(name, CampaignResult(name)), schedules.get(name)
+        rows.append((result, schedule, latest_run(result, schedule), _campaign_config(name)))
+    return _render(request, viewer, "campaigns.html", rows=rows, page="campaigns")
 
 
 def campaign_page(request: Request, viewer: Viewer, name: str) -> HTMLResponse:
     with warehouse_engine().connect() as conn:
         result = read_campaign_results(conn, campaign=name).get(name)
         schedule = campaign_schedules().get(name)
-        if result is None and schedule is None:
+        config = _campaign_config(name)
+        if result is None and schedule is None and config is None:
             raise HTTPException(status_code=404, detail=f"No campaign named {name!r}")
         result = result or CampaignResult(name)
-        exclusions = exclusion_counts(conn, result.last_run.run_key) if result.last_run else {}
+        latest = latest_run(result, schedule)
+        exclusions = exclusion_counts(conn, latest.run.run_key) if latest.run else {}
         samples = sample_messages(conn, name, SAMPLE_MESSAGES, with_contacts=viewer.can_see_contacts)
         newest_order = latest_order_date(conn)
     messages = [(sample, _recipient(viewer, sample.customer_id, sample.email)) for sample in samples]
-    variants = [(variant, outcome, uplift(outcome, result.control)) for variant, outcome in result.variants.items()]
+    variants = [
+        (variant, outcome, uplift(outcome, result.control), revenue_uplift(outcome, result.control))
+        for variant, outcome in result.variants.items()
+    ]
     return _render(
         request,
         viewer,
         "campaign.html",
         result=result,
+        config=config,
         schedule=schedule,
+        latest=latest,
         dag_id=campaign_dag_id(name),
         chart=_uplift_chart(result),
         exclusions=exclusions,
         variants=variants,
         messages=messages,
         newest_order=newest_order,
-        default_days=DEFAULT_ATTRIBUTION_DAYS,
+        preview_day=newest_order,
+        page="campaigns",
+    )
+
+
+def preview_page(request: Request, viewer: Viewer, name: str, day: dt.date | None) -> HTMLResponse:
+    """What a run of `day` would select and write, computed now; nothing is stored or sent."""
+    from marketflow.audiences.selection import AudienceInputsMissing
+    from marketflow.campaigns.pipeline import preview_run
+    from marketflow.freshness import StaleInputs
+
+    config = _campaign_config(name)
+    if config is None:
+        raise HTTPException(status_code=404, detail=f"No campaign file named {name!r}")
+    engine = warehouse_engine()
+    with engine.connect() as conn:
+        newest_order = latest_order_date(conn)
+    day = day or newest_order
+    preview = blocked = None
+    if day is not None:
+        try:
+            preview = preview_run(engine, config, day, PREVIEW_MESSAGES)
+        except (StaleInputs, AudienceInputsMissing) as exc:
+            blocked = str(exc)
+    shown = (lambda c: c) if viewer.can_see_contacts else (lambda c: pseudonym(c, _pseudonym_key()))
+    messages = [(msg, shown(msg.customer_id)) for msg in preview.messages] if preview else []
+    return _render(
+        request,
+        viewer,
+        "preview.html",
+        config=config,
+        day=day,
+        newest_order=newest_order,
+        preview=preview,
+        blocked=blocked,
+        messages=messages,
         page="campaigns",
     )
 
@@ -202,47 +275,38 @@ def models_page(request: Request, viewer: Viewer) -> HTMLResponse:
         history = model_history(conn)
     kinds = []
     for kind, versions in history.items():
-        names = metric_names(versions, METRIC_CHARTS_PER_KIND)
-        metric_charts = []
-        for metric in names:
+        judged = verdict(kind, versions)
+        chart = None
+        if judged is not None:
+            metric = judged.headline.metric
             points = [
                 charts.Point(v.trained_as_of.isoformat(), v.metrics[metric], v.is_champion)
                 for v in versions
                 if metric in v.metrics
             ]
-            metric_charts.append((metric, charts.line_chart(f"{kind}: {metric}", points, _number)))
-        kinds.append((kind, versions, champion(versions), names, metric_charts))
-    return _render(request, viewer, "models.html", kinds=kinds, page="models")
+            baseline = [v.metrics.get(judged.headline.baseline_metric) for v in versions if metric in v.metrics]
+            if points:
+                chart = charts.line_chart(f"{kind}: {metric_label(metric)}", points, _number, baseline)
+        names = metric_names(versions, METRIC_COLUMNS_PER_KIND)
+        kinds.append((kind, versions, champion(versions), judged, chart, names))
+    return _render(request, viewer, "models.html", kinds=kinds, page="models", metric_label=metric_label)
 
 
-def _daily_bars(days: list[IngestDay]) -> tuple[list[charts.Bar], list[charts.Bar]]:
-    """Rows loaded and quarantined per day, oldest first, all file kinds of a day in one bar;
-    a loaded bar is coloured by the day's worst outcome."""
-    by_day: dict[dt.date, list[IngestDay]] = defaultdict(list)
-    for day in days:
-        by_day[day.file_date].append(day)
-    loaded, quarantined = [], []
-    for date in sorted(by_day):
-        files = by_day[date]
-        if any(f.status == "failed" for f in files):
-            kind = "bad"
-        elif any(f.validation_success is False for f in files):
-            kind = "warn"
-        elif all(f.status == "no_trading" for f in files):
-            kind = "idle"
-        else:
-            kind = "ok"
-        loaded.append(charts.Bar(date.isoformat(), sum(f.rows_loaded for f in files), kind))
-        quarantined.append(charts.Bar(date.isoformat(), sum(f.rows_quarantined for f in files), "bad"))
+def _daily_bars(days: list[QualityDay]) -> tuple[list[charts.Bar], list[charts.Bar]]:
+    """Rows loaded and quarantined per day, oldest first; a loaded bar is coloured by the day's outcome."""
+    ordered = sorted(days, key=lambda d: d.day)
+    loaded = [charts.Bar(d.day.isoformat(), d.rows_loaded, d.outcome) for d in ordered]
+    quarantined = [charts.Bar(d.day.isoformat(), d.rows_quarantined, "quarantined") for d in ordered]
     return loaded, quarantined
 
 
-def quality_page(request: Request, viewer: Viewer) -> HTMLResponse:
+def quality_page(request: Request, viewer: Viewer, problems_only: bool) -> HTMLResponse:
     with warehouse_engine().connect() as conn:
         overview = quality_overview(conn)
+    days = overview.calendar_days
     loaded_chart = quarantine_chart = None
-    if overview.days:
-        loaded, quarantined = _daily_bars(overview.days)
+    if days:
+        loaded, quarantined = _daily_bars(days)
         loaded_chart = charts.bar_chart("Rows loaded per day", loaded, _number)
         quarantine_chart = charts.bar_chart("Rows quarantined per day", quarantined, _number)
     return _render(
@@ -250,6 +314,11 @@ def quality_page(request: Request, viewer: Viewer) -> HTMLResponse:
         viewer,
         "quality.html",
         overview=overview,
+        days=[d for d in days if d.has_problem] if problems_only else days,
+        all_days=len(days),
+        problem_days=sum(d.has_problem for d in days),
+        problems_only=problems_only,
+        outcomes=DAY_OUTCOMES,
         loaded_chart=loaded_chart,
         quarantine_chart=quarantine_chart,
         page="quality",
@@ -299,12 +368,20 @@ def create_app() -> FastAPI:
     def campaign(request: Request, name: str, viewer: Viewer = Depends(current_viewer)) -> HTMLResponse:
         return campaign_page(request, viewer, name)
 
+    @app.get("/campaigns/{name}/preview", response_class=HTMLResponse)
+    def preview(
+        request: Request, name: str, day: dt.date | None = None, viewer: Viewer = Depends(current_viewer)
+    ) -> HTMLResponse:
+        return preview_page(request, viewer, name, day)
+
     @app.get("/models", response_class=HTMLResponse)
     def models(request: Request, viewer: Viewer = Depends(current_viewer)) -> HTMLResponse:
         return models_page(request, viewer)
 
     @app.get("/data-quality", response_class=HTMLResponse)
-    def data_quality(request: Request, viewer: Viewer = Depends(current_viewer)) -> HTMLResponse:
-        return quality_page(request, viewer)
+    def data_quality(
+        request: Request, show: str = Query("all", pattern="^(all|problems)$"), viewer: Viewer = Depends(current_viewer)
+    ) -> HTMLResponse:
+        return quality_page(request, viewer, problems_only=show == "problems")
 
     return app

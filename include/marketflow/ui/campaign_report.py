@@ -1,11 +1,9 @@
 """Campaign results read live from the warehouse: per run, per arm and per variant.
 
-The definitions are the campaign stage's (`marketflow.campaigns.report`): a member converts when
-they buy (a purchase line, not a return) on days D+1 .. D+N after the run's day D, N being
-the campaign's attribution window as recorded in the run's stored report (`DEFAULT_ATTRIBUTION_DAYS`
-until a run has one). Uplift is intention-to-treat: every treatment member counts, delivered or
-not, against the control group held out and never contacted. Only runs that sent messages are
-measured: a backfill or dry run rebuilds its audience but contacts no one.
+Outcomes are defined once, in `marketflow.campaigns.outcomes` (the same definition as the stored run
+reports): purchases on days D+1 .. D+N after the run's day D, N recorded on the run; intention to
+treat. Only runs that sent messages are measured: a backfill or dry run rebuilds its audience but
+contacts no one.
 
 The stored report is computed once, when the run ends, usually before its window closes; the pages
 recompute the outcomes on every view so conversions appear as the orders arrive.
@@ -18,11 +16,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, exists, func, select
+from sqlalchemy import Connection, func, select
 
-from marketflow.campaigns.config import CampaignConfig
-from marketflow.ui.sql import add_days
-from marketflow.ui.uplift import ArmOutcome, Uplift, uplift
+from marketflow.campaigns.outcomes import ArmOutcome, arm_outcome, member_outcomes, variant_outcomes
+from marketflow.campaigns.uplift import Interval
+from marketflow.ui.schedules import DagSchedule
+from marketflow.ui.uplift import Uplift, revenue_uplift, uplift
 from marketflow.warehouse.schema import (
     audience_members,
     campaign_runs,
@@ -31,10 +30,6 @@ from marketflow.warehouse.schema import (
     messages,
     orders,
 )
-
-#: The campaign stage's default window, for runs not reported yet.
-DEFAULT_ATTRIBUTION_DAYS: int = CampaignConfig.model_fields["attribution_days"].default
-MEASURED_ARMS = ("treatment", "control")
 
 
 @dataclass(frozen=True)
@@ -81,6 +76,10 @@ class RunResult:
     def uplift(self) -> Uplift | None:
         return uplift(self.treatment, self.control) if self.measured else None
 
+    @property
+    def revenue_uplift(self) -> Interval | None:
+        return revenue_uplift(self.treatment, self.control) if self.measured else None
+
 
 @dataclass(frozen=True)
 class CampaignResult:
@@ -110,6 +109,10 @@ class CampaignResult:
         return uplift(self.treatment, self.control)
 
     @property
+    def revenue_uplift(self) -> Interval | None:
+        return revenue_uplift(self.treatment, self.control)
+
+    @property
     def variants(self) -> dict[str, ArmOutcome]:
         pooled: dict[str, ArmOutcome] = defaultdict(ArmOutcome)
         for run in self.measured_runs:
@@ -120,6 +123,33 @@ class CampaignResult:
     @property
     def all_windows_complete(self) -> bool:
         return all(run.window_complete for run in self.measured_runs)
+
+
+@dataclass(frozen=True)
+class LatestRun:
+    """The newest day a campaign ran for, in Airflow or in the warehouse, and only that day's facts:
+    Airflow's state of its DAG run and the warehouse's run of the same day (None where that day
+    wrote nothing yet), so a row never mixes two runs."""
+
+    day: dt.date | None
+    state: str | None
+    run: RunResult | None
+
+
+def latest_run(result: CampaignResult, schedule: DagSchedule | None) -> LatestRun:
+    """Both sources key a run by its day D (`marketflow.days`); a blocked run says so whatever
+    Airflow's state of it."""
+    airflow_day = schedule.last_run_day if schedule is not None else None
+    stored = result.last_run
+    days = [day for day in (airflow_day, stored.day if stored else None) if day is not None]
+    if not days:
+        return LatestRun(None, None, None)
+    day = max(days)
+    run = stored if stored is not None and stored.day == day else None
+    airflow_state = schedule.last_run_state if schedule is not None and airflow_day == day else None
+    if run is not None and run.status == "blocked":
+        return LatestRun(day, "blocked", run)
+    return LatestRun(day, airflow_state or (run.status if run else None), run)
 
 
 @dataclass(frozen=True)
@@ -136,47 +166,6 @@ class MessageSample:
     body_html: str | None
     copy_source: str | None
     email: str | None
-
-
-def _attribution_days(day: dt.date, report: Any) -> int:
-    """The window the run's stored report used (its last day minus D), else the default."""
-    try:
-        return (dt.date.fromisoformat(report["window"]["end"]) - day).days
-    except (TypeError, KeyError, ValueError):
-        return DEFAULT_ATTRIBUTION_DAYS
-
-
-def _member_outcomes(
-    conn: Connection, run_keys: list[str], days: int
-) -> dict[str, dict[tuple[str, str | None], ArmOutcome]]:
-    """run_key -> (arm, variant) -> outcome for runs sharing a window length, in one statement."""
-    am, cr, o = audience_members, campaign_runs, orders
-    in_window = and_(
-        o.c.customer_id == am.c.customer_id,
-        o.c.order_date > cr.c.run_day,
-        o.c.order_date <= add_days(cr.c.run_day, days),
-    )
-    converted = case((exists().where(in_window, o.c.is_return.is_(False), o.c.quantity > 0), 1), else_=0)
-    revenue = select(func.coalesce(func.sum(o.c.quantity * o.c.unit_price), 0.0)).where(in_window)
-    stmt = (
-        select(
-            am.c.run_key,
-            am.c.arm,
-            am.c.variant,
-            func.count().label("members"),
-            func.sum(converted).label("conversions"),
-            func.sum(revenue.scalar_subquery()).label("revenue"),
-        )
-        .select_from(am.join(cr, cr.c.run_key == am.c.run_key))
-        .where(am.c.arm.in_(MEASURED_ARMS), am.c.run_key.in_(run_keys))
-        .group_by(am.c.run_key, am.c.arm, am.c.variant)
-    )
-    outcomes: dict[str, dict[tuple[str, str | None], ArmOutcome]] = defaultdict(dict)
-    for row in conn.execute(stmt):
-        outcomes[row.run_key][(row.arm, row.variant)] = ArmOutcome(
-            int(row.members), int(row.conversions or 0), float(row.revenue or 0.0)
-        )
-    return outcomes
 
 
 def _per_run_counts(conn: Connection, stmt: Any) -> dict[str, dict[str, int]]:
@@ -224,21 +213,14 @@ def campaign_results(conn: Connection, campaign: str | None = None) -> dict[str,
     if campaign is not None:
         stmt = stmt.where(campaign_runs.c.campaign == campaign)
     rows = conn.execute(stmt).all()
-    days = {row.run_key: _attribution_days(row.run_day, row.report) for row in rows}
-    outcomes: dict[str, dict[tuple[str, str | None], ArmOutcome]] = {}
-    for window in sorted(set(days.values())):
-        outcomes.update(_member_outcomes(conn, [key for key, d in days.items() if d == window], window))
+    outcomes = member_outcomes(conn, [row.run_key for row in rows])
     statuses = _message_statuses(conn, campaign)
     engagement = _engagement(conn, campaign)
     newest_order = latest_order_date(conn)
     runs: dict[str, list[RunResult]] = defaultdict(list)
     for row in rows:
         arms = outcomes.get(row.run_key, {})
-        variants: dict[str, ArmOutcome] = defaultdict(ArmOutcome)
-        for (arm, variant), outcome in arms.items():
-            if arm == "treatment":
-                variants[variant or "(none)"] += outcome
-        window_end = row.run_day + dt.timedelta(days=days[row.run_key])
+        window_end = row.run_day + dt.timedelta(days=row.attribution_days)
         runs[row.campaign].append(
             RunResult(
                 run_key=row.run_key,
@@ -251,12 +233,12 @@ def campaign_results(conn: Connection, campaign: str | None = None) -> dict[str,
                 audience_size=row.audience_size,
                 treatment_size=row.treatment_size,
                 control_size=row.control_size,
-                attribution_days=days[row.run_key],
+                attribution_days=row.attribution_days,
                 message_statuses=statuses.get(row.run_key, {}),
                 engagement=engagement.get(row.run_key, {}),
-                treatment=sum((o for (a, _), o in arms.items() if a == "treatment"), ArmOutcome()),
-                control=sum((o for (a, _), o in arms.items() if a == "control"), ArmOutcome()),
-                variants=dict(sorted(variants.items())),
+                treatment=arm_outcome(arms, "treatment"),
+                control=arm_outcome(arms, "control"),
+                variants=variant_outcomes(arms),
                 window_complete=newest_order is not None and window_end <= newest_order,
             )
         )

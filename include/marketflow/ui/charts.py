@@ -44,7 +44,8 @@ class Bar:
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values covering [low, high] (1, 2, 2.5 or 5 times a power of ten apart)."""
     if math.isclose(low, high):
-        low, high = low - 1, high + 1
+        pad = abs(high) * 0.1 or 1.0  # one value: a narrow band around it, not [-1, 2] around 0.5
+        low, high = low - pad, high + pad
     raw = (high - low) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
@@ -124,16 +125,33 @@ def interval_chart(title: str, intervals: Sequence[Interval], fmt: Callable[[flo
     return _svg(title, parts)
 
 
-def line_chart(title: str, points: Sequence[Point], fmt: Callable[[float], str]) -> Markup:
-    """One metric over versions; highlighted points (the champion) drawn as rings."""
+def line_chart(
+    title: str,
+    points: Sequence[Point],
+    fmt: Callable[[float], str],
+    baseline: Sequence[float | None] = (),
+) -> Markup:
+    """One metric over versions; highlighted points (the champion) drawn as rings, and a baseline
+    (e.g. the simplest model on the same hold-out) as a dashed line where known. A metric that is
+    never negative is drawn from zero, so a small change does not look like a big one."""
     values = [p.value for p in points]
-    canvas = _Canvas([p.label for p in points], min(values), max(values))
+    known = [(i, value) for i, value in enumerate(baseline) if value is not None]
+    low, high = min(values + [v for _, v in known]), max(values + [v for _, v in known])
+    canvas = _Canvas([p.label for p in points], min(low, 0.0), high)
     parts = canvas.axes(fmt)
+    if len(known) > 1:
+        dashes = " ".join(f"{canvas.x(i):.1f},{canvas.y(v):.1f}" for i, v in known)
+        parts.append(f'<polyline class="baseline" points="{dashes}"/>')
+    for index, value in known:
+        parts.append(
+            f'<g class="mark baseline"><title>{escape(f"{points[index].label}: baseline {fmt(value)}")}</title>'
+            f'<rect x="{canvas.x(index) - 3:.1f}" y="{canvas.y(value) - 3:.1f}" width="6" height="6"/></g>'
+        )
     path = " ".join(f"{canvas.x(i):.1f},{canvas.y(p.value):.1f}" for i, p in enumerate(points))
     parts.append(f'<polyline class="series" points="{path}"/>')
     for index, point in enumerate(points):
         kind = "champion" if point.highlight else "version"
-        tip = escape(f"{point.label}: {fmt(point.value)}" + (" (champion)" if point.highlight else ""))
+        tip = escape(f"{point.label}: {fmt(point.value)}" + (" (serving)" if point.highlight else ""))
         radius = 6 if point.highlight else 3.5
         parts.append(
             f'<g class="mark {kind}"><title>{tip}</title>'

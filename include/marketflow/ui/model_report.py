@@ -1,7 +1,9 @@
-"""Model versions from the registry, with their metrics flattened for charts over time.
+"""Model versions from the registry, with their metrics flattened, and a verdict per kind of model.
 
 The registry stores metrics as JSON written by each trainer (nested, e.g. `{"all": {"ndcg@10": …}}`);
-the page charts every numeric leaf as `all.ndcg@10`, so a new metric shows without a UI change.
+the page lists every numeric leaf as `all.ndcg@10`, so a new metric shows without a UI change. The
+verdict compares the serving model with the version before it and with the simplest baseline that
+its trainer measured on the same hold-out (popularity for the recommender, recency for propensity).
 """
 
 from __future__ import annotations
@@ -86,3 +88,85 @@ def metric_names(versions: list[ModelVersion], limit: int) -> list[str]:
     """The metrics most versions report (ties: alphabetical), at most `limit` of them."""
     counts = Counter(name for version in versions for name in version.metrics)
     return [name for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The one metric a kind of model is judged by, and its trainer's baseline on the same rows."""
+
+    metric: str
+    baseline_metric: str
+    baseline_name: str
+
+
+HEADLINES = {
+    "recommender": Headline(
+        "all.ndcg@10", "popularity_baseline.all.ndcg@10", "recommending the most popular products to everyone"
+    ),
+    "propensity": Headline(
+        "calibration_auc", "recency_baseline_auc", "ranking customers by how recently they bought"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The serving model against the version trained before it and against the baseline."""
+
+    headline: Headline
+    champion: ModelVersion | None
+    previous: ModelVersion | None
+
+    @property
+    def value(self) -> float | None:
+        return self.champion.metrics.get(self.headline.metric) if self.champion else None
+
+    @property
+    def previous_value(self) -> float | None:
+        return self.previous.metrics.get(self.headline.metric) if self.previous else None
+
+    @property
+    def baseline_value(self) -> float | None:
+        return self.champion.metrics.get(self.headline.baseline_metric) if self.champion else None
+
+    def sentence(self, metric_label: str) -> str:
+        if self.champion is None:
+            return "No version is serving yet."
+        if self.value is None:
+            return f"The serving version, trained on data up to {self.champion.trained_as_of}, has no {metric_label} recorded."
+        parts = [
+            f"The serving version, trained on data up to {self.champion.trained_as_of}, "
+            f"scores {self.value:.3f} on {metric_label}"
+        ]
+        if self.previous is None or self.previous_value is None:
+            parts.append("it is the first version with this measure")
+        else:
+            parts.append(
+                f"{_relative(self.value, self.previous_value)} the version before it "
+                f"({self.previous_value:.3f}, data up to {self.previous.trained_as_of})"
+            )
+        if self.baseline_value is None:
+            parts.append("no baseline was measured for it")
+        else:
+            parts.append(
+                f"{_relative(self.value, self.baseline_value)} {self.headline.baseline_name} ({self.baseline_value:.3f})"
+            )
+        return f"{parts[0]}: {parts[1]}, and {parts[2]}. Each version is measured on the weeks it did not train on."
+
+
+def _relative(value: float, reference: float) -> str:
+    """"12 % better than" / "3.0 % worse than" / "level with"."""
+    if reference == 0 or abs(value - reference) < 5e-4:
+        return "level with" if abs(value - reference) < 5e-4 else ("better than" if value > reference else "worse than")
+    change = (value - reference) / abs(reference) * 100
+    return f"{abs(change):.1f} % {'better' if change > 0 else 'worse'} than"
+
+
+def verdict(kind: str, versions: list[ModelVersion]) -> Verdict | None:
+    """The verdict for a kind with a headline metric; None for kinds without one."""
+    headline = HEADLINES.get(kind)
+    if headline is None:
+        return None
+    current = champion(versions)
+    before = [v for v in versions if current is not None and v.trained_as_of < current.trained_as_of]
+    return Verdict(headline, current, before[-1] if before else None)

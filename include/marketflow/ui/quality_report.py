@@ -1,4 +1,10 @@
-"""Each ingested day's validation outcome and what went to quarantine, from the warehouse."""
+"""Each ingested day's validation outcome and what went to quarantine, from the warehouse.
+
+A day is one row however many files it has (orders and the CRM's customers file), judged by its
+worst file: refused (a file failed and nothing of it loaded), quarantined (at least
+`QUARANTINE_ALERT_SHARE` of its rows went to quarantine, or a day-level rule broke), clean, or no
+trading (the shop sold nothing).
+"""
 
 from __future__ import annotations
 
@@ -39,14 +45,75 @@ class IngestDay:
         return self.rows_quarantined / self.rows_read if self.rows_read else None
 
 
+#: A day whose files sent this share of their rows (or more) to quarantine is flagged.
+QUARANTINE_ALERT_SHARE = 0.01
+
+#: Outcomes of a day, worst first, with what the page says of each.
+DAY_OUTCOMES = {
+    "refused": "a file was refused: nothing of it was loaded",
+    "quarantined": f"loaded; {QUARANTINE_ALERT_SHARE:.0%} or more of the rows quarantined, or a day-level rule broke",
+    "clean": f"loaded; under {QUARANTINE_ALERT_SHARE:.0%} of the rows quarantined",
+    "no_trading": "the shop sold nothing that day (no orders file, or an empty one)",
+}
+
+
+@dataclass(frozen=True)
+class QualityDay:
+    """One calendar day and every file ingested for it."""
+
+    day: dt.date
+    files: list[IngestDay]
+
+    @property
+    def outcome(self) -> str:
+        if any(f.status == "failed" for f in self.files):
+            return "refused"
+        for f in self.files:
+            share = f.quarantined_share or 0.0
+            if share >= QUARANTINE_ALERT_SHARE or (f.validation_success is False and f.rows_quarantined == 0):
+                return "quarantined"
+        if all(f.status == "no_trading" for f in self.files):
+            return "no_trading"
+        return "clean"
+
+    @property
+    def has_problem(self) -> bool:
+        return self.outcome in ("refused", "quarantined")
+
+    def file(self, kind: str) -> IngestDay | None:
+        return next((f for f in self.files if f.file_kind == kind), None)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+
 @dataclass(frozen=True)
 class QualityOverview:
     days: list[IngestDay]
     reasons: list[tuple[str, int]]
 
     @property
-    def status_counts(self) -> dict[str, int]:
-        return dict(Counter(day.status for day in self.days).most_common())
+    def calendar_days(self) -> list[QualityDay]:
+        """One entry per day, newest first."""
+        by_day: dict[dt.date, list[IngestDay]] = {}
+        for file in self.days:
+            by_day.setdefault(file.file_date, []).append(file)
+        return [QualityDay(day, files) for day, files in sorted(by_day.items(), reverse=True)]
+
+    @property
+    def outcome_counts(self) -> dict[str, int]:
+        """Days per outcome, every outcome listed (worst first)."""
+        counts = Counter(day.outcome for day in self.calendar_days)
+        return {outcome: counts.get(outcome, 0) for outcome in DAY_OUTCOMES}
 
     @property
     def rows_read(self) -> int:
@@ -55,10 +122,6 @@ class QualityOverview:
     @property
     def rows_quarantined(self) -> int:
         return sum(day.rows_quarantined for day in self.days)
-
-    @property
-    def failed_validations(self) -> int:
-        return sum(1 for day in self.days if day.validation_success is False)
 
 
 def failed_expectations(result: Any) -> list[FailedExpectation]:

@@ -1,36 +1,18 @@
-"""What the campaign pages show of an arm and of its uplift (treatment rate - control rate).
+"""What the campaign pages show of an uplift: the difference of conversion rates (treatment -
+control) with its 95% interval, and the difference of revenue per member.
 
-The interval itself comes from `marketflow.campaigns.uplift` (Newcombe's hybrid score interval), so
-the pages and the stored run reports use one definition.
+Outcomes and intervals come from `marketflow.campaigns.outcomes`, so the pages and the stored run
+reports use one definition.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketflow.campaigns.uplift import rate_difference
+from marketflow.campaigns.outcomes import ArmOutcome, conversion_difference, revenue_difference
+from marketflow.campaigns.uplift import Interval
 
-
-@dataclass(frozen=True)
-class ArmOutcome:
-    """How many members an arm had, how many of them bought in the window, and what they spent."""
-
-    members: int = 0
-    conversions: int = 0
-    revenue: float = 0.0
-
-    def __add__(self, other: ArmOutcome) -> ArmOutcome:
-        return ArmOutcome(
-            self.members + other.members, self.conversions + other.conversions, self.revenue + other.revenue
-        )
-
-    @property
-    def rate(self) -> float | None:
-        return self.conversions / self.members if self.members else None
-
-    @property
-    def revenue_per_member(self) -> float | None:
-        return self.revenue / self.members if self.members else None
+__all__ = ["ArmOutcome", "Uplift", "revenue_uplift", "uplift"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +33,7 @@ class Uplift:
 
 def uplift(treatment: ArmOutcome, control: ArmOutcome) -> Uplift | None:
     """Newcombe's interval for treatment rate - control rate; None when an arm is empty."""
-    difference = rate_difference(treatment.conversions, treatment.members, control.conversions, control.members)
+    difference = conversion_difference(treatment, control)
     if difference is None:
         return None
     return Uplift(
@@ -61,3 +43,8 @@ def uplift(treatment: ArmOutcome, control: ArmOutcome) -> Uplift | None:
         low=difference.low,
         high=difference.high,
     )
+
+
+def revenue_uplift(treatment: ArmOutcome, control: ArmOutcome) -> Interval | None:
+    """Revenue per member, treatment - control, with Welch's 95% interval."""
+    return revenue_difference(treatment, control)
