@@ -116,9 +116,11 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
         "accepted_examples": [{"subject": d.subject, "intro": d.intro} for d in accepted[:5]],
         "rejected_examples": [{"subject": d.subject, "intro": d.intro, "rules": d.rules} for d in drafts if d.rules][:5],
+        "drafts": [{"subject": d.subject, "intro": d.intro, "rules": d.rules} for d in drafts],
     }
     for key, value in record.items():
-        print(f"{key:>24}: {value}")
+        if key != "drafts":
+            print(f"{key:>24}: {value}")
     out = write_record("copy", record)
     _side_by_side(out.with_suffix(".md"), drafts, args.side_by_side)
 

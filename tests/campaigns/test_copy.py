@@ -112,6 +112,8 @@ LIMITS = {"max_subject_chars": 60, "max_intro_chars": 200}
         ("Hi", "The offer ends on the 12th, so come and see.", "invented_date"),
         ("Thank you for ordering our new summer collection of 2018!", "Hello and welcome back.", "invented_date"),
         ("Hi", "We would be happy to help you find some amazing deals on your favourite items.", "invented_offer"),
+        ("Hi", "Our new loyalty program lets you redeem rewards at any time.", "invented_offer"),
+        ("Hi", "I'm so glad you're enjoying our special offer!", "invented_offer"),
         ("Hi", "We think you will love the Regency Cakestand in the kitchen.", "product_name_changed"),
         ("Hola", "Gracias por su compra, tenemos nuevas ideas para usted.", "not_english"),
     ],

@@ -5,8 +5,8 @@ Rules (first failing rule is the recorded reason):
 - `banned_phrase`: spam-trigger and over-promising phrases (defaults + the campaign's list);
 - `link_or_markup`: no URLs, e-mail addresses or HTML in copy: every link comes from our template;
 - `placeholder`: template slots a model left unfilled ("[Customer's Name]", "{name}");
-- `invented_offer`: discounts, deals, percentages off, codes, vouchers, free delivery: we never offer
-  one unless the campaign's own template does;
+- `invented_offer`: discounts, deals, offers, rewards, loyalty schemes, percentages off, codes,
+  vouchers, free delivery: we never offer one unless the campaign's own template does;
 - `invented_date`: deadlines, dates, years and holidays ("ends Friday", "until 3 May", "our summer
   collection of 2018", "for Christmas"): copy makes no claim about time;
 - `unknown_product`: a product named in double quotes must be one of the customer's products;
@@ -47,7 +47,7 @@ _LINK_OR_MARKUP = re.compile(r"https?://|www\.|<[a-z/!]|[\w.+-]+@[\w-]+\.[\w.]+"
 _PLACEHOLDER = re.compile(r"\[[^\]]{1,60}\]|\{[^}]{1,60}\}|\bplaceholder\b", re.IGNORECASE)
 _OFFER = re.compile(
     r"\d+\s?%|\bper\s?cent\b|\bdiscount|\bcoupon|\bvoucher|\bpromo(?:tion|tional)?\b|\bcode\b|\bsale\b"
-    r"|\bdeals?\b|\bbargains?\b|\bclearance\b|\bsav(?:e|ings)\b"
+    r"|\bdeals?\b|\bbargains?\b|\bclearance\b|\bsav(?:e|ings)\b|\boffers?\b|\brewards?\b|\bloyalty\b|\bredeem"
     r"|\bfree\s+(?:shipping|delivery|gift|postage)|\b(?:half|\d+)\s+price\b|\bbogo\b|\b\w+\s+off\b(?=\s+(?:your|all|every))",
     re.IGNORECASE,
 )
