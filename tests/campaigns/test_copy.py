@@ -239,3 +239,12 @@ def test_a_connection_can_name_the_embedded_model(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("AIRFLOW_CONN_MARKETFLOW_LLM", json.dumps({"conn_type": "generic", "extra": {"backend": "embedded"}}))
     settings = settings_from_connection("marketflow_llm")
     assert (settings.backend, settings.model) == ("embedded", "smollm2-135m-instruct")
+
+
+def test_without_a_connection_the_embedded_model_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketflow.campaigns.pipeline import copywriter_for
+
+    monkeypatch.delenv("AIRFLOW_CONN_MARKETFLOW_LLM", raising=False)
+    writer = copywriter_for(make_config(message=_llm_config()["message"]))
+    assert writer is not None and writer.settings == LlmSettings.embedded()
+    assert copywriter_for(make_config()) is None  # llm not enabled: templates only

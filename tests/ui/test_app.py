@@ -183,7 +183,8 @@ def test_campaign_page_speaks_a_marketers_words_and_explains_revenue(
     assert 'data-code="live">Live<' in html and ">opens<" in html
     assert "open: closes on 2011-10-31" not in html  # the 10-01 run's 30 days end 10-31: orders reach it
     assert 'data-testid="window-closed">closed on 2011-10-31<' in html
-    assert "windows" in html and 'data-testid="preview-link"' in html
+    assert 'data-testid="windows">all closed<' in html  # the three 30-day windows end by 10-31
+    assert 'data-testid="preview-link"' in html
 
 
 def test_a_missing_warehouse_schema_is_reported_not_crashed(

@@ -76,7 +76,7 @@ def blocked_campaign(browser_warehouse: str, campaign: str) -> Iterator[tuple[st
     from marketflow.campaigns.config import load_campaigns
     from marketflow.campaigns.runs import RunPlan, record_blocked
     from marketflow.freshness import check
-    from marketflow.ui.campaign_report import latest_order_date
+    from marketflow.campaigns.outcomes import latest_order_date
     from marketflow.warehouse import warehouse_engine
     from marketflow.warehouse.schema import campaign_runs
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import re
 
 import pytest
 
@@ -12,9 +14,13 @@ from marketflow.ui.quality_report import QUARANTINE_ALERT_SHARE, IngestDay, Qual
 
 
 def test_every_exclusion_reason_the_selection_can_record_has_a_label() -> None:
-    source = open(selection.__file__, encoding="utf-8").read()
-    recorded = {reason for reason in EXCLUSION_REASONS if f'"{reason}"' in source}
-    assert recorded >= {"opted_out", "no_consent", "no_email", "frequency_cap", "in_other_campaign", "over_max_size"}
+    """The reasons are read from the selection itself: its suppression mapping and every string that
+    `reason_for` returns, plus the size limit, so a new reason without a label fails here."""
+    source = inspect.getsource(selection.compute_audience)
+    returned = set(re.findall(r'return "(\w+)"', source)) | set(re.findall(r'reason = "(\w+)"', source))
+    recorded = returned | set(selection._SUPPRESSION_REASONS.values())
+    assert {"opted_out", "no_consent", "frequency_cap", "over_max_size", "unsubscribed"} <= recorded
+    assert recorded - set(EXCLUSION_REASONS) == set()
     assert label_text("frequency_cap", "exclusion") == "Contacted too recently (frequency cap)"
 
 

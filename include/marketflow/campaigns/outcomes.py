@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, case, exists, func, select
 
-from marketflow.campaigns.sqlutil import add_days, chunks
+from marketflow.campaigns.sqlutil import add_days, as_date, chunks
 from marketflow.campaigns.uplift import Interval, mean_difference_from_sums, rate_difference
 from marketflow.warehouse.schema import audience_members, campaign_runs, orders
 
@@ -55,6 +55,12 @@ class ArmOutcome:
     @property
     def revenue_per_member(self) -> float | None:
         return self.revenue / self.members if self.members else None
+
+
+def latest_order_date(conn: Connection) -> dt.date | None:
+    """The newest order day in the warehouse: a window that ends after it is still open."""
+    value = conn.execute(select(func.max(orders.c.order_date))).scalar_one()
+    return None if value is None else as_date(value)
 
 
 def attribution_window(day: dt.date, attribution_days: int) -> tuple[dt.date, dt.date]:

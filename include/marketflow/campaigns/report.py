@@ -17,12 +17,13 @@ from marketflow.campaigns.outcomes import (
     arm_outcome,
     attribution_window,
     conversion_difference,
+    latest_order_date,
     member_outcomes,
     revenue_difference,
     variant_outcomes,
 )
 from marketflow.campaigns.sqlutil import as_date
-from marketflow.warehouse.schema import campaign_runs, engagement_events, messages, orders
+from marketflow.warehouse.schema import campaign_runs, engagement_events, messages
 
 
 def _arm(outcome: ArmOutcome) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def build_report(conn: Connection, run_key: str) -> dict[str, Any]:
             .where(messages.c.run_key == run_key)
         )
     )
-    newest_order = conn.execute(select(func.max(orders.c.order_date))).scalar_one()
+    newest_order = latest_order_date(conn)
     return {
         "run_key": run_key,
         "send_mode": run["send_mode"],
@@ -72,7 +73,7 @@ def build_report(conn: Connection, run_key: str) -> dict[str, Any]:
             "attribution_days": run["attribution_days"],
             "start": start.isoformat(),
             "end": end.isoformat(),
-            "complete": newest_order is not None and as_date(newest_order) >= end,
+            "complete": newest_order is not None and newest_order >= end,
         },
         "arms": {"treatment": _arm(treatment), "control": _arm(control)},
         **_comparison(treatment, control),

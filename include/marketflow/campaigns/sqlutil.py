@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Date, Table, literal_column
+from sqlalchemy import Connection, Date, Table
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import FunctionElement
 
 #: Rows per `IN (...)` list: below SQLite's default limit of 999 bound parameters.
 CHUNK = 900
@@ -48,20 +48,12 @@ def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[s
 
 
 class add_days(FunctionElement[Any]):
-    """`date + n days`, compiled per dialect (SQLite keeps dates as ISO text, PostgreSQL as DATE).
-
-    `days` is a column (each row its own window) or an int, inlined so it is part of the statement's
-    cache key.
-    """
+    """`day + days` for two columns (each row its own number of days), compiled per dialect: SQLite
+    keeps dates as ISO text, PostgreSQL as DATE."""
 
     type = Date()
     inherit_cache = True
     name = "add_days"
-
-    def __init__(self, day: ColumnElement[Any], days: int | ColumnElement[Any]) -> None:
-        if isinstance(days, bool) or not isinstance(days, int | ColumnElement):
-            raise TypeError("days must be an int (inlined into the SQL) or a column")
-        super().__init__(day, literal_column(str(days)) if isinstance(days, int) else days)
 
 
 @compiles(add_days, "sqlite")

@@ -172,10 +172,13 @@ class Copywriter:
         self.brief = brief
         self.limits = limits
         headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
-        self._client = httpx.Client(timeout=settings.timeout_s, headers=headers)
+        self._client = (
+            None if settings.backend == EMBEDDED else httpx.Client(timeout=settings.timeout_s, headers=headers)
+        )
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def write(self, facts: CustomerFacts, style: dict[str, str]) -> tuple[str, str]:
         if self.settings.backend == EMBEDDED:
@@ -199,6 +202,7 @@ class Copywriter:
             "temperature": self.settings.temperature,
             "messages": _prompt(facts, self.brief, self.shop, style, self.limits),
         }
+        assert self._client is not None  # an HTTP backend always has one
         try:
             response = self._client.post(self.settings.endpoint, json=payload)
         except httpx.TimeoutException as exc:

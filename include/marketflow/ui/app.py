@@ -25,20 +25,15 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from marketflow.campaigns.config import CampaignConfig, CampaignConfigError, campaigns_dir, load_campaign
 from marketflow.ui import charts
 from marketflow.ui.access import NotAuthenticated, Viewer, current_viewer, not_authenticated_response
-from marketflow.ui.campaign_report import (
-    CampaignResult,
-    exclusion_counts,
-    latest_order_date,
-    latest_run,
-    sample_messages,
-)
+from marketflow.campaigns.outcomes import latest_order_date, revenue_difference
+from marketflow.ui.campaign_report import CampaignResult, exclusion_counts, latest_run, sample_messages
 from marketflow.ui.campaign_report import campaign_results as read_campaign_results
 from marketflow.ui.labels import label, label_text, metric_label
 from marketflow.ui.model_report import champion, metric_names, model_history, verdict
 from marketflow.ui.privacy import pseudonym, scrub_emails
 from marketflow.ui.quality_report import DAY_OUTCOMES, QualityDay, quality_overview
 from marketflow.ui.schedules import campaign_dag_id, campaign_schedules
-from marketflow.ui.uplift import revenue_uplift, uplift
+from marketflow.ui.uplift import uplift
 from marketflow.warehouse import warehouse_engine
 
 SAMPLE_MESSAGES = 6
@@ -213,7 +208,7 @@ def campaign_page(request: Request, viewer: Viewer, name: str) -> HTMLResponse:
         newest_order = latest_order_date(conn)
     messages = [(sample, _recipient(viewer, sample.customer_id, sample.email)) for sample in samples]
     variants = [
-        (variant, outcome, uplift(outcome, result.control), revenue_uplift(outcome, result.control))
+        (variant, outcome, uplift(outcome, result.control), revenue_difference(outcome, result.control))
         for variant, outcome in result.variants.items()
     ]
     return _render(
@@ -230,7 +225,6 @@ def campaign_page(request: Request, viewer: Viewer, name: str) -> HTMLResponse:
         variants=variants,
         messages=messages,
         newest_order=newest_order,
-        preview_day=newest_order,
         page="campaigns",
     )
 
@@ -289,7 +283,7 @@ def models_page(request: Request, viewer: Viewer) -> HTMLResponse:
                 chart = charts.line_chart(f"{kind}: {metric_label(metric)}", points, _number, baseline)
         names = metric_names(versions, METRIC_COLUMNS_PER_KIND)
         kinds.append((kind, versions, champion(versions), judged, chart, names))
-    return _render(request, viewer, "models.html", kinds=kinds, page="models", metric_label=metric_label)
+    return _render(request, viewer, "models.html", kinds=kinds, page="models")
 
 
 def _daily_bars(days: list[QualityDay]) -> tuple[list[charts.Bar], list[charts.Bar]]:

@@ -18,17 +18,23 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from marketflow.campaigns.outcomes import ArmOutcome, arm_outcome, member_outcomes, variant_outcomes
+from marketflow.campaigns.outcomes import (
+    ArmOutcome,
+    arm_outcome,
+    latest_order_date,
+    member_outcomes,
+    revenue_difference,
+    variant_outcomes,
+)
 from marketflow.campaigns.uplift import Interval
 from marketflow.ui.schedules import DagSchedule
-from marketflow.ui.uplift import Uplift, revenue_uplift, uplift
+from marketflow.ui.uplift import Uplift, uplift
 from marketflow.warehouse.schema import (
     audience_members,
     campaign_runs,
     customer_contacts,
     engagement_events,
     messages,
-    orders,
 )
 
 
@@ -78,7 +84,7 @@ class RunResult:
 
     @property
     def revenue_uplift(self) -> Interval | None:
-        return revenue_uplift(self.treatment, self.control) if self.measured else None
+        return revenue_difference(self.treatment, self.control) if self.measured else None
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,7 @@ class CampaignResult:
 
     @property
     def revenue_uplift(self) -> Interval | None:
-        return revenue_uplift(self.treatment, self.control)
+        return revenue_difference(self.treatment, self.control)
 
     @property
     def variants(self) -> dict[str, ArmOutcome]:
@@ -199,12 +205,6 @@ def _engagement(conn: Connection, campaign: str | None) -> dict[str, dict[str, i
     if campaign is not None:
         stmt = stmt.where(campaign_runs.c.campaign == campaign)
     return _per_run_counts(conn, stmt)
-
-
-def latest_order_date(conn: Connection) -> dt.date | None:
-    """The newest order day in the warehouse: attribution windows past it are still open."""
-    value = conn.execute(select(func.max(orders.c.order_date))).scalar_one()
-    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def campaign_results(conn: Connection, campaign: str | None = None) -> dict[str, CampaignResult]:

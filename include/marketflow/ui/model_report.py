@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from marketflow.ui.labels import metric_label
 from marketflow.warehouse.schema import model_registry
 
 KNOWN_KINDS = ("recommender", "propensity")
@@ -129,14 +130,15 @@ class Verdict:
     def baseline_value(self) -> float | None:
         return self.champion.metrics.get(self.headline.baseline_metric) if self.champion else None
 
-    def sentence(self, metric_label: str) -> str:
+    def sentence(self) -> str:
+        metric = metric_label(self.headline.metric)
         if self.champion is None:
             return "No version is serving yet."
         if self.value is None:
-            return f"The serving version, trained on data up to {self.champion.trained_as_of}, has no {metric_label} recorded."
+            return f"The serving version, trained on data up to {self.champion.trained_as_of}, has no {metric} recorded."
         parts = [
             f"The serving version, trained on data up to {self.champion.trained_as_of}, "
-            f"scores {self.value:.3f} on {metric_label}"
+            f"scores {self.value:.3f} on {metric}"
         ]
         if self.previous is None or self.previous_value is None:
             parts.append("it is the first version with this measure")
@@ -155,11 +157,11 @@ class Verdict:
 
 
 def _relative(value: float, reference: float) -> str:
-    """"12 % better than" / "3.0 % worse than" / "level with"."""
-    if reference == 0 or abs(value - reference) < 5e-4:
-        return "level with" if abs(value - reference) < 5e-4 else ("better than" if value > reference else "worse than")
-    change = (value - reference) / abs(reference) * 100
-    return f"{abs(change):.1f} % {'better' if change > 0 else 'worse'} than"
+    """"12.0 % better than" / "3.0 % worse than" / "level with" (metrics shown to 3 decimals)."""
+    if abs(value - reference) < 5e-4:
+        return "level with"
+    direction = "better" if value > reference else "worse"
+    return f"{abs(value - reference) / abs(reference) * 100:.1f} % {direction} than" if reference else f"{direction} than"
 
 
 def verdict(kind: str, versions: list[ModelVersion]) -> Verdict | None:

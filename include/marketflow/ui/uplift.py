@@ -1,5 +1,5 @@
 """What the campaign pages show of an uplift: the difference of conversion rates (treatment -
-control) with its 95% interval, and the difference of revenue per member.
+control) with its 95% interval and both rates.
 
 Outcomes and intervals come from `marketflow.campaigns.outcomes`, so the pages and the stored run
 reports use one definition.
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketflow.campaigns.outcomes import ArmOutcome, conversion_difference, revenue_difference
-from marketflow.campaigns.uplift import Interval
+from marketflow.campaigns.outcomes import ArmOutcome, conversion_difference
 
-__all__ = ["ArmOutcome", "Uplift", "revenue_uplift", "uplift"]
+__all__ = ["ArmOutcome", "Uplift", "uplift"]
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,3 @@ def uplift(treatment: ArmOutcome, control: ArmOutcome) -> Uplift | None:
         low=difference.low,
         high=difference.high,
     )
-
-
-def revenue_uplift(treatment: ArmOutcome, control: ArmOutcome) -> Interval | None:
-    """Revenue per member, treatment - control, with Welch's 95% interval."""
-    return revenue_difference(treatment, control)
