@@ -10,7 +10,7 @@ want=$(cat requirements.txt requirements-test.txt requirements-model.txt pyproje
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
-echo "==> creating .venv with $($PYTHON --version) (first time: about 2 minutes)"
+echo "==> creating .venv with $($PYTHON --version) (first time: about 3 minutes)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 # torch is pinned to the CPU build; on this project's machines pip finds it on local disk.
