@@ -2,9 +2,10 @@
 
 For the first N contacted members of a campaign's audience on the warehouse's newest day (as a
 preview of that day selects them: real profiles, the recommender's real products), the campaign's
-template copy is rendered and the embedded model drafts a subject and intro from the same facts; the
+template copy is rendered and the embedded model drafts subject, preheader and intro from the same facts; the
 guardrails accept each draft or name every rule it broke (a run would then use the template). Reported: the
-acceptance rate, the rejections by rule, the time per message (model vs template, same run), and a
+acceptance rate, the rejections by rule, the time per generation and per message (a reply is generated
+once per distinct prompt and reused; model vs template, same run), and a
 blind side-by-side file (A/B order shuffled, key at the end) for a person to read.
 
     make demo    # once: the warehouse this reads
@@ -20,7 +21,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,11 @@ DEMO_WAREHOUSE = f"sqlite:///{REPO / '.airflow' / 'marketflow_warehouse.db'}"
 
 
 @dataclass(frozen=True)
-class Draft:
+class Judged:
     """One customer's template copy, the model's draft, and the rules the draft broke."""
 
-    template_subject: str
-    template_intro: str
-    subject: str
-    intro: str
+    template: Any
+    draft: Any
     rules: list[str]
 
 
@@ -60,11 +59,13 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from marketflow.campaigns.config import templates_dir
     from marketflow.campaigns.pipeline import campaign, preview_run
     from marketflow.campaigns.sqlutil import as_date
     from marketflow.copy.embedded import MODEL_NAME, embedded_model
     from marketflow.copy.guardrails import check_copy
     from marketflow.copy.llm import Copywriter, LlmSettings
+    from marketflow.copy.render import MessageRenderer
     from marketflow.warehouse import upgrade_to_head, warehouse_engine
 
     engine = warehouse_engine(args.warehouse)
@@ -72,25 +73,29 @@ def main() -> None:
     day = as_date(_newest_profiles_day(engine))
     config = campaign(args.campaign)
     email = config.channels.email
-    limits = {"subject": config.message.llm.max_subject_chars, "intro": config.message.llm.max_intro_chars}
+    llm = config.message.llm
     writer = Copywriter(LlmSettings.embedded(), shop=(email.from_name if email else "") or "our shop",
-                        brief=config.description, limits=limits)
+                        brief=llm.brief or config.description, limits=llm.limits(), language=config.message.language)
+    templates = MessageRenderer(config, templates_dir())
 
     started = time.perf_counter()
-    embedded_model()
+    model = embedded_model()
     load_s = time.perf_counter() - started
     started = time.perf_counter()
-    preview = preview_run(engine, config, day, args.n)  # template copy: llm is off in the file
+    preview = preview_run(engine, config, day, args.n)  # no copywriter: the templates' copy
     template_s = time.perf_counter() - started
-    drafts, seconds = [], []
+    drafts, seconds, generation_s = [], [], []
     for message in preview.messages:
         facts = preview.facts[message.customer_id]
-        started = time.perf_counter()
-        subject, intro = writer.write(facts, {"subject": message.subject, "intro": ""})
+        template = templates.template_copy(facts, message.variant)
+        generated_before, started = model.generated, time.perf_counter()
+        draft = writer.write(facts, template)
         seconds.append(time.perf_counter() - started)
-        violations = check_copy(subject, intro, facts.products, max_subject_chars=limits["subject"],
-                                max_intro_chars=limits["intro"], banned_phrases=config.message.llm.banned_phrases)
-        drafts.append(Draft(message.subject, _intro(message.body_text), subject, intro, [v.rule for v in violations]))
+        if model.generated > generated_before:
+            generation_s.append(seconds[-1] / (model.generated - generated_before))
+        violations = check_copy(draft, facts.products, **_limits(llm), banned_phrases=llm.banned_phrases,
+                                language=config.message.language)
+        drafts.append(Judged(template, draft, [v.rule for v in violations]))
 
     n = len(drafts)
     accepted = [d for d in drafts if not d.rules]
@@ -106,17 +111,19 @@ def main() -> None:
         "rejections_by_first_rule": dict(first_reasons.most_common()),
         "rules_broken": dict(reasons.most_common()),
         "model_load_s": round(load_s, 1),
+        "distinct_prompts_generated": model.generated,
+        "seconds_per_generation_median": round(statistics.median(generation_s), 2) if generation_s else None,
         "seconds_per_message": {
-            "model_median": round(statistics.median(seconds), 2),
-            "model_p90": round(sorted(seconds)[int(0.9 * (n - 1))], 2),
+            "model_mean": round(sum(seconds) / n, 2),
+            "model_first_of_its_prompts_median": round(statistics.median(s for s in seconds if s > 0.05), 2),
             "template": round(template_s / n, 4),
         } if n else None,
-        "model_vs_template_time": round(statistics.median(seconds) / (template_s / n), 1) if n else None,
+        "model_vs_template_time": round((sum(seconds) / n) / (template_s / n), 1) if n else None,
         "threads": torch.get_num_threads(),
         "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
-        "accepted_examples": [{"subject": d.subject, "intro": d.intro} for d in accepted[:5]],
-        "rejected_examples": [{"subject": d.subject, "intro": d.intro, "rules": d.rules} for d in drafts if d.rules][:5],
-        "drafts": [{"subject": d.subject, "intro": d.intro, "rules": d.rules} for d in drafts],
+        "accepted_examples": _distinct([asdict(d.draft) for d in accepted])[:5],
+        "rejected_examples": _distinct([{**asdict(d.draft), "rules": d.rules} for d in drafts if d.rules])[:5],
+        "drafts": [{**asdict(d.draft), "rules": d.rules} for d in drafts],
     }
     for key, value in record.items():
         if key != "drafts":
@@ -125,24 +132,31 @@ def main() -> None:
     _side_by_side(out.with_suffix(".md"), drafts, args.side_by_side)
 
 
-def _intro(body_text: str) -> str:
-    """The intro paragraph of a rendered text part (the paragraph after the greeting)."""
-    paragraphs = [p.strip() for p in body_text.split("\n\n") if p.strip()]
-    return paragraphs[1] if len(paragraphs) > 1 else paragraphs[0]
+def _limits(llm: Any) -> dict[str, int]:
+    return {f"max_{part}_chars": limit for part, limit in llm.limits().items()}
 
 
-def _side_by_side(path: Path, drafts: list[Draft], count: int) -> None:
+def _distinct(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items in order without repeats (customers with the same facts get the same draft)."""
+    seen: list[dict[str, Any]] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def _side_by_side(path: Path, drafts: list[Judged], count: int) -> None:
     """Pairs in a shuffled A/B order (seeded), the key at the end, for a blind read; the model's
     draft is shown whether or not the guardrails accepted it (the key says which)."""
     rng = random.Random(7)
     lines, key = ["# Template vs model copy, blind", "", "Which reads better, A or B? The key is at the end.", ""], []
     for index, draft in enumerate(drafts[:count], start=1):
         verdict = "accepted" if not draft.rules else "rejected: " + ", ".join(draft.rules)
-        pair = [("template", draft.template_subject, draft.template_intro), (f"model ({verdict})", draft.subject, draft.intro)]
+        pair = [("template", draft.template), (f"model ({verdict})", draft.draft)]
         rng.shuffle(pair)
         lines.append(f"## {index}")
-        for letter, (_, subject, intro) in zip("AB", pair):
-            lines += [f"**{letter}.** Subject: {subject}", "", f"> {intro}", ""]
+        for letter, (_, copy) in zip("AB", pair):
+            lines += [f"**{letter}.** Subject: {copy.subject}", "", f"Preheader: {copy.preheader}", "", f"> {copy.intro}", ""]
         key.append(f"{index}: A = {pair[0][0]}, B = {pair[1][0]}")
     path.write_text("\n".join(lines + ["---", "Key:", "", *[f"- {k}" for k in key], ""]), encoding="utf-8")
     print(f"wrote {path.relative_to(RESULTS.parents[1])}")

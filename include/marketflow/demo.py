@@ -329,6 +329,9 @@ def main() -> int:
         print(f"  {label:<32} {count:>9,}")
     for line in channels.report_lines():
         print(f"  {line}")
+    print("==> who wrote the copy (llm: the language model; template_fallback: its draft was not used, and why):")
+    for line in channels.copy_lines():
+        print(f"  {line}")
     print("==> the warehouse now holds:")
     for label, count in warehouse_summary().items():
         print(f"  {label:<32} {count:>9,}")

@@ -20,7 +20,7 @@ from typing import Any
 class FakeLlm:
     """Behaviour of the server: `reply(request) -> (status, body)`; `delay_s` before answering."""
 
-    reply: Callable[[dict[str, Any]], tuple[int, Any]] = lambda _req: (200, completion({"subject": "Hi", "intro": "Hello."}))
+    reply: Callable[[dict[str, Any]], tuple[int, Any]] = lambda _req: (200, completion({"subject": "Hi", "preheader": "", "intro": "Hello."}))
     delay_s: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)

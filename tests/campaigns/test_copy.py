@@ -11,6 +11,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 
 from marketflow.campaigns.config import templates_dir
 from marketflow.channels.identifiers import new_message_id, unsubscribe_token
+from marketflow.copy.draft import Draft
 from marketflow.copy.facts import CustomerFacts, ProductFact, display_name
 from marketflow.copy.guardrails import check_copy
 from marketflow.copy.llm import Copywriter, LlmSettings, endpoint_for, settings_from_connection
@@ -85,7 +86,7 @@ def test_display_names_from_upper_case_descriptions() -> None:
     assert display_name("PAPER CHAIN KIT 50'S CHRISTMAS") == "Paper Chain Kit 50'S Christmas"
 
 
-LIMITS = {"max_subject_chars": 60, "max_intro_chars": 200}
+LIMITS = {"max_subject_chars": 60, "max_preheader_chars": 90, "max_intro_chars": 200}
 
 
 @pytest.mark.parametrize(
@@ -115,40 +116,74 @@ LIMITS = {"max_subject_chars": 60, "max_intro_chars": 200}
         ("Hi", "Our new loyalty program lets you redeem rewards at any time.", "invented_offer"),
         ("Hi", "I'm so glad you're enjoying our special offer!", "invented_offer"),
         ("Hi", "We think you will love the Regency Cakestand in the kitchen.", "product_name_changed"),
-        ("Hola", "Gracias por su compra, tenemos nuevas ideas para usted.", "not_english"),
+        ("Hola", "Gracias por su compra, tenemos nuevas ideas para usted.", "wrong_language"),
+        ("Neu für Sie", "Wir haben ein paar neue Ideen für Ihr Zuhause ausgesucht.", "wrong_language"),
     ],
 )
 def test_guardrails_catch_each_rule(subject: str, intro: str, rule: str) -> None:
-    violations = check_copy(subject, intro, PRODUCTS, banned_phrases=["sparkly gift wrap"], **LIMITS)
+    violations = check_copy(Draft(subject, "", intro), PRODUCTS, banned_phrases=["sparkly gift wrap"], **LIMITS)
     expected = "banned_phrase" if rule == "banned_phrase_custom" else rule
     assert expected in {v.rule for v in violations}
 
 
+@pytest.mark.parametrize(
+    ("preheader", "rule"),
+    [
+        ("p" * 91, "preheader_too_long"),
+        ("Ends Friday: see what is new", "invented_date"),
+        ("20% off everything you love", "invented_offer"),
+        ("Visit www.evil.example for more", "link_or_markup"),
+    ],
+)
+def test_the_preheader_is_judged_like_the_rest_of_the_copy(preheader: str, rule: str) -> None:
+    draft = Draft("Something new for your table", preheader, "Thank you for shopping with us again.")
+    assert rule in {v.rule for v in check_copy(draft, PRODUCTS, **LIMITS)}
+
+
 def test_guardrails_accept_faithful_copy() -> None:
-    ok = check_copy(
+    draft = Draft(
         "A lantern for autumn",
+        "Two of your favourites are back",
         'The "white metal lantern" is back at £3.39, and the "Regency Cakestand 3 Tier" at GBP 12.75.',
-        PRODUCTS,
-        **LIMITS,
     )
-    assert ok == []
+    assert check_copy(draft, PRODUCTS, **LIMITS) == []
 
 
 def test_the_new_rules_leave_plain_friendly_copy_alone() -> None:
-    ok = check_copy(
+    draft = Draft(
         "Something new for your table",
+        "",
         "Thank you for shopping with us. We picked a few things we think you will like, "
         "starting with the White Metal Lantern.",
-        PRODUCTS,
-        max_subject_chars=60,
-        max_intro_chars=400,
     )
-    assert ok == []
+    assert check_copy(draft, PRODUCTS, max_subject_chars=60, max_preheader_chars=90, max_intro_chars=400) == []
+
+
+def test_the_language_rule_follows_the_campaign_and_ignores_product_names() -> None:
+    german = Draft("Neu für Sie", "Ein paar Ideen für Ihr Zuhause", 'Wir haben den "White Metal Lantern" für Sie ausgesucht.')
+    assert check_copy(german, PRODUCTS, **LIMITS, language="de") == []
+    english = Draft("Something new for your table", "", "We picked a few things we think you will like.")
+    assert [v.rule for v in check_copy(english, PRODUCTS, **LIMITS, language="de")] == ["wrong_language"]
+    names_only = Draft("Regency Cakestand 3 Tier", "", "White Metal Lantern, Regency Cakestand 3 Tier.")
+    assert check_copy(names_only, PRODUCTS, **LIMITS, language="fr") == []  # nothing left to judge
+
+
+GOOD = {
+    "subject": "Your cake stand misses you",
+    "preheader": "Picked from what you bought before",
+    "intro": 'The "Regency Cakestand 3 Tier" is still £12.75.',
+}
+
+
+def _reply(**parts: str) -> dict[str, str]:
+    """An endpoint's copy: the good copy with some parts replaced."""
+    return {**GOOD, **parts}
 
 
 def _copywriter(url: str, timeout: float = 2.0) -> Copywriter:
     settings = LlmSettings(endpoint=endpoint_for(url), api_key="sk-test-123", model="copy-model", timeout_s=timeout)
-    return Copywriter(settings, shop="The Gift Shop", brief="Win back quiet regulars.", limits={"subject": 80, "intro": 600})
+    return Copywriter(settings, shop="The Gift Shop", brief="Win back quiet regulars.",
+                      limits={"subject": 80, "preheader": 110, "intro": 600})
 
 
 def _llm_config() -> dict[str, Any]:
@@ -162,12 +197,12 @@ def _llm_renderer(url: str, timeout: float = 2.0) -> MessageRenderer:
 
 
 def test_llm_copy_that_passes_the_guardrails_is_used_and_the_prompt_carries_no_identity() -> None:
-    good = {"subject": "Your cake stand misses you", "intro": 'The "Regency Cakestand 3 Tier" is still £12.75.'}
     with fake_llm_server() as llm:
-        llm.reply = lambda _req: (200, completion(good))
+        llm.reply = lambda _req: (200, completion(GOOD))
         msg = _llm_renderer(llm.url).render(FACTS, "a", MID)
     assert msg.copy_source == "llm"
-    assert msg.subject == good["subject"] and "is still £12.75" in msg.body_text and "still £12.75" in msg.body_html
+    assert msg.subject == GOOD["subject"] and "is still £12.75" in msg.body_text and "still £12.75" in msg.body_html
+    assert GOOD["preheader"] in msg.body_html
     request, headers = llm.requests[0], llm.headers[0]
     assert request["model"] == "copy-model" and headers["Authorization"] == "Bearer sk-test-123"
     prompt = json.dumps(request["messages"])
@@ -177,10 +212,12 @@ def test_llm_copy_that_passes_the_guardrails_is_used_and_the_prompt_carries_no_i
 @pytest.mark.parametrize(
     ("reply", "source"),
     [
-        (lambda _r: (200, completion({"subject": "Last chance!", "intro": "Only today."})), "template_fallback:guardrail:banned_phrase"),
-        (lambda _r: (200, completion({"subject": "For you", "intro": 'The "Regency Cakestand 3 Tier" for £9.99.'})), "template_fallback:guardrail:price_mismatch"),
-        (lambda _r: (200, completion({"subject": "For you", "intro": 'Try the "Moon Lamp".'})), "template_fallback:guardrail:unknown_product"),
-        (lambda _r: (200, completion({"subject": "x" * 120, "intro": "Hi"})), "template_fallback:guardrail:subject_too_long"),
+        (lambda _r: (200, completion(_reply(subject="Last chance!", intro="Only today."))), "template_fallback:guardrail:banned_phrase"),
+        (lambda _r: (200, completion(_reply(intro='The "Regency Cakestand 3 Tier" for £9.99.'))), "template_fallback:guardrail:price_mismatch"),
+        (lambda _r: (200, completion(_reply(intro='Try the "Moon Lamp".'))), "template_fallback:guardrail:unknown_product"),
+        (lambda _r: (200, completion(_reply(subject="x" * 120))), "template_fallback:guardrail:subject_too_long"),
+        (lambda _r: (200, completion(_reply(preheader="Only until Sunday"))), "template_fallback:guardrail:invented_date"),
+        (lambda _r: (200, completion({"subject": "Hi", "intro": "Hello."})), "template_fallback:bad_response"),
         (lambda _r: (500, {"error": "overloaded"}), "template_fallback:http_500"),
         (lambda _r: (200, completion("Sure! Here is a subject line for you")), "template_fallback:bad_response"),
         (lambda _r: (200, {"unexpected": True}), "template_fallback:bad_response"),
@@ -223,9 +260,8 @@ def test_llm_settings_come_from_an_airflow_connection(monkeypatch: pytest.Monkey
 def test_llm_variants_put_model_copy_against_the_template_in_an_ab_test() -> None:
     data = _llm_config()
     data["message"]["llm"]["variants"] = ["b"]
-    good = {"subject": "Your cake stand misses you", "intro": 'The "Regency Cakestand 3 Tier" is still £12.75.'}
     with fake_llm_server() as llm:
-        llm.reply = lambda _req: (200, completion(good))
+        llm.reply = lambda _req: (200, completion(GOOD))
         renderer = MessageRenderer(make_config(message=data["message"]), templates_dir(), _copywriter(llm.url))
         sources = {variant: renderer.render(FACTS, variant, MID).copy_source for variant in ("a", "b")}
         calls = len(llm.requests)
@@ -248,3 +284,16 @@ def test_without_a_connection_the_embedded_model_writes(monkeypatch: pytest.Monk
     writer = copywriter_for(make_config(message=_llm_config()["message"]))
     assert writer is not None and writer.settings == LlmSettings.embedded()
     assert copywriter_for(make_config()) is None  # llm not enabled: templates only
+
+
+@pytest.mark.parametrize(
+    "intro",
+    [
+        "I'm so glad you're enjoying our little corner of the world!",
+        "The customer loves Christmas decorations and more.",
+        "We're sorry to have missed it, but we can help.",
+        "My favourite things are back in the shop for you.",
+    ],
+)
+def test_copy_that_leaves_the_shops_voice_is_refused(intro: str) -> None:
+    assert "off_voice" in {v.rule for v in check_copy(Draft("Hello again", "", intro), PRODUCTS, **LIMITS)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from marketflow.campaigns.config import templates_dir
 from marketflow.copy import embedded
+from marketflow.copy.draft import Draft
 from marketflow.copy.facts import CustomerFacts, ProductFact
 from marketflow.copy.guardrails import check_copy
 from marketflow.copy.llm import Copywriter, LlmSettings
@@ -26,7 +27,7 @@ FACTS = [
 @pytest.fixture(scope="module")
 def writer() -> Copywriter:
     return Copywriter(LlmSettings.embedded(), shop="The Gift Shop", brief="Win back quiet regulars with new ideas.",
-                      limits={"subject": 80, "intro": 600})
+                      limits={"subject": 80, "preheader": 110, "intro": 600})
 
 
 def test_the_model_file_ships_in_site_packages_and_loads_offline() -> None:
@@ -37,12 +38,17 @@ def test_the_model_file_ships_in_site_packages_and_loads_offline() -> None:
 
 
 def test_drafts_are_text_deterministic_and_judged(writer: Copywriter) -> None:
+    style = Draft("", "", "")
+    model = embedded.embedded_model()
     for facts in FACTS:
-        subject, intro = writer.write(facts, {"subject": "", "intro": ""})
-        assert subject and intro and "\n" not in subject
-        assert writer.write(facts, {"subject": "", "intro": ""}) == (subject, intro), "greedy: same facts, same copy"
-        rules = [v.rule for v in check_copy(subject, intro, facts.products, max_subject_chars=80, max_intro_chars=600)]
-        assert all(rule != "empty" for rule in rules), (subject, intro, rules)
+        draft = writer.write(facts, style)
+        assert draft.subject and draft.preheader and draft.intro and "\n" not in draft.subject + draft.preheader
+        generated = model.generated
+        assert writer.write(facts, style) == draft, "greedy: same facts, same copy"
+        assert model.generated == generated, "a prompt seen before is not generated again"
+        rules = [v.rule for v in check_copy(draft, facts.products, max_subject_chars=80, max_preheader_chars=110,
+                                            max_intro_chars=600)]
+        assert all(rule != "empty" for rule in rules), (draft, rules)
 
 
 def test_the_renderer_uses_an_accepted_draft_or_the_template_with_the_reason(writer: Copywriter) -> None:

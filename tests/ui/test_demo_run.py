@@ -5,6 +5,7 @@ runs; and what it prints is what the warehouse and the outbox hold."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from typing import Any
 
@@ -71,6 +72,22 @@ def test_the_demo_prints_what_the_warehouse_and_the_outbox_hold(demo_run: DemoRu
     assert printed_campaigns["e-mails in the outbox"] == sent == len(list((demo_run.home / "outbox").glob("*.eml")))
     assert sent > 0 and live > 0, "the daily cross-sell's latest run is always due within two days: live"
     assert printed_campaigns["campaign reports"] == printed["campaign runs"]
+
+
+
+def test_the_demo_writes_winbacks_model_variant_with_the_embedded_model(demo_run: DemoRun) -> None:
+    """winback's A/B test puts the model (no `marketflow_llm` connection: the embedded one) against
+    the template: every `whats_new` message is the model's copy or says why it fell back, and the
+    model's run never reaches the template-only variant."""
+    with warehouse_engine(demo_run.warehouse_url).connect() as conn:
+        rows = conn.execute(
+            select(messages.c.variant, messages.c.copy_source).where(messages.c.run_key.like("winback:%"))
+        ).all()
+    model_variant = [source for variant, source in rows if variant == "whats_new"]
+    assert model_variant and all(s == "llm" or s.startswith("template_fallback:guardrail:") for s in model_variant)
+    assert {source for variant, source in rows if variant == "we_miss_you"} == {"template"}
+    printed = next(line for line in demo_run.output.splitlines() if line.strip().startswith("winback:") and "template" in line)
+    assert re.search(rf"\b{len(rows) - len(model_variant)} template(,|$)", printed), printed
 
 
 def test_the_demo_leaves_its_settings_for_make_ui(demo_run: DemoRun) -> None:

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from marketflow.audiences import selection
-from marketflow.ui.labels import EXCLUSION_REASONS, label, label_text, metric_label
+from marketflow.ui.labels import EXCLUSION_REASONS, FALLBACK_REASONS, label, label_text, metric_label
 from marketflow.ui.quality_report import QUARANTINE_ALERT_SHARE, IngestDay, QualityDay
 
 
@@ -22,6 +22,21 @@ def test_every_exclusion_reason_the_selection_can_record_has_a_label() -> None:
     assert {"opted_out", "no_consent", "frequency_cap", "over_max_size", "unsubscribed"} <= recorded
     assert recorded - set(EXCLUSION_REASONS) == set()
     assert label_text("frequency_cap", "exclusion") == "Contacted too recently (frequency cap)"
+
+
+def test_every_reason_the_copywriter_can_fall_back_for_reads_as_words() -> None:
+    """The reasons are read from the copywriter and the renderer, so a new one without words fails here."""
+    from marketflow.copy import llm, render
+
+    source = inspect.getsource(llm) + inspect.getsource(render)
+    reasons = set(re.findall(r'CopywriterError\("(\w+)"', source)) | set(re.findall(r'template_fallback:(\w+)"', source))
+    assert {"timeout", "bad_response", "model_missing", "circuit_open", "llm_not_configured"} <= reasons
+    assert reasons - set(FALLBACK_REASONS) == set()
+    assert label_text("template_fallback:guardrail:off_voice", "copy") == (
+        "Template (the model's draft broke a rule: off voice)"
+    )
+    assert label_text("template_fallback:timeout", "copy") == "Template (the model timed out)"
+    assert label_text("llm", "copy") == "Language model"
 
 
 def test_metrics_read_as_words_with_their_group() -> None:

@@ -19,6 +19,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from marketflow.copy.draft import LANGUAGES
+
 _SLUG = r"^[a-z][a-z0-9_]*$"
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[A-Za-z]{2,}$")
 _CRON_PRESETS = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@once"}
@@ -173,10 +175,11 @@ class Channels(_Strict):
 
 
 class Variant(_Strict):
-    """An A/B variant: its subject line and intro, both Jinja2 strings rendered per customer."""
+    """An A/B variant: its subject line, preheader and intro, Jinja2 strings rendered per customer."""
 
     name: Slug
     subject: str = Field(min_length=1, max_length=200)
+    preheader: str = Field(default="", max_length=300, description="the inbox preview line after the subject")
     intro: str = Field(min_length=1, max_length=2000)
 
 
@@ -185,20 +188,34 @@ class LlmCopy(_Strict):
 
     enabled: bool = False
     conn_id: str = Field(default="marketflow_llm", min_length=1, max_length=250)
+    brief: str | None = Field(
+        default=None,
+        min_length=10,
+        max_length=300,
+        description="what the e-mail is for, in one plain sentence for the model (default: the description)",
+    )
     max_subject_chars: int = Field(default=80, ge=10, le=200)
+    max_preheader_chars: int = Field(default=110, ge=10, le=300)
     max_intro_chars: int = Field(default=600, ge=50, le=2000)
     banned_phrases: list[Annotated[str, Field(min_length=2)]] = Field(default_factory=list)
-    stop_after_failures: int = Field(default=5, ge=1, description="fall back for the rest of the run after this many")
+    stop_after_failures: int = Field(
+        default=5, ge=1, description="errors or timeouts in a row after which the run stops calling the model"
+    )
     variants: list[Slug] = Field(
         default_factory=list,
         description="the variants whose copy the model drafts (empty: all): an A/B test of model against template",
     )
+
+    def limits(self) -> dict[str, int]:
+        """The most characters the model may write per part of the copy."""
+        return {"subject": self.max_subject_chars, "preheader": self.max_preheader_chars, "intro": self.max_intro_chars}
 
 
 class MessageConfig(_Strict):
     """What the message says: template, variants, products."""
 
     template: Slug
+    language: str = Field(default="en", description="what the copy is written in (ISO 639-1)")
     variants: list[Variant] = Field(min_length=1, max_length=8)
     product_source: Literal["recommendations", "new_recommendations", "repeat_products", "none"] = "recommendations"
     products: int = Field(default=3, ge=0, le=10)
@@ -210,6 +227,13 @@ class MessageConfig(_Strict):
         names = [v.name for v in value]
         if len(set(names)) != len(names):
             raise ValueError(f"variant names repeat: {names}")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"language {value!r} is not one of {', '.join(sorted(LANGUAGES))}")
         return value
 
     @model_validator(mode="after")

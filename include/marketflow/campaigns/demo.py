@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from marketflow.channels.sink import DELIVERY_LOG, start_sink, stored_messages
 from marketflow.warehouse import schema, warehouse_engine
@@ -89,6 +89,21 @@ class LocalChannels:
             else _report_line(row.run_key, row.send_mode, row.report)
             for row in rows
             if row.status == "blocked" or row.report is not None
+        ]
+
+    def copy_lines(self) -> list[str]:
+        """One line per campaign run: who wrote its messages' copy (`messages.copy_source`), most first."""
+        msgs = schema.messages.c
+        with warehouse_engine().connect() as conn:
+            rows = conn.execute(
+                select(msgs.run_key, msgs.copy_source, func.count()).group_by(msgs.run_key, msgs.copy_source)
+            ).all()
+        by_run: dict[str, list[tuple[int, str]]] = {}
+        for run_key, source, count in rows:
+            by_run.setdefault(run_key, []).append((count, source))
+        return [
+            f"{run_key}: " + ", ".join(f"{count} {source}" for count, source in sorted(counts, key=lambda c: (-c[0], c[1])))
+            for run_key, counts in sorted(by_run.items())
         ]
 
 

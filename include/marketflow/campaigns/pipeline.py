@@ -187,10 +187,10 @@ def copywriter_for(config: CampaignConfig) -> Copywriter | None:
     except ValueError as exc:
         log.warning("LLM copy is enabled but connection %r is unusable (%s): templates only", llm.conn_id, exc)
         return None
-    limits = {"subject": llm.max_subject_chars, "intro": llm.max_intro_chars}
     email = config.channels.email
     shop = (email.from_name if email else "") or "our shop"
-    return Copywriter(settings, shop=shop, brief=config.description, limits=limits)
+    brief = llm.brief or config.description
+    return Copywriter(settings, shop=shop, brief=brief, limits=llm.limits(), language=config.message.language)
 
 
 def render_messages(

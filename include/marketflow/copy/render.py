@@ -4,7 +4,8 @@ Templates live in `include/templates/`: `<template>.txt.j2` and `<template>.html
 (both usually extend `_layout.*.j2`). They run in a `SandboxedEnvironment` with `StrictUndefined`
 (a typo in a template fails the task instead of sending "Hello ,"); the HTML environment
 autoescapes, so a subject, intro or product name can never inject markup. Variant subject and
-intro strings from the campaign file are rendered in the same sandbox.
+preheader and intro strings from the campaign file are rendered in the same sandbox. The HTML part
+carries the preheader as hidden text at the top of the body, where inboxes read their preview line.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from marketflow.campaigns.config import CampaignConfig, Variant
+from marketflow.campaigns.config import CampaignConfig
 from marketflow.channels.identifiers import unsubscribe_url
+from marketflow.copy.draft import Draft
 from marketflow.copy.facts import CustomerFacts, format_money, product_basis
 from marketflow.copy.guardrails import check_copy, has_unsubscribe_link
 from marketflow.copy.llm import Copywriter, CopywriterError
@@ -78,51 +80,54 @@ class MessageRenderer:
             "product_basis": product_basis(facts.products),
             "shop": self.email.from_name or self.domain,
             "campaign": {"name": self.config.name, "description": self.config.description},
+            "language": self.config.message.language,
         }
 
-    def _variant_copy(self, variant: Variant, context: dict[str, object]) -> tuple[str, str]:
-        subject = self._text.from_string(variant.subject).render(context)
-        intro = self._text.from_string(variant.intro).render(context)
-        return " ".join(subject.split()), intro.strip()
+    def template_copy(self, facts: CustomerFacts, variant_name: str) -> Draft:
+        """The variant's own subject, preheader and intro for this customer."""
+        variant = self._variants[variant_name]
+        context = self._context(facts)
+        parts = (variant.subject, variant.preheader, variant.intro)
+        return Draft(*(self._text.from_string(part).render(context) for part in parts)).tidy()
 
-    def _llm_copy(self, facts: CustomerFacts, variant: str, subject: str, intro: str) -> tuple[str, str, str]:
-        """(subject, intro, copy_source): the LLM's copy if it passes the guardrails, else the template's."""
+    def _llm_copy(self, facts: CustomerFacts, variant: str, template_copy: Draft) -> tuple[Draft, str]:
+        """(copy, copy_source): the LLM's copy if it passes the guardrails, else the template's."""
         llm = self.config.message.llm
         if not llm.enabled or (llm.variants and variant not in llm.variants):
-            return subject, intro, "template"
+            return template_copy, "template"
         if self.copywriter is None:
-            return subject, intro, "template_fallback:llm_not_configured"
+            return template_copy, "template_fallback:llm_not_configured"
         if self._llm_failures_in_a_row >= llm.stop_after_failures:
-            return subject, intro, "template_fallback:circuit_open"
+            return template_copy, "template_fallback:circuit_open"
         try:
-            llm_subject, llm_intro = self.copywriter.write(facts, {"subject": subject, "intro": intro})
+            draft = self.copywriter.write(facts, template_copy)
         except CopywriterError as exc:
             self._llm_failures_in_a_row += 1
-            return subject, intro, f"template_fallback:{exc.reason}"[:64]
+            return template_copy, f"template_fallback:{exc.reason}"[:64]
         violations = check_copy(
-            llm_subject,
-            llm_intro,
+            draft,
             facts.products,
             max_subject_chars=llm.max_subject_chars,
+            max_preheader_chars=llm.max_preheader_chars,
             max_intro_chars=llm.max_intro_chars,
             banned_phrases=llm.banned_phrases,
+            language=self.config.message.language,
         )
+        self._llm_failures_in_a_row = 0  # it answered: a refused draft is about this customer's copy
         if violations:
-            self._llm_failures_in_a_row += 1
-            return subject, intro, f"template_fallback:guardrail:{violations[0].rule}"[:64]
-        self._llm_failures_in_a_row = 0
-        return " ".join(llm_subject.split()), llm_intro, "llm"
+            return template_copy, f"template_fallback:guardrail:{violations[0].rule}"[:64]
+        return draft.tidy(), "llm"
 
     def render(self, facts: CustomerFacts, variant_name: str, message_id: str) -> RenderedMessage:
         context = self._context(facts)
-        subject, intro = self._variant_copy(self._variants[variant_name], context)
-        subject, intro, source = self._llm_copy(facts, variant_name, subject, intro)
+        template_copy = self.template_copy(facts, variant_name)
+        copy, source = self._llm_copy(facts, variant_name, template_copy)
         link = unsubscribe_url(self.email.unsubscribe_url, message_id)
-        full = {**context, "subject": subject, "intro": intro, "unsubscribe_url": link}
+        full = {**context, "subject": copy.subject, "preheader": copy.preheader, "intro": copy.intro, "unsubscribe_url": link}
         body_text = self._text_template.render(full)
         body_html = self._html_template.render(full)
         if not has_unsubscribe_link(body_text, body_html, link):
             raise TemplateProblem(
                 f"template {self.config.message.template!r} must show {{{{ unsubscribe_url }}}} in both parts"
             )
-        return RenderedMessage(facts.customer_id, variant_name, subject, body_text, body_html, source, message_id, link)
+        return RenderedMessage(facts.customer_id, variant_name, copy.subject, body_text, body_html, source, message_id, link)

@@ -68,6 +68,15 @@ MESSAGE_ACTIVITY = {
 }
 
 COPY_SOURCES = {"template": "Template", "llm": "Language model"}
+#: Why a model's draft was not used (`template_fallback:<reason>` or `...:guardrail:<rule>`).
+FALLBACK_REASONS = {
+    "llm_not_configured": "no model configured",
+    "circuit_open": "the model failed too often in this run",
+    "model_missing": "the embedded model is not installed",
+    "timeout": "the model timed out",
+    "unreachable": "the model could not be reached",
+    "bad_response": "the model's answer was unreadable",
+}
 
 #: Metric leaf names (after the last dot) and groups (the parts before it).
 METRIC_NAMES = {
@@ -130,10 +139,18 @@ def label_text(code: str | None, kind: str) -> str:
         return metric_label(code)
     if kind == "name":
         return humanize(code)
+    if kind == "copy" and code.startswith("template_fallback:"):
+        return f"Template ({_fallback_reason(code.removeprefix('template_fallback:'))})"
     vocabulary = _VOCABULARIES.get(kind)
     if vocabulary is None:
         raise KeyError(f"unknown label vocabulary {kind!r}")
     return vocabulary.get(code, humanize(code))
+
+
+def _fallback_reason(reason: str) -> str:
+    if reason.startswith("guardrail:"):
+        return f"the model's draft broke a rule: {humanize(reason.removeprefix('guardrail:')).lower()}"
+    return FALLBACK_REASONS.get(reason, f"the model failed: {humanize(reason)}")
 
 
 def label(code: str | None, kind: str) -> Markup:
