@@ -10,7 +10,7 @@ from importlib import import_module
 from marketflow.days import day_argument
 
 #: Stages that add their own operator commands (each has `<stage>/cli.py` with `add_commands`).
-STAGE_CLIS = ["ingest", "profiles", "recommend", "campaigns", "channels"]
+STAGE_CLIS = ["ingest", "profiles", "recommend", "campaigns", "channels", "privacy"]
 
 
 def _demo(_args: argparse.Namespace) -> int:

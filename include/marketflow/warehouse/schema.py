@@ -317,3 +317,16 @@ ad_audience_exports = Table(
     Column("rows", Integer, nullable=False),
     Column("webhook_status", String(64)),
 )
+
+# --- privacy ------------------------------------------------------------------------------------
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("customer_pseudonym", String(64), primary_key=True, comment="HMAC-SHA256 of the customer id"),
+    Column("email_pseudonyms", JSON, nullable=False, comment="HMAC-SHA256 of every address we held for them"),
+    Column("erased_at", DateTime, nullable=False),
+    Column("source", String(256), nullable=False, comment="who asked, how: the request's reference"),
+    Column("removed", JSON, nullable=False, comment="table or file -> rows removed or unlinked"),
+)
+

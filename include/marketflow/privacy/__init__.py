@@ -1,0 +1,1 @@
+"""Privacy: forgetting a person on request (the right to erasure), and keeping them forgotten."""
