@@ -1,4 +1,4 @@
-"""The right to erasure, on both warehouses: a customer with orders, a quarantined line, CRM rows,
+"""The right to erasure and subject access, on both warehouses: a customer with orders, a quarantined line, CRM rows,
 a profile, a score, recommendations, a sent e-mail, an engagement event, ad-audience rows and a
 place in a recommender's artifact is erased through the CLI; then every table and every file we
 wrote is scanned for their id, address and hashed address, the shop's revenue is compared, and the
@@ -83,6 +83,13 @@ def _hits_in_files(folders: list[Path], needles: list[re.Pattern[str]]) -> list[
     return hits
 
 
+def _export(path: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+    """`marketflow privacy export` of the erased customer, read back."""
+    assert marketflow(["privacy", "export", "--customer", ERASED, "--out", str(path)]) == 0
+    assert str(path) in capsys.readouterr().out
+    return json.loads(path.read_text())
+
+
 def _seed_artifact(engine: Engine, store: Path) -> Path:
     """A recommender artifact in the store's format whose BPR component lists both customers."""
     store.mkdir()
@@ -131,6 +138,19 @@ def test_an_erased_customer_is_gone_from_every_table_and_file_and_stays_gone(
     assert len(_hits_in_files(folders, erased)) >= 4, "outbox e-mail, delivery log, two ad files, the artifact"
     revenue = _revenue(engine)
 
+    assert marketflow(["privacy", "consent", "--customer", ERASED]) == 0
+    proof = capsys.readouterr().out
+    assert re.search(rf"{config.name}:{DAY}\s+email\s+sent\s+consent given on {DAY} \(customers-{DAY}.csv\)", proof), proof
+    assert f"{DAY}  given      customers-{DAY}.csv" in proof
+
+    access = _export(tmp_path / "before.json", capsys)
+    assert access["addresses"] == [ERASED_EMAIL.lower()]
+    counts = {table: len(rows) for table, rows in access["tables"].items()}
+    assert counts == {"orders": 3, "customers": 1, "customer_contacts": 1, "consent_events": 1, "customer_profiles": 1,
+                      "recommendations": 3, "audience_scores": 1, "audience_members": 1, "suppressions": 0,
+                      "messages": 1, "engagement_events": 2, "quarantine": 1}  # delivered (the sink's log), open
+    assert "570099" in access["tables"]["quarantine"][0]["raw_line"] and access["tables"]["messages"][0]["body_html"]
+
     monkeypatch.setenv("MARKETFLOW_PRIVACY_KEY", KEY)
     assert marketflow(["privacy", "erase", "--customer", ERASED, "--source", "ticket 4711",
                        "--outbox", str(tmp_path / "outbox")]) == 0
@@ -140,6 +160,8 @@ def test_an_erased_customer_is_gone_from_every_table_and_file_and_stays_gone(
     assert _hits_in_tables(engine, erased) == []
     assert _hits_in_files(folders, erased) == []
     assert _revenue(engine) == revenue, "their orders stay in the shop's figures, without them"
+    after = _export(tmp_path / "after.json", capsys)
+    assert after["addresses"] == [] and all(rows == [] for rows in after["tables"].values())
     assert {hit.split(":")[0] for hit in _hits_in_tables(engine, kept)} >= {"customer_contacts", "messages", "orders"}
     assert len(_hits_in_files(folders, kept)) >= 4, "the other customer's rows and files are untouched"
     assert torch.load(artifact, weights_only=True)["components"]["bpr"]["user_factors"].tolist() == [[0.0, 1.0, 2.0, 3.0]]

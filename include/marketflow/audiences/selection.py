@@ -58,12 +58,22 @@ class AudienceInputsMissing(RuntimeError):
 
 
 @dataclass(frozen=True)
+class ConsentRecord:
+    """The consent a selection relied on: the customer's latest CRM event on or before the run's day."""
+
+    given: bool
+    effective_date: dt.date
+    source_file: str
+
+
+@dataclass(frozen=True)
 class Member:
     customer_id: str
     arm: str  # treatment | control | excluded
     variant: str | None = None
     exclusion_reason: str | None = None
     propensity_30d: float | None = None
+    consent: ConsentRecord | None = None  # stored with the member: the proof behind a message
 
 
 @dataclass(frozen=True)
@@ -189,18 +199,19 @@ def due_repeat_products(conn: Connection, day: dt.date, rule: RepeatProductDue) 
     return due
 
 
-def _consent_as_of(conn: Connection, customer_ids: list[str], day: dt.date) -> dict[str, bool]:
-    """Latest consent event on or before `day` per customer (absent: never recorded)."""
-    latest: dict[str, tuple[dt.date, bool]] = {}
+def _consent_as_of(conn: Connection, customer_ids: list[str], day: dt.date) -> dict[str, ConsentRecord]:
+    """Latest consent event on or before `day` per customer (absent: never recorded), with its source."""
+    c = consent_events.c
+    latest: dict[str, ConsentRecord] = {}
     for chunk in chunks(customer_ids):
-        stmt = select(consent_events.c.customer_id, consent_events.c.effective_date, consent_events.c.marketing_consent).where(
-            consent_events.c.customer_id.in_(chunk), consent_events.c.effective_date <= day
+        stmt = select(c.customer_id, c.effective_date, c.marketing_consent, c.source_file).where(
+            c.customer_id.in_(chunk), c.effective_date <= day
         )
-        for customer_id, effective, consent in conn.execute(stmt):
+        for customer_id, effective, consent, source in conn.execute(stmt):
             effective = as_date(effective)
-            if customer_id not in latest or effective > latest[customer_id][0]:
-                latest[customer_id] = (effective, bool(consent))
-    return {customer_id: consent for customer_id, (_, consent) in latest.items()}
+            if customer_id not in latest or effective > latest[customer_id].effective_date:
+                latest[customer_id] = ConsentRecord(bool(consent), effective, source)
+    return latest
 
 
 def _rows_in_chunks(conn: Connection, stmt_for: Callable[[Sequence[str]], Select], customer_ids: list[str]) -> list[Row]:
@@ -337,7 +348,7 @@ def compute_audience(
     def reason_for(customer_id: str) -> str | None:
         if customer_id in suppressed:
             return suppressed[customer_id]
-        if consent.get(customer_id) is False:
+        if customer_id in consent and not consent[customer_id].given:
             return "opted_out"
         if config.consent == "explicit_opt_in" and customer_id not in consent:
             return "no_consent"
@@ -360,14 +371,14 @@ def compute_audience(
         if reason is None and max_size is not None and eligible >= max_size:
             reason = "over_max_size"
         if reason is not None:
-            members.append(Member(customer_id, "excluded", None, reason, propensity))
+            members.append(Member(customer_id, "excluded", None, reason, propensity, consent.get(customer_id)))
             continue
         eligible += 1
         if is_control(config.name, customer_id, config.control_share):
-            members.append(Member(customer_id, "control", None, None, propensity))
+            members.append(Member(customer_id, "control", None, None, propensity, consent.get(customer_id)))
         else:
             variant = assign_variant(config.name, customer_id, variants)
-            members.append(Member(customer_id, "treatment", variant, None, propensity))
+            members.append(Member(customer_id, "treatment", variant, None, propensity, consent.get(customer_id)))
     return Audience(members, profiles_as_of, scores_as_of, due)
 
 
@@ -388,6 +399,9 @@ def write_audience(conn: Connection, run_key: str, audience: Audience) -> None:
             "variant": m.variant,
             "exclusion_reason": m.exclusion_reason,
             "propensity_30d": m.propensity_30d,
+            "consent_given": m.consent.given if m.consent else None,
+            "consent_effective_date": m.consent.effective_date if m.consent else None,
+            "consent_source": m.consent.source_file if m.consent else None,
         }
         for m in audience.members
     ]

@@ -58,7 +58,7 @@ class ErasureReport:
         return [f"{what:<36} {count:>7,}" for what, count in self.removed.items()]
 
 
-def _addresses(conn: Connection, customer_id: str) -> set[str]:
+def addresses(conn: Connection, customer_id: str) -> set[str]:
     """Every address we hold for the person: contact, consent history, messages' recipients."""
     found: set[str] = set()
     for column, key in (
@@ -70,7 +70,7 @@ def _addresses(conn: Connection, customer_id: str) -> set[str]:
     return found
 
 
-def _names_the_person(raw_line: str, customer_id: str, emails: set[str]) -> bool:
+def names_the_person(raw_line: str, customer_id: str, emails: set[str]) -> bool:
     """A quarantined line names them when one of its fields is their id (`17850` or `17850.0`) or it
     contains one of their addresses."""
     lowered = raw_line.lower()
@@ -98,7 +98,7 @@ def _erase_rows(conn: Connection, customer_id: str, emails: set[str]) -> dict[st
     patterns = [q.c.raw_line.contains(customer_id), *(q.c.raw_line.ilike(f"%{email}%") for email in emails)]
     quarantined = [
         row for row in conn.execute(select(q.c.file_date, q.c.file_kind, q.c.source_line, q.c.raw_line).where(or_(*patterns)))
-        if _names_the_person(row.raw_line, customer_id, emails)
+        if names_the_person(row.raw_line, customer_id, emails)
     ]
     for row in quarantined:
         conn.execute(delete(q).where(q.c.file_date == row.file_date, q.c.file_kind == row.file_kind,
@@ -203,7 +203,7 @@ def erase_customer(
     subject = pseudonym(key, "customer", customer_id)
     erasures = schema.erasures
     with engine.begin() as conn:
-        emails = _addresses(conn, customer_id)
+        emails = addresses(conn, customer_id)
         before = conn.execute(select(erasures.c.email_pseudonyms).where(erasures.c.customer_pseudonym == subject)).first()
         removed = _erase_rows(conn, customer_id, emails)
         removed["ad-audience file lines"] = _erase_from_ad_files(conn, emails)

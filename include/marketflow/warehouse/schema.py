@@ -259,6 +259,9 @@ audience_members = Table(
     Column("variant", String(32)),
     Column("exclusion_reason", String(64)),
     Column("propensity_30d", Float),
+    Column("consent_given", Boolean, comment="the consent the selection relied on (NULL: none on record)"),
+    Column("consent_effective_date", Date, comment="the day of that CRM consent event"),
+    Column("consent_source", String(512), comment="the CRM export it came from"),
 )
 
 messages = Table(
