@@ -404,6 +404,15 @@ def test_the_models_page_gives_each_champion_a_verdict_and_one_chart(
         assert len(versions) == sum(1 for k, *_ in rows if k == kind)
         assert len(section.find_elements(By.CSS_SELECTOR, "svg.chart")) == 1, "one chart: the headline metric"
         assert len(section.find_elements(By.CSS_SELECTOR, "svg.chart g.mark.champion")) == 1
+    from marketflow.recommend.exposure import served_exposure
+
+    serving = champions["recommender"][0]
+    with warehouse_engine(browser_warehouse).connect() as conn:
+        served = served_exposure(conn, serving)
+    assert served is not None and served.customers > 100, "the demo's champion served lists"
+    shown = browser.find_elements(By.CSS_SELECTOR, 'table[data-testid="exposure"] tbody tr')
+    assert shown and shown[0].get_attribute("data-model") == serving
+    assert f"{100 * served.coverage:.1f} %" in shown[0].text and f"{served.gini:.3f}" in shown[0].text, shown[0].text
     _full_page_screenshot(browser, "04-models.png")
 
 

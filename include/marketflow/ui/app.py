@@ -29,7 +29,7 @@ from marketflow.campaigns.outcomes import latest_order_date, revenue_difference
 from marketflow.ui.campaign_report import CampaignResult, exclusion_counts, latest_run, sample_messages
 from marketflow.ui.campaign_report import campaign_results as read_campaign_results
 from marketflow.ui.labels import label, label_text, metric_label
-from marketflow.ui.model_report import champion, metric_names, model_history, verdict
+from marketflow.ui.model_report import champion, metric_names, model_history, served_exposures, verdict
 from marketflow.ui.privacy import pseudonym, scrub_emails
 from marketflow.ui.quality_report import DAY_OUTCOMES, QualityDay, quality_overview
 from marketflow.ui.schedules import campaign_dag_id, campaign_schedules
@@ -267,6 +267,7 @@ def preview_page(request: Request, viewer: Viewer, name: str, day: dt.date | Non
 def models_page(request: Request, viewer: Viewer) -> HTMLResponse:
     with warehouse_engine().connect() as conn:
         history = model_history(conn)
+        exposures, exposure_warnings = served_exposures(conn, history.get("recommender", []))
     kinds = []
     for kind, versions in history.items():
         judged = verdict(kind, versions)
@@ -283,7 +284,8 @@ def models_page(request: Request, viewer: Viewer) -> HTMLResponse:
                 chart = charts.line_chart(f"{kind}: {metric_label(metric)}", points, _number, baseline)
         names = metric_names(versions, METRIC_COLUMNS_PER_KIND)
         kinds.append((kind, versions, champion(versions), judged, chart, names))
-    return _render(request, viewer, "models.html", kinds=kinds, page="models")
+    return _render(request, viewer, "models.html", kinds=kinds, exposures=exposures,
+                   exposure_warnings=exposure_warnings, page="models")
 
 
 def _daily_bars(days: list[QualityDay]) -> tuple[list[charts.Bar], list[charts.Bar]]:

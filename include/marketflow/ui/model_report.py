@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from marketflow.ui.labels import metric_label
+from marketflow.recommend.exposure import Exposure, ExposureThresholds, exposure_warnings, served_exposure
 from marketflow.warehouse.schema import model_registry
 
 KNOWN_KINDS = ("recommender", "propensity")
@@ -172,3 +173,20 @@ def verdict(kind: str, versions: list[ModelVersion]) -> Verdict | None:
     current = champion(versions)
     before = [v for v in versions if current is not None and v.trained_as_of < current.trained_as_of]
     return Verdict(headline, current, before[-1] if before else None)
+
+
+def served_exposures(conn: Connection, versions: list[ModelVersion]) -> tuple[list[Exposure], list[str]]:
+    """Exposure of the serving recommender's lists and of its predecessor's (the newest earlier
+    version that served any), with a warning for each threshold the serving one crosses."""
+    current = champion(versions)
+    if current is None:
+        return [], []
+    figures = [served] if (served := served_exposure(conn, current.model_id)) else []
+    earlier = versions[: versions.index(current)]
+    for version in reversed(earlier):
+        if (before := served_exposure(conn, version.model_id)) is not None:
+            figures.append(before)
+            break
+    warnings = exposure_warnings(figures[0], figures[1], ExposureThresholds.from_env()) if len(figures) == 2 and served else []
+    return figures, warnings
+
