@@ -32,6 +32,9 @@ from marketflow.warehouse.schema import (
     quarantine,
 )
 
+#: The CRM export every seeded member's consent comes from (shown to admins as its proof).
+CONSENT_DAY = dt.date(2011, 6, 1)
+
 
 @dataclass
 class SeedFacts:
@@ -189,12 +192,14 @@ def seed_campaign(
             bucket = _bucket(name, customer_id)
             if bucket < 5:
                 members.append({"run_key": run_key, "customer_id": customer_id, "arm": "excluded",
-                                "variant": None, "exclusion_reason": "frequency_cap", "propensity_30d": None})
+                                "variant": None, "exclusion_reason": "frequency_cap", "propensity_30d": None,
+                                "consent_given": None, "consent_effective_date": None, "consent_source": None})
                 continue
             arm = "control" if bucket < 25 else "treatment"
             variant = "A" if _bucket("variant", name, customer_id) < 50 else "B"
             members.append({"run_key": run_key, "customer_id": customer_id, "arm": arm, "variant": variant,
-                            "exclusion_reason": None, "propensity_30d": bucket / 100})
+                            "exclusion_reason": None, "propensity_30d": bucket / 100, "consent_given": True,
+                            "consent_effective_date": CONSENT_DAY, "consent_source": f"customers-{CONSENT_DAY}.csv"})
             email = f"customer{customer_id}@example.com"
             facts.emails[customer_id] = email
             if arm == "treatment":

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from marketflow.ui.app import create_app
 from marketflow.ui.app import SECURITY_HEADERS
 from marketflow.ui.privacy import EMAIL_PATTERN, TOKEN_PATTERN
-from tests.ui.seed import SeedFacts, recount_conversions
+from tests.ui.seed import CONSENT_DAY, SeedFacts, recount_conversions
 
 PAGES = ["/", "/campaigns/winback", "/campaigns/reorder_reminder", "/models", "/data-quality"]
 
@@ -118,7 +118,7 @@ def test_roles_without_contact_access_never_see_an_email_address(
     detail = _get(client, "/campaigns/winback", token_for(username))
     assert "unsubscribe?u=\u2022\u2022\u2022" in detail
     assert re.findall(r'class="recipient">cust-[0-9a-f]{10}<', detail)
-    assert "contact details masked" in detail
+    assert "contact details masked" in detail and 'data-testid="consent"' not in detail
     assert len(facts.emails) > 100
 
 
@@ -131,6 +131,8 @@ def test_roles_with_connection_access_see_contact_details(
     shown = re.findall(r'class="recipient">(\d+) · ([^<]+)<', html)
     assert shown and all(facts.emails[customer] == email for customer, email in shown)
     assert TOKEN_PATTERN.search(html), "the message previews' unsubscribe links are whole for them"
+    proofs = re.findall(r'data-testid="consent">consent: ([^<]+)<', html)
+    assert len(proofs) == len(shown) and set(proofs) == {f"given on {CONSENT_DAY} (customers-{CONSENT_DAY}.csv)"}
 
 
 def test_models_page_gives_a_verdict_against_the_previous_version_and_the_baseline(

@@ -26,6 +26,7 @@ from marketflow.campaigns.outcomes import (
     revenue_difference,
     variant_outcomes,
 )
+from marketflow.campaigns.sqlutil import as_date
 from marketflow.campaigns.uplift import Interval
 from marketflow.ui.schedules import DagSchedule
 from marketflow.ui.uplift import Uplift, uplift
@@ -172,6 +173,7 @@ class MessageSample:
     body_html: str | None
     copy_source: str | None
     email: str | None
+    consent: str | None = None  # the consent its selection relied on, in words (with contacts only)
 
 
 def _per_run_counts(conn: Connection, stmt: Any) -> dict[str, dict[str, int]]:
@@ -284,14 +286,28 @@ def sample_messages(conn: Connection, campaign: str, limit: int, with_contacts: 
     ]
     source = messages
     if with_contacts:
-        # The address the message was rendered for, else the customer's current one.
-        columns.append(func.coalesce(messages.c.recipient, customer_contacts.c.email).label("email"))
-        source = messages.outerjoin(customer_contacts, customer_contacts.c.customer_id == messages.c.customer_id)
+        # The address the message was rendered for, else the customer's current one; and the
+        # consent its selection relied on (`marketflow privacy consent` lists them all).
+        a = audience_members.c
+        columns += [func.coalesce(messages.c.recipient, customer_contacts.c.email).label("email"),
+                    a.consent_given, a.consent_effective_date, a.consent_source]
+        source = messages.outerjoin(customer_contacts, customer_contacts.c.customer_id == messages.c.customer_id).outerjoin(
+            audience_members, (a.run_key == messages.c.run_key) & (a.customer_id == messages.c.customer_id))
     ranked = select(*columns).select_from(source).where(messages.c.run_key == newest_run).subquery()
     stmt = select(ranked).order_by(ranked.c.turn, ranked.c.variant).limit(limit)
     samples = []
     for row in conn.execute(stmt):
         values = {key: value for key, value in row._mapping.items() if key != "turn"}
         values.setdefault("email", None)
+        if with_contacts:
+            values["consent"] = consent_words(
+                values.pop("consent_given"), values.pop("consent_effective_date"), values.pop("consent_source"))
         samples.append(MessageSample(**values))
     return samples
+
+
+def consent_words(given: bool | None, effective: Any, source: str | None) -> str:
+    """"given on 2011-06-01 (customers-2011-06-01.csv)", or that the selection had none on record."""
+    if given is None:
+        return "none on record at selection"
+    return f"{'given' if given else 'withdrawn'} on {as_date(effective)} ({source})"
