@@ -297,3 +297,13 @@ def test_without_a_connection_the_embedded_model_writes(monkeypatch: pytest.Monk
 )
 def test_copy_that_leaves_the_shops_voice_is_refused(intro: str) -> None:
     assert "off_voice" in {v.rule for v in check_copy(Draft("Hello again", "", intro), PRODUCTS, **LIMITS)}
+
+
+def test_refused_drafts_do_not_stop_the_model_being_asked() -> None:
+    """The circuit counts errors and timeouts only: a draft the guardrails refuse is an answer."""
+    with fake_llm_server() as llm:
+        llm.reply = lambda _req: (200, completion(_reply(subject="Last chance!")))
+        renderer = _llm_renderer(llm.url)  # stop_after_failures: 3
+        sources = [renderer.render(FACTS, "a", MID).copy_source for _ in range(5)]
+        calls = len(llm.requests)
+    assert sources == ["template_fallback:guardrail:banned_phrase"] * 5 and calls == 5

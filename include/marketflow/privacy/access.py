@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, select
 
-from marketflow.privacy.erase import PERSONAL_TABLES, addresses, names_the_person
+from marketflow.privacy.erase import PERSONAL_TABLES, addresses, their_events, their_quarantined_lines
 from marketflow.warehouse import schema
 
 
@@ -28,14 +28,9 @@ def subject_access(engine: Engine, customer_id: str, *, now: dt.datetime | None 
         emails = addresses(conn, customer_id)
         tables = {table.name: _rows(conn.execute(select(table).where(table.c.customer_id == customer_id)))
                   for table in (schema.orders, *PERSONAL_TABLES, schema.messages)}
-        message_ids = [m["message_id"] for m in tables["messages"] if m["message_id"]]
-        events = schema.engagement_events.c
-        tables["engagement_events"] = _rows(conn.execute(select(schema.engagement_events).where(
-            or_(events.customer_id == customer_id, *([events.message_id.in_(message_ids)] if message_ids else [])))))
-        q = schema.quarantine.c
-        patterns = [q.raw_line.contains(customer_id), *(q.raw_line.ilike(f"%{email}%") for email in emails)]
-        tables["quarantine"] = [row for row in _rows(conn.execute(select(schema.quarantine).where(or_(*patterns))))
-                                if names_the_person(row["raw_line"], customer_id, emails)]
+        tables["engagement_events"] = _rows(conn.execute(
+            select(schema.engagement_events).where(their_events(conn, customer_id))))
+        tables["quarantine"] = [dict(row) for row in their_quarantined_lines(conn, customer_id, emails)]
     return {
         "customer_id": customer_id,
         "generated_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),

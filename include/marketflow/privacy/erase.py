@@ -80,14 +80,26 @@ def names_the_person(raw_line: str, customer_id: str, emails: set[str]) -> bool:
     return any(value.strip() in (customer_id, f"{customer_id}.0") for value in fields)
 
 
-def _erase_rows(conn: Connection, customer_id: str, emails: set[str]) -> dict[str, int]:
-    removed: dict[str, int] = {}
+def their_events(conn: Connection, customer_id: str) -> Any:
+    """Where-clause for the person's engagement events: by customer id or by their messages' ids."""
+    events = schema.engagement_events.c
     message_ids = [m for (m,) in conn.execute(
         select(schema.messages.c.message_id).where(schema.messages.c.customer_id == customer_id)) if m]
-    events = schema.engagement_events
-    removed["engagement_events"] = conn.execute(delete(events).where(
-        or_(events.c.customer_id == customer_id, events.c.message_id.in_(message_ids) if message_ids else false())
-    )).rowcount
+    return or_(events.customer_id == customer_id, events.message_id.in_(message_ids) if message_ids else false())
+
+
+def their_quarantined_lines(conn: Connection, customer_id: str, emails: set[str]) -> list[Any]:
+    """Quarantine rows whose raw line names the person (narrowed in SQL, decided field by field)."""
+    q = schema.quarantine.c
+    patterns = [q.raw_line.contains(customer_id), *(q.raw_line.ilike(f"%{email}%") for email in emails)]
+    return [row for row in conn.execute(select(schema.quarantine).where(or_(*patterns))).mappings()
+            if names_the_person(row["raw_line"], customer_id, emails)]
+
+
+def _erase_rows(conn: Connection, customer_id: str, emails: set[str]) -> dict[str, int]:
+    removed: dict[str, int] = {}
+    removed["engagement_events"] = conn.execute(
+        delete(schema.engagement_events).where(their_events(conn, customer_id))).rowcount
     removed["messages"] = conn.execute(
         delete(schema.messages).where(schema.messages.c.customer_id == customer_id)).rowcount
     for table in PERSONAL_TABLES:
@@ -95,14 +107,10 @@ def _erase_rows(conn: Connection, customer_id: str, emails: set[str]) -> dict[st
     removed["orders (kept, unlinked)"] = conn.execute(
         update(schema.orders).where(schema.orders.c.customer_id == customer_id).values(customer_id=None)).rowcount
     q = schema.quarantine
-    patterns = [q.c.raw_line.contains(customer_id), *(q.c.raw_line.ilike(f"%{email}%") for email in emails)]
-    quarantined = [
-        row for row in conn.execute(select(q.c.file_date, q.c.file_kind, q.c.source_line, q.c.raw_line).where(or_(*patterns)))
-        if names_the_person(row.raw_line, customer_id, emails)
-    ]
+    quarantined = their_quarantined_lines(conn, customer_id, emails)
     for row in quarantined:
-        conn.execute(delete(q).where(q.c.file_date == row.file_date, q.c.file_kind == row.file_kind,
-                                     q.c.source_line == row.source_line))
+        conn.execute(delete(q).where(q.c.file_date == row["file_date"], q.c.file_kind == row["file_kind"],
+                                     q.c.source_line == row["source_line"]))
     removed["quarantine"] = len(quarantined)
     return removed
 
