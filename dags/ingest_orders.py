@@ -33,14 +33,19 @@ folder) and catch up in order, one day at a time.
    `MARKETFLOW_INGEST_EXPORT_TIMEOUT_S` after the export was due (D+1 00:00). It fails at once,
    naming the missing files and the newest export present, when that time has passed (a catch-up
    or backfill of days without exports) or when a later day's export has already arrived.
-3. **validate_and_load_orders**, **load_crm_export**: parse, validate with Great Expectations,
+3. **apply_erasure_requests**: erases everyone named in `<landing>/erasure-requests-D.csv` (the
+   requests the shop received on D: `customer_id,requested_at,reference`; no file, no requests)
+   before D's exports load, so their lines load unlinked (`marketflow.privacy.requests`). It runs
+   on closed days too, and even when the exports never came. A malformed file fails it, naming
+   the file and line: nothing of it is applied until fixed.
+4. **validate_and_load_orders**, **load_crm_export**: parse, validate with Great Expectations,
    quarantine the rows that break a hard rule (table `quarantine`: reason, file, line, raw text) and
    replace day D in one transaction (`orders`, `products`, `customers`; `consent_events`,
    `customer_contacts`). If more than `MARKETFLOW_INGEST_MAX_BAD_ROW_SHARE` of the rows are bad, or
    the row count is implausible, nothing is published and the task fails at once (no retries: the
    file needs fixing), naming the file and the failing expectations. Every attempt's validation
    result is in `ingest_days`.
-4. **publish_orders**: emits the `marketflow_orders` asset event for D (`partition_date`, rows
+5. **publish_orders**: emits the `marketflow_orders` asset event for D (`partition_date`, rows
    loaded and quarantined, or `no_trading`), which starts `build_profiles` for D.
 
 Re-running a date, or backfilling a range again, leaves the warehouse identical. Backfill with
@@ -83,16 +88,23 @@ def ingest_orders() -> None:
     def load_crm_export(**context: Any) -> dict[str, Any]:
         return tasks.load_customers(partition_day(context))
 
+    # all_done: requests are applied on closed days (the sensor skipped) and when the export is late
+    @task(task_id="apply_erasure_requests", trigger_rule="all_done")
+    def apply_erasure_requests(**context: Any) -> dict[str, Any]:
+        return tasks.apply_erasure_requests(partition_day(context))
+
     @task(task_id="publish_orders", outlets=[ORDERS], trigger_rule="none_failed_min_one_success")
     def publish_orders(**context: Any) -> dict[str, Any]:
         extra = tasks.published_day(partition_day(context))
         context["outlet_events"][ORDERS].extra = extra
         return extra
 
-    checked, publish = check_trading_day(), publish_orders()
+    checked, erasures, publish = check_trading_day(), apply_erasure_requests(), publish_orders()
     loads = [validate_and_load_orders(), load_crm_export()]
     checked >> [wait_for_export, publish]
-    wait_for_export >> loads >> publish
+    wait_for_export >> erasures >> loads >> publish
+    wait_for_export >> loads
+    erasures >> publish
 
 
 ingest_orders()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from marketflow.warehouse import schema, warehouse_engine
 from tests.airflow_runner import dag_bag, task_states
@@ -62,6 +63,7 @@ def test_a_trading_day_loads_both_exports_and_emits_the_orders_asset_with_its_pa
     assert task_states(run) == {
         "check_trading_day": "success",
         "wait_for_export": "success",
+        "apply_erasure_requests": "success",
         "validate_and_load_orders": "success",
         "load_crm_export": "success",
         "publish_orders": "success",
@@ -80,6 +82,7 @@ def test_a_closed_day_without_export_is_recorded_as_no_trading_and_published_wit
     run = run_ingest(SATURDAY)
     states = task_states(run)
     assert (states.pop("check_trading_day"), states.pop("publish_orders")) == ("success", "success")
+    assert states.pop("apply_erasure_requests") == "success", "erasure requests are applied on closed days too"
     assert set(states.values()) == {"skipped"}, states
     logged = _ingest_days(warehouse_connection_env)
     assert logged[(SATURDAY, "orders")] == ("no_trading", 0, "shop closed: Saturday")
@@ -108,6 +111,7 @@ def test_a_missing_export_long_past_its_due_time_fails_at_once_naming_the_files_
     assert states["check_trading_day"] == "success"
     assert states["wait_for_export"] == "failed"
     assert (states["validate_and_load_orders"], states["publish_orders"]) == ("upstream_failed", "upstream_failed")
+    assert states["apply_erasure_requests"] == "success", "a late export does not hold erasure requests back"
     task_log = capsys.readouterr().out
     assert "AirflowFailException: export for trading day 2011-03-01 was due at 2011-03-02 00:00 UTC and is" in task_log
     assert (
@@ -152,3 +156,45 @@ def _asset_events(run) -> list[dict]:
             .where(AssetModel.name == "marketflow_orders", AssetEvent.source_run_id == run.run_id)
         ).scalars()
         return [dict(extra) for extra in rows]
+
+
+def _first_customer(export: Path) -> str:
+    with export.open(newline="", encoding="utf-8") as handle:
+        return next(row["CustomerID"] for row in csv.DictReader(handle) if row["CustomerID"]).removesuffix(".0")
+
+
+def test_the_days_erasure_requests_are_applied_before_its_exports_load(
+    airflow_db: Path, warehouse_connection_env: str, landing_env: Path, real_landing: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MARKETFLOW_PRIVACY_KEY", "k" * 40)
+    copy_days(real_landing, landing_env, [TRADING_DAY])
+    customer = _first_customer(landing_env / f"{TRADING_DAY}.csv")
+    (landing_env / f"erasure-requests-{TRADING_DAY}.csv").write_text(
+        f"customer_id,requested_at,reference\n{customer},{TRADING_DAY}T09:12:00,ticket 4711\n"
+    )
+    run = run_ingest(TRADING_DAY)
+    assert run.state == "success", task_states(run)
+    o, e = schema.orders.c, schema.erasures.c
+    with warehouse_engine(warehouse_connection_env).connect() as conn:
+        assert conn.execute(select(func.count()).where(o.customer_id == customer)).scalar_one() == 0
+        assert conn.execute(select(func.count()).where(o.order_date == TRADING_DAY)).scalar_one() > 0
+        assert conn.execute(select(func.count()).where(schema.customers.c.customer_id == customer)).scalar_one() == 0
+        sources = conn.execute(select(e.source)).scalars().all()
+    assert sources == [f"erasure-requests-{TRADING_DAY}.csv line 2: ticket 4711 ({TRADING_DAY}T09:12:00)"]
+
+
+@SQLITE_ONLY
+def test_a_malformed_erasure_requests_file_fails_the_run_naming_the_file_and_line_and_loads_nothing(
+    airflow_db: Path, warehouse_connection_env: str, landing_env: Path, real_landing: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    copy_days(real_landing, landing_env, [TRADING_DAY])
+    requests = landing_env / f"erasure-requests-{TRADING_DAY}.csv"
+    requests.write_text("customer_id,requested_at,reference\n,2011-03-01,ticket 1\n")
+    run = run_ingest(TRADING_DAY)
+    states = task_states(run)
+    assert states["apply_erasure_requests"] == "failed"
+    assert (states["validate_and_load_orders"], states["load_crm_export"]) == ("upstream_failed", "upstream_failed")
+    assert f"erasure requests of {TRADING_DAY} not applied: {requests}: line 2: empty customer_id" in capsys.readouterr().out
+    assert _ingest_days(warehouse_connection_env) == {}

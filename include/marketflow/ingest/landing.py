@@ -1,7 +1,8 @@
 """The landing location, read through fsspec: a local folder, `s3://...`, `memory://...` alike.
 
 A day's export is two files: `YYYY-MM-DD.csv` (order lines) and `customers-YYYY-MM-DD.csv` (the CRM
-export of the same shop system).
+export of the same shop system), and optionally a third, `erasure-requests-YYYY-MM-DD.csv`
+(`marketflow.privacy.requests`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,23 @@ class Landing:
         fs, root = self._fs_and_root()
         return bytes(fs.cat_file(f"{root}/{kind.file_name(day)}"))
 
+    def read_named(self, name: str) -> bytes:
+        """A file of the landing location by name (exports other than a day's two: erasure requests)."""
+        fs, root = self._fs_and_root()
+        return bytes(fs.cat_file(f"{root}/{name}"))
+
+    def names(self) -> list[str]:
+        """The names of the files present (none when the location does not exist)."""
+        fs, root = self._fs_and_root()
+        fs.invalidate_cache(root)
+        if not fs.exists(root):
+            return []
+        return sorted(str(path).rsplit("/", 1)[-1] for path in fs.ls(root, detail=False))
+
+    def remove(self, name: str) -> None:
+        fs, root = self._fs_and_root()
+        fs.rm_file(f"{root}/{name}")
+
     def write_bytes(self, kind: FileKind, day: dt.date, content: bytes) -> None:
         fs, root = self._fs_and_root()
         fs.makedirs(root, exist_ok=True)
@@ -58,10 +76,5 @@ class Landing:
 
     def newest_export(self) -> dt.date | None:
         """The day of the newest orders export present (`YYYY-MM-DD.csv`), or None when there is none."""
-        fs, root = self._fs_and_root()
-        fs.invalidate_cache(root)
-        if not fs.exists(root):
-            return None
-        names = (str(path).rsplit("/", 1)[-1] for path in fs.ls(root, detail=False))
-        days = [match.group(1) for name in names if (match := _ORDERS_FILE.fullmatch(name))]
+        days = [match.group(1) for name in self.names() if (match := _ORDERS_FILE.fullmatch(name))]
         return dt.date.fromisoformat(max(days)) if days else None

@@ -84,3 +84,24 @@ def load_customers(day: dt.date) -> dict[str, Any]:
     from marketflow.ingest.days import ingest_customers_day
 
     return _load(ingest_customers_day, day)
+
+
+def apply_erasure_requests(day: dt.date) -> dict[str, Any]:
+    """Erase the people of the day's erasure-requests export, before the day's exports load."""
+    import os
+    from pathlib import Path
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from marketflow.campaigns.demo import OUTBOX_ENV
+    from marketflow.ingest.landing import Landing
+    from marketflow.privacy.pseudonyms import PrivacyKeyMissing, privacy_key
+    from marketflow.privacy.requests import ErasureRequestsMalformed, apply_erasure_requests as apply
+    from marketflow.warehouse import warehouse_engine
+
+    outbox = Path(os.environ[OUTBOX_ENV]) if os.environ.get(OUTBOX_ENV) else None
+    landing = Landing(IngestSettings.from_env().landing_url)
+    try:
+        return apply(warehouse_engine(), landing, day, privacy_key, outbox)
+    except (ErasureRequestsMalformed, PrivacyKeyMissing) as problem:
+        raise AirflowFailException(f"erasure requests of {day} not applied: {problem}") from problem
