@@ -48,6 +48,10 @@ folder) and catch up in order, one day at a time.
 5. **publish_orders**: emits the `marketflow_orders` asset event for D (`partition_date`, rows
    loaded and quarantined, or `no_trading`), which starts `build_profiles` for D.
 
+6. **enforce_retention**: removes what is past its retention as of D (`marketflow.privacy.retention`,
+   `MARKETFLOW_RETENTION_*`): landing files and quarantined lines, message bodies, engagement
+   events, Airflow log files; the counts go to `retention_runs`.
+
 Re-running a date, or backfilling a range again, leaves the warehouse identical. Backfill with
 `marketflow backfill ingest_orders --from-date A --to-date B` (days load in order; see README), or
 load a long range fast with `marketflow ingest load-range`. A manual trigger (or `airflow dags test
@@ -99,12 +103,16 @@ def ingest_orders() -> None:
         context["outlet_events"][ORDERS].extra = extra
         return extra
 
+    @task(task_id="enforce_retention")
+    def enforce_retention(**context: Any) -> dict[str, int]:
+        return tasks.enforce_retention(partition_day(context))
+
     checked, erasures, publish = check_trading_day(), apply_erasure_requests(), publish_orders()
     loads = [validate_and_load_orders(), load_crm_export()]
     checked >> [wait_for_export, publish]
     wait_for_export >> erasures >> loads >> publish
     wait_for_export >> loads
-    erasures >> publish
+    erasures >> publish >> enforce_retention()
 
 
 ingest_orders()

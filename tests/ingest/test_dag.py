@@ -67,6 +67,7 @@ def test_a_trading_day_loads_both_exports_and_emits_the_orders_asset_with_its_pa
         "validate_and_load_orders": "success",
         "load_crm_export": "success",
         "publish_orders": "success",
+        "enforce_retention": "success",
     }
     logged = _ingest_days(warehouse_connection_env)
     assert logged[(TRADING_DAY, "orders")][0] == "loaded"
@@ -74,6 +75,10 @@ def test_a_trading_day_loads_both_exports_and_emits_the_orders_asset_with_its_pa
     events = _asset_events(run)
     assert [event["partition_date"] for event in events] == [TRADING_DAY.isoformat()]
     assert events[0]["rows_loaded"] == logged[(TRADING_DAY, "orders")][1]
+    with warehouse_engine(warehouse_connection_env).connect() as conn:
+        retention = conn.execute(select(schema.retention_runs.c.target).where(schema.retention_runs.c.run_day == TRADING_DAY))
+        assert set(retention.scalars()) == {"landing files", "quarantined lines", "message bodies", "outbox e-mails",
+                                            "engagement events", "log files"}
 
 
 def test_a_closed_day_without_export_is_recorded_as_no_trading_and_published_without_orders(
@@ -82,6 +87,7 @@ def test_a_closed_day_without_export_is_recorded_as_no_trading_and_published_wit
     run = run_ingest(SATURDAY)
     states = task_states(run)
     assert (states.pop("check_trading_day"), states.pop("publish_orders")) == ("success", "success")
+    assert states.pop("enforce_retention") == "success"
     assert states.pop("apply_erasure_requests") == "success", "erasure requests are applied on closed days too"
     assert set(states.values()) == {"skipped"}, states
     logged = _ingest_days(warehouse_connection_env)

@@ -26,7 +26,8 @@ from aiosmtpd.controller import Controller
 DELIVERY_LOG = "delivery-log.jsonl"
 
 
-def _safe(text: str) -> str:
+def file_safe(text: str) -> str:
+    """The part of a message id that may stand in a file name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip("<>"))[:120] or "no-message-id"
 
 
@@ -42,7 +43,7 @@ class EmlFolderHandler:
     def store(self, content: bytes, recipients: list[str]) -> Path:
         headers = BytesHeaderParser().parsebytes(content)
         message_id = str(headers.get("Message-ID", "")).strip()
-        name = f"{time.time_ns()}-{_safe(message_id)}.eml"
+        name = f"{time.time_ns()}-{file_safe(message_id)}.eml"
         tmp = self.folder / f".{name}.tmp"
         tmp.write_bytes(content)
         os.replace(tmp, self.folder / name)

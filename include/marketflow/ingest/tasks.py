@@ -105,3 +105,22 @@ def apply_erasure_requests(day: dt.date) -> dict[str, Any]:
         return apply(warehouse_engine(), landing, day, privacy_key, outbox)
     except (ErasureRequestsMalformed, PrivacyKeyMissing) as problem:
         raise AirflowFailException(f"erasure requests of {day} not applied: {problem}") from problem
+
+
+def enforce_retention(day: dt.date) -> dict[str, int]:
+    """Remove what is past its retention as of the ingested day; the counts go to the log and XCom."""
+    import os
+    from pathlib import Path
+
+    from airflow.configuration import conf
+
+    from marketflow.campaigns.demo import OUTBOX_ENV
+    from marketflow.ingest.landing import Landing
+    from marketflow.privacy.retention import RetentionSettings, enforce_retention as enforce
+    from marketflow.warehouse import warehouse_engine
+
+    outbox = Path(os.environ[OUTBOX_ENV]) if os.environ.get(OUTBOX_ENV) else None
+    landing = Landing(IngestSettings.from_env().landing_url)
+    removed = enforce(warehouse_engine(), day, RetentionSettings.from_env(), landing, outbox=outbox,
+                      logs=Path(conf.get("logging", "base_log_folder")))
+    return {item.target: item.count for item in removed}

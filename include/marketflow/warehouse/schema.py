@@ -333,3 +333,13 @@ erasures = Table(
     Column("removed", JSON, nullable=False, comment="table or file -> rows removed or unlinked"),
 )
 
+
+retention_runs = Table(
+    "retention_runs",
+    metadata,
+    Column("run_day", Date, primary_key=True, comment="the ingested day D whose retention run this was"),
+    Column("target", String(64), primary_key=True, comment="what was removed: landing files, message bodies, ..."),
+    Column("older_than", Date, nullable=False, comment="the cut-off: what was dated before it went"),
+    Column("removed", Integer, nullable=False, comment="items removed by the runs of this day, summed"),
+    Column("enforced_at", DateTime, nullable=False, comment="when the day's first run removed them"),
+)
