@@ -281,7 +281,26 @@ def test_the_campaign_page_charts_uplift_and_shows_variants_and_messages(
         row = browser.find_element(By.CSS_SELECTOR, f'table[data-testid="variants"] tr[data-variant="{variant}"]').text
         assert re.search(rf"\d+ / {members:,} ", row), (variant, members, row)
     assert EMAIL_PATTERN.search(html), "admin sees the recipients' addresses"
+    _check_audience_composition(browser, browser_warehouse, campaign)
     _full_page_screenshot(browser, f"02-campaign-{campaign}-admin.png")
+
+
+def _check_audience_composition(browser: Any, url: str, campaign: str) -> None:
+    """The composition tables say what `run_composition` computes for the newest selected run."""
+    from selenium.webdriver.common.by import By
+
+    from marketflow.audiences.composition import run_composition
+    from marketflow.ui.campaign_report import latest_selected_run
+    from marketflow.warehouse import warehouse_engine
+
+    with warehouse_engine(url).connect() as conn:
+        composition = run_composition(conn, latest_selected_run(conn, campaign))
+    assert composition is not None and composition.eligible > 0
+    for dimension, groups in (("country", composition.by_country), ("segment", composition.by_segment)):
+        table = browser.find_element(By.CSS_SELECTOR, f'table[data-testid="audience-composition"][data-dimension="{dimension}"]')
+        biggest = max(groups, key=lambda group: group.eligible)
+        cells = table.find_element(By.CSS_SELECTOR, f'tr[data-group="{biggest.name}"]').find_elements(By.CSS_SELECTOR, "td")
+        assert [cell.text for cell in cells[1:3]] == [f"{biggest.eligible:,}", f"{biggest.audience:,}"], (dimension, biggest)
 
 
 def _stored_audience(url: str, campaign: str) -> tuple[dt.date, int]:
@@ -413,6 +432,11 @@ def test_the_models_page_gives_each_champion_a_verdict_and_one_chart(
     shown = browser.find_elements(By.CSS_SELECTOR, 'table[data-testid="exposure"] tbody tr')
     assert shown and shown[0].get_attribute("data-model") == serving
     assert f"{100 * served.coverage:.1f} %" in shown[0].text and f"{served.gini:.3f}" in shown[0].text, shown[0].text
+    by_segment = champions["recommender"][1]["by_group"]["segment"]
+    assert by_segment, "the demo's champion was judged per segment"
+    segment, figures = max(by_segment.items(), key=lambda item: item[1]["customers"])
+    row = browser.find_element(By.CSS_SELECTOR, f'table[data-testid="quality-by-group"] tr[data-dimension="segment"][data-group="{segment}"]')
+    assert f"{figures['ndcg@10']:.3f}" in row.text and f"{figures['customers']:,}" in row.text, row.text
     _full_page_screenshot(browser, "04-models.png")
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -13,13 +16,15 @@ from marketflow.ui.campaign_report import (
     exclusion_counts,
     sample_messages,
 )
-from marketflow.ui.model_report import champion, flatten_metrics, metric_names, model_history
+from marketflow.ui.model_report import champion, flatten_metrics, metric_names, model_history, served_group_quality
 from marketflow.ui.quality_report import FailedExpectation, failed_expectations, quality_overview
 from marketflow.warehouse import warehouse_engine
 from marketflow.warehouse.schema import (
     audience_members,
     campaign_runs,
     customer_contacts,
+    customer_profiles,
+    customers,
     engagement_events,
     ingest_days,
     messages,
@@ -187,6 +192,71 @@ def test_exclusions_are_counted_by_reason(campaign_warehouse: str) -> None:
         assert exclusion_counts(conn, "winback:2011-09-01") == {"no_consent": 2, "frequency_cap": 1}
 
 
+def _composition_row(html: str, dimension: str, group: str) -> list[str]:
+    """The cells of one group's row in the page's composition table, as text."""
+    table = re.search(rf'data-testid="audience-composition" data-dimension="{dimension}">(.*?)</table>', html, re.S)
+    assert table is not None, f"no {dimension} composition table"
+    row = re.search(rf'<tr data-group="{re.escape(group)}">(.*?)</tr>', table.group(1), re.S)
+    assert row is not None, f"no row for {group}"
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+
+
+def test_the_campaign_page_shows_the_audience_composition_of_the_newest_run_with_members(
+    warehouse_connection_env: str, token_for: Any
+) -> None:
+    """Counts only, so a viewer sees them too; a newer blocked run (no members) is passed over."""
+    from fastapi.testclient import TestClient
+
+    from marketflow.ui.app import create_app
+
+    selected, blocked, day = "crosssell:2011-10-02", "crosssell:2011-10-09", dt.date(2011, 10, 2)
+    groups = [  # prefix, customers, country, segment on the run's profile day, arm, exclusion reason
+        ("U", 35, "United Kingdom", "at_risk", "treatment", None),
+        ("V", 5, "United Kingdom", "at_risk", "excluded", "frequency_cap"),
+        ("G", 14, "Germany", "loyal", "treatment", None),
+        ("H", 21, "Germany", "loyal", "excluded", "no_consent"),
+        ("F", 3, "France", "loyal", "control", None),
+    ]
+    people = [(f"{prefix}{i:03d}", *rest) for prefix, n, *rest in groups for i in range(n)]
+    with warehouse_engine(warehouse_connection_env).begin() as conn:
+        conn.execute(insert(campaign_runs).values(
+            run_key=selected, campaign="crosssell", run_day=day, send_mode="live", status="selected",
+            audience_size=52, treatment_size=49, control_size=3, inputs={"profiles": day.isoformat()}))
+        conn.execute(insert(campaign_runs).values(
+            run_key=blocked, campaign="crosssell", run_day=day + dt.timedelta(days=7), send_mode="live",
+            status="blocked", blocked_reason="profiles are stale"))
+        conn.execute(insert(customers), [
+            {"customer_id": c, "country": country, "first_order_date": RUN_DAY, "last_order_date": day}
+            for c, country, *_ in people
+        ])
+        conn.execute(insert(customer_profiles), [
+            {"as_of_date": day, "customer_id": c, "recency_days": 30, "frequency": 2, "monetary": 80.0,
+             "tenure_days": 90, "avg_basket_value": 40.0, "return_rate": 0.0, "purchases_30d": 1,
+             "purchases_90d": 2, "purchases_365d": 2, "marketing_consent": True, "r_score": 3, "f_score": 2,
+             "m_score": 2, "segment": segment}
+            for c, _, segment, *_ in people
+        ])
+        conn.execute(insert(audience_members), [
+            {"run_key": selected, "customer_id": c, "arm": arm, "exclusion_reason": reason}
+            for c, _, _, arm, reason in people
+        ])
+    response = TestClient(create_app()).get("/campaigns/crosssell", headers={"Authorization": f"Bearer {token_for('viewer')}"})
+    assert response.status_code == 200, response.text[:500]
+    html = response.text
+    assert "(run of 2011-10-02)</h2>" in html
+    # 78 matched, 52 selected (66.7 %); France's 3 are below the 30 a country needs to be named
+    assert _composition_row(html, "country", "United Kingdom") == ["United Kingdom", "40", "35", "51.3 %", "67.3 %", "87.5 %", "1.31"]
+    assert _composition_row(html, "country", "Germany") == ["Germany", "35", "14", "44.9 %", "26.9 %", "40.0 %", "0.60"]
+    assert _composition_row(html, "country", "other countries") == ["other countries", "3", "3", "3.8 %", "5.8 %", "100.0 %", "1.50"]
+    assert 'data-group="France"' not in html
+    assert _composition_row(html, "segment", "loyal") == ["Loyal", "38", "17", "48.7 %", "32.7 %", "44.7 %", "0.67"]
+    assert _composition_row(html, "segment", "at_risk")[1:3] == ["40", "35"]
+    warnings = re.findall(r'<p class="warning" data-testid="audience-warning">(.*?)</p>', html, re.S)
+    assert [w.split(" was selected")[0] for w in warnings] == [f"{selected}: country Germany", f"{selected}: segment loyal"]
+    assert "no_consent, a consent reason, which always wins (21 of 21 left out)" in warnings[0]
+    assert not any(c in html for c, *_ in people), "counts only: no customer id on the page"
+
+
 def test_sample_messages_come_from_the_newest_run_with_messages_and_read_emails_only_when_allowed(
     campaign_warehouse: str,
 ) -> None:
@@ -243,6 +313,94 @@ def test_model_history_orders_versions_and_finds_the_champion(warehouse_url: str
     assert champion(history["propensity"]) is None
     assert metric_names(history["recommender"], limit=5) == ["all.ndcg@10", "coverage"]
     assert metric_names(history["recommender"], limit=1) == ["all.ndcg@10"]
+
+
+def _by_group(segments: dict[str, tuple[int, float]], countries: dict[str, tuple[int, float]]) -> dict:
+    """Figures by group as `train_challenger` stores them, from group -> (customers, NDCG@10)."""
+    def compact(groups: dict[str, tuple[int, float]]) -> dict:
+        return {name: {"customers": n, "ndcg@10": ndcg, "recall@10": ndcg + 0.1} for name, (n, ndcg) in groups.items()}
+
+    return {"segments_as_of": "2011-09-04", "segment": compact(segments), "country": compact(countries)}
+
+
+#: rec-2 serves after rec-1 and rescored it on its own hold-out (`champion`); rec-3 came later
+GROUP_VERSIONS = [
+    ("rec-1", dt.date(2011, 9, 4), "retired", {
+        "all": {"ndcg@10": 0.25},
+        "by_group": _by_group({"loyal": (100, 0.5)}, {"United Kingdom": (1700, 0.5)}),
+    }),
+    ("rec-2", dt.date(2011, 9, 11), "champion", {
+        "all": {"ndcg@10": 0.3}, "holdout": ["2011-08-15", "2011-09-12"],
+        "by_group": _by_group(
+            {"loyal": (120, 0.2), "lost": (12, 0.05), "champions": (300, 0.34)},
+            {"United Kingdom": (1800, 0.31), "France": (25, 0.2), "Germany": (60, 0.3), "Iceland": (4, 0.1)},
+        ),
+        "champion": {"model_id": "rec-1", "all": {"ndcg@10": 0.28}, "by_group": _by_group(
+            {"loyal": (120, 0.3), "lost": (12, 0.3), "champions": (300, 0.4)},
+            {"United Kingdom": (1800, 0.32), "France": (35, 0.3), "Germany": (60, 0.45), "Iceland": (4, 0.5)},
+        )},
+    }),
+    ("rec-3", dt.date(2011, 9, 18), "rejected", {"all": {"ndcg@10": 0.2}, "by_group": _by_group({"loyal": (1, 0.0)}, {})}),
+]
+
+
+def test_the_models_page_shows_quality_by_group_for_the_champion_and_its_predecessor(
+    warehouse_connection_env: str, token_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from marketflow.ui.app import create_app
+
+    with warehouse_engine(warehouse_connection_env).begin() as conn:
+        conn.execute(insert(model_registry), [
+            {"model_id": m, "model_kind": "recommender", "trained_as_of": d, "status": s, "metrics": metrics,
+             "registered_at": dt.datetime.combine(d, dt.time(3))}
+            for m, d, s, metrics in GROUP_VERSIONS
+        ])
+    with warehouse_engine(warehouse_connection_env).connect() as conn:
+        versions = model_history(conn)["recommender"]
+    assert not any("by_group" in name for name in metric_names(versions, limit=50))  # no column per group
+    quality = served_group_quality(versions)
+    assert (quality.current.model_id, quality.previous.model_id, quality.same_holdout) == ("rec-2", "rec-1", True)
+    assert "both scored on the serving version's hold-out (2011-08-15..2011-09-12)" in quality.caption
+    # every segment; the countries with 30 customers in either version (France: 35 before); most customers first
+    assert [(r.dimension, r.group) for r in quality.rows] == [
+        ("segment", "champions"), ("segment", "loyal"), ("segment", "lost"),
+        ("country", "United Kingdom"), ("country", "Germany"), ("country", "France"),
+    ]
+    # loyal and Germany lose a third: warned about; lost (12 customers) and France (25 now) never are
+    assert quality.warnings == [
+        "rec-2 recommends worse to segment loyal (120 customers): NDCG@10 0.200 against 0.300 for rec-1 "
+        "(a drop of more than 20%)",
+        "rec-2 recommends worse to country Germany (60 customers): NDCG@10 0.300 against 0.450 for rec-1 "
+        "(a drop of more than 20%)",
+    ]
+    # without rec-1's scores on rec-2's hold-out, each version's own figures are compared, and the caption says so
+    own = [replace(v, stored_metrics={k: m for k, m in v.stored_metrics.items() if k != "champion"}) for v in versions]
+    by_own = served_group_quality(own)
+    assert (by_own.previous.model_id, by_own.same_holdout) == ("rec-1", False)
+    assert "each on its own hold-out weeks" in by_own.caption
+    assert by_own.warnings == [
+        "rec-2 recommends worse to segment loyal (120 customers): NDCG@10 0.200 against 0.500 for rec-1 "
+        "(a drop of more than 20%)",
+        "rec-2 recommends worse to country United Kingdom (1800 customers): NDCG@10 0.310 against 0.500 for rec-1 "
+        "(a drop of more than 20%)",
+    ]
+
+    monkeypatch.setenv("MARKETFLOW_QUALITY_THRESHOLDS", '{"max_group_ndcg_drop": 0.3, "min_group_customers": 100}')
+    response = TestClient(create_app()).get("/models", headers={"Authorization": f"Bearer {token_for('viewer')}"})
+    assert response.status_code == 200, response.text[:500]
+    html = response.text
+    table = re.search(r'<table class="grid" data-testid="quality-by-group">(.*?)</table>', html, re.S).group(1)
+    assert "Serving: <code>rec-2</code>" in table and "Before it: <code>rec-1</code>" in table and "rec-3" not in table
+    assert "segments as of 2011-09-04" in table
+    row = re.search(r'<tr data-dimension="segment" data-group="loyal">(.*?)</tr>', table, re.S).group(1)
+    assert re.findall(r'<td class="num">([^<]+)</td>', row) == ["0.200", "120", "0.300", "120"]
+    # the page reads the thresholds from the environment: countries need 100 customers, Germany has 60
+    assert 'data-group="lost" class="muted" title="fewer than 100 customers' in table
+    assert re.findall(r'data-dimension="country" data-group="([^"]+)"', table) == ["United Kingdom"]
+    assert re.findall(r'data-testid="quality-warning">([^<]+)<', html) == [quality.warnings[0].replace("20%", "30%")]
+    assert "by_group" not in re.search(r'data-testid="versions-recommender">(.*?)</table>', html, re.S).group(1)
 
 
 def test_failed_expectations_are_read_from_what_ingest_stores(warehouse_url: str, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from marketflow.audiences.composition import AudienceThresholds, composition_warnings, run_composition
 from marketflow.audiences.selection import (
     Audience,
     AudienceInputsMissing,
@@ -120,7 +121,19 @@ def select_audience(
         summary["excluded"] or "none",
         dict(inputs),
     )
+    _log_composition_warnings(engine, plan.run_key)
     return summary
+
+
+def _log_composition_warnings(engine: Engine, run_key: str) -> None:
+    """Countries or segments the exclusions left out far more often than the rest (four-fifths rule):
+    said in the task log when the audience is chosen; the selection itself stays as it is."""
+    with engine.connect() as conn:
+        composition = run_composition(conn, run_key)
+    if composition is None:
+        return
+    for warning in composition_warnings(composition, AudienceThresholds.from_env()):
+        log.warning("%s", warning)
 
 
 # --- render -------------------------------------------------------------------------------------

@@ -9,12 +9,14 @@ Definitions (binary relevance; k = 10 unless told):
   scored) and with at least one relevant item in the variant;
 - Recall@k = hits / |relevant|; NDCG@k = DCG / ideal DCG with gain 1 and discount log2(rank + 1);
   HitRate@k = share of customers with at least one hit; coverage = distinct items in any top-k
-  list / items in the model's catalogue.
+  list / items in the model's catalogue;
+- by group (`evaluate_groups`): the same metrics over each group's customers only, so a group's
+  figure is comparable with the overall one; customers without a group are in "unknown".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import numpy as np
@@ -26,6 +28,7 @@ from marketflow.recommend.interactions import ITEM, USER, History, normalise_fra
 Variant = Literal["all", "new"]
 VARIANTS: tuple[Variant, ...] = ("all", "new")
 Scorer = Callable[[History, np.ndarray], np.ndarray]
+UNKNOWN_GROUP = "unknown"
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -81,12 +84,27 @@ class HoldoutTask:
     def evaluate(self, scorer: Scorer, k: int = 10) -> dict[str, dict[str, float]]:
         return self.evaluate_scores(scorer(self.history, self.rows), k)
 
-    def _metrics(self, scores: np.ndarray, variant: Variant, k: int) -> dict[str, float]:
+    def evaluate_groups(
+        self, scores: np.ndarray, groups: Mapping[str, str], k: int = 10
+    ) -> dict[str, dict[str, dict[str, float]]]:
+        """Metrics of precomputed scores per group of customers (customer id -> group name), in both
+        variants: {group: {variant: metrics}}; customers missing from `groups` are "unknown"."""
+        names = np.array([groups.get(customer, UNKNOWN_GROUP) for customer in self.history.user_ids[self.rows]])
+        return {
+            name: {variant: self._metrics(scores, variant, k, within=names == name) for variant in VARIANTS}
+            for name in sorted(set(names.tolist()))
+        }
+
+    def _metrics(
+        self, scores: np.ndarray, variant: Variant, k: int, within: np.ndarray | None = None
+    ) -> dict[str, float]:
+        """Metrics over the customers with a relevant item in `variant` (and in the `within` mask of rows)."""
         relevant, counts = self.relevance[variant]
-        scored = counts > 0
+        scored = counts > 0 if within is None else (counts > 0) & within
+        scores = scores[scored]
         if variant == "new":
-            scores = np.where(self.seen, -np.inf, scores)
-        ranked = top_k(scores[scored], k)
+            scores = np.where(self.seen[scored], -np.inf, scores)
+        ranked = top_k(scores, k)
         hits = np.take_along_axis(relevant[scored], ranked, axis=1)
         counts = counts[scored]
         discounts = 1.0 / np.log2(np.arange(2, ranked.shape[1] + 2))

@@ -5,9 +5,10 @@ day left out):
 1. `train_challenger`: blend weights tuned on the 4 weeks before the hold-out with components
    fitted before them; the *evaluation* model is fitted before the hold-out, the last 4 weeks up to
    D, and scored on it; the *serving* model is refitted on everything up to D with the same weights.
-   Both are saved, the model is registered as a challenger with its metrics (`trained_as_of` = D).
+   Both are saved, the model is registered as a challenger with its metrics (`trained_as_of` = D),
+   overall and per customer segment and country (`fairness.py`).
 2. `evaluate_against_champion`: the champion's evaluation model is loaded and scored on the
-   challenger's hold-out, with the same history, so both are judged on identical data.
+   challenger's hold-out, with the same history and groups, so both are judged on identical data.
 3. `promote_or_keep`: promote only if the challenger's NDCG@10 ("all") is higher; otherwise keep
    the champion, mark the challenger rejected and say why.
 4. `write_recommendations`: top-k for every active customer from the champion's serving model.
@@ -26,7 +27,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
-from marketflow.recommend import artifacts, registry
+from marketflow.recommend import artifacts, fairness, registry
 from marketflow.recommend import warehouse as store_io
 from marketflow.recommend.blend import Recommender
 from marketflow.recommend.evaluate import HoldoutTask
@@ -73,9 +74,12 @@ class Trained:
     metrics: dict[str, Any]
 
 
-def fit_and_evaluate(purchases: pd.DataFrame, params: RecommenderParams, as_of: dt.date) -> Trained:
+def fit_and_evaluate(
+    purchases: pd.DataFrame, params: RecommenderParams, as_of: dt.date, groups: fairness.CustomerGroups | None = None
+) -> Trained:
     """The training itself, without the warehouse (the bench times this): the evaluation model and
-    its hold-out metrics, then the serving model refitted on everything with the same weights."""
+    its hold-out metrics (per group too, given the customers' `groups`), then the serving model
+    refitted on everything with the same weights."""
     start = holdout_start(as_of)
     before_holdout, holdout = split_at(purchases, start, as_of)
     if before_holdout.empty or holdout.empty:
@@ -83,7 +87,10 @@ def fit_and_evaluate(purchases: pd.DataFrame, params: RecommenderParams, as_of: 
     started = time.perf_counter()
     evaluation = Recommender.fit(before_holdout, params, as_of=start)
     task = HoldoutTask(evaluation.history(before_holdout, as_of=start), holdout)
-    metrics: dict[str, Any] = task.evaluate(evaluation.score)
+    scores = evaluation.score(task.history, task.rows)
+    metrics: dict[str, Any] = task.evaluate_scores(scores)
+    if groups is not None:
+        metrics[fairness.METRICS_KEY] = fairness.quality_by_group(task, scores, groups)
     # the simplest model on the same weeks: what the Models page's verdict compares against
     metrics["popularity_baseline"] = task.evaluate(evaluation.components["popularity"].score)
     serving = Recommender.fit(purchases, params, as_of=as_of, weights=evaluation.weights)
@@ -116,7 +123,8 @@ def train_challenger(
         return _summary(existing)
 
     purchases = store_io.load_purchases(engine, as_of, params.interaction_weight)
-    trained = fit_and_evaluate(purchases, params, as_of)
+    groups = fairness.load_customer_groups(engine, holdout_start(as_of))
+    trained = fit_and_evaluate(purchases, params, as_of, groups)
     evaluation, serving, metrics = trained.evaluation, trained.serving, trained.metrics
 
     folder = f"{(store or artifacts.model_store()).rstrip('/')}/{registry.KIND}/{model_id}"
@@ -171,7 +179,10 @@ def evaluate_against_champion(engine: Engine, model_id: str) -> dict[str, Any]:
     purchases = store_io.load_purchases(engine, as_of, challenger.params["interaction_weight"])
     before_holdout, holdout = split_at(purchases, start, as_of)
     task = HoldoutTask(champion_model.history(before_holdout, as_of=start), holdout)
-    champion_metrics = task.evaluate(champion_model.score)
+    scores = champion_model.score(task.history, task.rows)
+    champion_metrics: dict[str, Any] = task.evaluate_scores(scores)
+    groups = fairness.load_customer_groups(engine, start)
+    champion_metrics[fairness.METRICS_KEY] = fairness.quality_by_group(task, scores, groups)
     registry.set_metrics(
         engine, model_id, {**challenger.metrics, "champion": {"model_id": current.model_id, **champion_metrics}}
     )

@@ -20,16 +20,26 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from marketflow.audiences.composition import AudienceThresholds, Composition, composition_warnings, run_composition
 from marketflow.campaigns.config import CampaignConfig, CampaignConfigError, campaigns_dir, load_campaign
 from marketflow.ui import charts
 from marketflow.ui.access import NotAuthenticated, Viewer, current_viewer, not_authenticated_response
 from marketflow.campaigns.outcomes import latest_order_date, revenue_difference
-from marketflow.ui.campaign_report import CampaignResult, exclusion_counts, latest_run, sample_messages
+from marketflow.ui.campaign_report import (
+    CampaignResult,
+    exclusion_counts,
+    latest_run,
+    latest_selected_run,
+    sample_messages,
+)
 from marketflow.ui.campaign_report import campaign_results as read_campaign_results
 from marketflow.ui.labels import label, label_text, metric_label
-from marketflow.ui.model_report import champion, metric_names, model_history, served_exposures, verdict
+from marketflow.ui.model_report import (
+    champion, metric_names, model_history, served_exposures, served_group_quality, verdict
+)
 from marketflow.ui.privacy import pseudonym, scrub_emails
 from marketflow.ui.quality_report import DAY_OUTCOMES, QualityDay, quality_overview
 from marketflow.ui.schedules import campaign_dag_id, campaign_schedules
@@ -182,6 +192,12 @@ def _uplift_chart(result: CampaignResult) -> Markup | None:
     return charts.interval_chart(f"Conversion uplift per run of {label_text(result.name, 'name')}", intervals, _points)
 
 
+def _audience_composition(conn: Connection, campaign: str) -> Composition | None:
+    """The composition of the campaign's newest run with members (counts only: every viewer sees it)."""
+    run_key = latest_selected_run(conn, campaign)
+    return run_composition(conn, run_key) if run_key else None
+
+
 def campaigns_page(request: Request, viewer: Viewer) -> HTMLResponse:
     with warehouse_engine().connect() as conn:
         results = read_campaign_results(conn)
@@ -204,6 +220,7 @@ def campaign_page(request: Request, viewer: Viewer, name: str) -> HTMLResponse:
         result = result or CampaignResult(name)
         latest = latest_run(result, schedule)
         exclusions = exclusion_counts(conn, latest.run.run_key) if latest.run else {}
+        composition = _audience_composition(conn, name)
         samples = sample_messages(conn, name, SAMPLE_MESSAGES, with_contacts=viewer.can_see_contacts)
         newest_order = latest_order_date(conn)
     messages = [(sample, _recipient(viewer, sample.customer_id, sample.email)) for sample in samples]
@@ -211,6 +228,7 @@ def campaign_page(request: Request, viewer: Viewer, name: str) -> HTMLResponse:
         (variant, outcome, uplift(outcome, result.control), revenue_difference(outcome, result.control))
         for variant, outcome in result.variants.items()
     ]
+    thresholds = AudienceThresholds.from_env()
     return _render(
         request,
         viewer,
@@ -222,6 +240,9 @@ def campaign_page(request: Request, viewer: Viewer, name: str) -> HTMLResponse:
         dag_id=campaign_dag_id(name),
         chart=_uplift_chart(result),
         exclusions=exclusions,
+        composition=composition,
+        composition_warnings=composition_warnings(composition, thresholds) if composition else [],
+        min_group_customers=thresholds.min_group_customers,
         variants=variants,
         messages=messages,
         newest_order=newest_order,
@@ -284,8 +305,9 @@ def models_page(request: Request, viewer: Viewer) -> HTMLResponse:
                 chart = charts.line_chart(f"{kind}: {metric_label(metric)}", points, _number, baseline)
         names = metric_names(versions, METRIC_COLUMNS_PER_KIND)
         kinds.append((kind, versions, champion(versions), judged, chart, names))
+    group_quality = served_group_quality(history.get("recommender", []))
     return _render(request, viewer, "models.html", kinds=kinds, exposures=exposures,
-                   exposure_warnings=exposure_warnings, page="models")
+                   exposure_warnings=exposure_warnings, group_quality=group_quality, page="models")
 
 
 def _daily_bars(days: list[QualityDay]) -> tuple[list[charts.Bar], list[charts.Bar]]:

@@ -258,6 +258,18 @@ def exclusion_counts(conn: Connection, run_key: str) -> dict[str, int]:
     return {reason or "(no reason recorded)": int(n) for reason, n in conn.execute(stmt)}
 
 
+def latest_selected_run(conn: Connection, campaign: str) -> str | None:
+    """The run key of the campaign's newest run that recorded members (a blocked run has none)."""
+    has_members = select(audience_members.c.run_key).where(audience_members.c.run_key == campaign_runs.c.run_key).exists()
+    stmt = (
+        select(campaign_runs.c.run_key)
+        .where(campaign_runs.c.campaign == campaign, has_members)
+        .order_by(campaign_runs.c.run_day.desc())
+        .limit(1)
+    )
+    return conn.execute(stmt).scalar_one_or_none()
+
+
 def sample_messages(conn: Connection, campaign: str, limit: int, with_contacts: bool) -> list[MessageSample]:
     """Messages of the campaign's newest run that rendered any, taking turns across variants so
     each variant shows; e-mail addresses are read only when the caller may see contacts."""

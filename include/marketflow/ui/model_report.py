@@ -4,6 +4,8 @@ The registry stores metrics as JSON written by each trainer (nested, e.g. `{"all
 the page lists every numeric leaf as `all.ndcg@10`, so a new metric shows without a UI change. The
 verdict compares the serving model with the version before it and with the simplest baseline that
 its trainer measured on the same hold-out (popularity for the recommender, recency for propensity).
+The recommender's figures per customer segment and country (`by_group`) are left out of that list
+(a column per country) and get their own table, with warnings (`served_group_quality`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from sqlalchemy import Connection, select
 
 from marketflow.ui.labels import metric_label
 from marketflow.recommend.exposure import Exposure, ExposureThresholds, exposure_warnings, served_exposure
+from marketflow.recommend.fairness import (
+    DIMENSIONS, METRICS_KEY as GROUPS_KEY, ModelGroupQuality, QualityThresholds, quality_warnings
+)
 from marketflow.warehouse.schema import model_registry
 
 KNOWN_KINDS = ("recommender", "propensity")
@@ -35,6 +40,7 @@ class ModelVersion:
     status: str
     decision: str | None
     metrics: dict[str, float]
+    stored_metrics: Mapping[str, Any]
     registered_at: dt.datetime
     promoted_at: dt.datetime | None
 
@@ -44,10 +50,13 @@ class ModelVersion:
 
 
 def flatten_metrics(metrics: Mapping[str, Any] | None, prefix: str = "") -> dict[str, float]:
-    """Numeric leaves of a nested metrics document, keyed by their dotted path."""
+    """Numeric leaves of a nested metrics document, keyed by their dotted path; figures by group
+    (at any depth) are left out: they have their own table."""
     flat: dict[str, float] = {}
     for key, value in (metrics or {}).items():
         name = f"{prefix}{key}"
+        if key == GROUPS_KEY:
+            continue
         if isinstance(value, Mapping):
             flat.update(flatten_metrics(value, prefix=f"{name}."))
         elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -72,6 +81,7 @@ def model_history(conn: Connection) -> dict[str, list[ModelVersion]]:
                 status=row.status,
                 decision=row.decision,
                 metrics=flatten_metrics(row.metrics),
+                stored_metrics=row.metrics or {},
                 registered_at=row.registered_at,
                 promoted_at=row.promoted_at,
             )
@@ -190,3 +200,92 @@ def served_exposures(conn: Connection, versions: list[ModelVersion]) -> tuple[li
     warnings = exposure_warnings(figures[0], figures[1], ExposureThresholds.from_env()) if len(figures) == 2 and served else []
     return figures, warnings
 
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One segment or country: its figures for the serving version and its predecessor (None: absent)."""
+
+    dimension: str
+    group: str
+    current: Mapping[str, float] | None
+    previous: Mapping[str, float] | None
+    small: bool  # too few customers in a version to be warned about
+
+    @property
+    def customers(self) -> int:
+        return max(int(figures["customers"]) for figures in (self.current, self.previous) if figures)
+
+
+@dataclass(frozen=True)
+class GroupQuality:
+    """NDCG@10 per segment and country of the serving recommender and of its predecessor."""
+
+    current: ModelVersion
+    previous: ModelVersion | None
+    same_holdout: bool  # the predecessor's figures are its scores on the serving version's hold-out
+    segments_as_of: str | None
+    rows: list[GroupRow]
+    warnings: list[str]
+    min_group_customers: int
+
+    @property
+    def caption(self) -> str:
+        weeks = "..".join(self.current.stored_metrics.get("holdout", [])) or "its hold-out"
+        if self.previous is None:
+            compared = f"the serving version on {weeks}; no earlier version has figures by group"
+        elif self.same_holdout:
+            compared = f"the serving version and the one before it, both scored on the serving version's hold-out ({weeks})"
+        else:
+            compared = ("the serving version and the one before it, each on its own hold-out weeks: "
+                        "a difference may come from the weeks as well as from the model")
+        segments = (f"segments as of {self.segments_as_of}, the newest profiles before the hold-out"
+                    if self.segments_as_of else "no customer profiles before the hold-out: every segment is unknown")
+        return f"NDCG@10 (all customers) by segment and by country: {compared}; {segments}"
+
+
+def served_group_quality(
+    versions: list[ModelVersion], thresholds: QualityThresholds | None = None
+) -> GroupQuality | None:
+    """The serving recommender's figures by group next to its predecessor's (the newest earlier
+    version with figures by group), on the same hold-out when the serving version rescored it, with a
+    warning for each big-enough group whose NDCG@10 dropped beyond the threshold; None without figures."""
+    current = champion(versions)
+    if current is None or GROUPS_KEY not in current.stored_metrics:
+        return None
+    thresholds = thresholds or QualityThresholds.from_env()
+    rescored = current.stored_metrics.get("champion") or {}
+    rescored_id = rescored.get("model_id") if GROUPS_KEY in rescored else None
+    earlier = [
+        v for v in versions[: versions.index(current)] if GROUPS_KEY in v.stored_metrics or v.model_id == rescored_id
+    ]
+    previous = earlier[-1] if earlier else None
+    same_holdout = previous is not None and previous.model_id == rescored_id
+    new = ModelGroupQuality(current.model_id, current.stored_metrics[GROUPS_KEY])
+    old = None
+    if previous is not None:
+        old = ModelGroupQuality(previous.model_id, (rescored if same_holdout else previous.stored_metrics)[GROUPS_KEY])
+    return GroupQuality(
+        current=current,
+        previous=previous,
+        same_holdout=same_holdout,
+        segments_as_of=new.figures.get("segments_as_of"),
+        rows=_group_rows(new, old, thresholds),
+        warnings=quality_warnings(new, old, thresholds) if old else [],
+        min_group_customers=thresholds.min_group_customers,
+    )
+
+
+def _group_rows(new: ModelGroupQuality, old: ModelGroupQuality | None, thresholds: QualityThresholds) -> list[GroupRow]:
+    """Every segment, and the countries with at least `min_group_customers` customers in either
+    version; each dimension's groups by customers, most first."""
+    rows = []
+    for dimension in DIMENSIONS:
+        ours, theirs = new.figures.get(dimension, {}), (old.figures.get(dimension, {}) if old else {})
+        found = []
+        for name in set(ours) | set(theirs):
+            present = [figures for figures in (ours.get(name), theirs.get(name)) if figures]
+            found.append(GroupRow(dimension, name, ours.get(name), theirs.get(name), thresholds.too_small(*present)))
+        if dimension == "country":
+            found = [row for row in found if row.customers >= thresholds.min_group_customers]
+        rows += sorted(found, key=lambda row: (-row.customers, row.group))
+    return rows
