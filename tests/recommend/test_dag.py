@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from marketflow.recommend import cli, registry
 from marketflow.recommend.artifacts import MODEL_STORE_ENV
-from marketflow.recommend.train import EVALUATION_FILE, SERVING_FILE
+from marketflow.recommend.train import EVALUATION_FILE, SERVING_FILE, cutoff, holdout_start
 from marketflow.warehouse import schema, warehouse_engine
 from marketflow.profiles.settings import DEFAULT_SERVICE_CODES
 from tests.airflow_runner import run_dag, task_states
@@ -84,13 +84,17 @@ def test_train_gate_serve_and_roll_back(
     assert first.metrics["all"]["ndcg@10"] > first.metrics["new"]["ndcg@10"] > 0
     baseline = first.metrics["popularity_baseline"]  # the Models page's verdict compares against it
     assert 0 < baseline["all"]["ndcg@10"] < first.metrics["all"]["ndcg@10"]
-    # quality by group: no profiles or customers loaded here, so one "unknown" group holding everyone
+    # quality by group: no profile snapshot stored here, so the segments are built from the orders up
+    # to the day before the hold-out; no customers rows, so one "unknown" country holding everyone
     by_group = first.metrics["by_group"]
-    assert by_group["segments_as_of"] is None
-    assert by_group["segment"] == by_group["country"] == {"unknown": {
+    assert by_group["segments_as_of"] == str(holdout_start(cutoff(FIRST)) - dt.timedelta(days=1))
+    assert by_group["country"] == {"unknown": {
         "customers": first.metrics["all"]["customers"], "ndcg@10": round(first.metrics["all"]["ndcg@10"], 4),
         "recall@10": round(first.metrics["all"]["recall@10"], 4),
     }}
+    segments = by_group["segment"]
+    assert len(segments) > 3 and "unknown" not in segments, segments
+    assert sum(group["customers"] for group in segments.values()) == first.metrics["all"]["customers"]
     assert first.code_version.startswith("0.")
     assert (Path(first.artifact_uri) / EVALUATION_FILE).is_file() and (Path(first.artifact_uri) / SERVING_FILE).is_file()
 
@@ -115,7 +119,8 @@ def test_train_gate_serve_and_roll_back(
     champion_rescored = rejected[0].metrics["champion"]
     assert champion_rescored["model_id"] == first.model_id
     assert champion_rescored["all"]["ndcg@10"] > rejected[0].metrics["all"]["ndcg@10"]
-    assert champion_rescored["by_group"]["segment"]["unknown"]["ndcg@10"] == round(champion_rescored["all"]["ndcg@10"], 4)
+    assert champion_rescored["by_group"]["country"]["unknown"]["ndcg@10"] == round(champion_rescored["all"]["ndcg@10"], 4)
+    assert sum(g["customers"] for g in champion_rescored["by_group"]["segment"].values()) == champion_rescored["all"]["customers"]
     # the champion writes SECOND's lists with the purchases up to SECOND: they follow the latest week,
     # and FIRST's lists stay as they were (a campaign of a day reads the newest set on or before it)
     refreshed = served(url, SECOND)

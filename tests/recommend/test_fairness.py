@@ -115,8 +115,27 @@ def test_segments_are_read_as_of_the_day_before_the_hold_out(warehouse_url: str)
     assert groups.segments_as_of == start - dt.timedelta(days=1)
     assert groups.segment == {"A": "loyal", "B": "at_risk"}
     assert groups.country == {"A": "France", "B": "United Kingdom"}
-    earliest = load_customer_groups(engine, start - dt.timedelta(days=8))
-    assert (earliest.segments_as_of, earliest.segment) == (None, {})
+    no_orders_yet = load_customer_groups(engine, start - dt.timedelta(days=3))
+    assert (no_orders_yet.segments_as_of, no_orders_yet.segment) == (None, {}), "no snapshot that day, no orders"
+
+
+def test_without_a_stored_snapshot_segments_are_built_as_the_profile_stage_would_store_them(warehouse_url: str) -> None:
+    from marketflow.profiles.settings import ProfileSettings
+    from marketflow.profiles.warehouse import build_days
+    from tests.profiles.factories import line
+
+    engine = warehouse_engine(warehouse_url)
+    lines = [line(f"2011-08-{day:02d}", f"5{day}{n}", "22423", 2, 12.75, f"1{n:04d}") for n in range(40)
+             for day in range(1, 2 + n % 9)]
+    lines += [line("2011-09-05", "59999", "22423", 1, 12.75, "10001")]  # the hold-out's first day: not seen
+    with engine.begin() as conn:
+        conn.execute(insert(schema.orders), lines)
+    start = dt.date(2011, 9, 5)
+    built = load_customer_groups(engine, start)
+    assert built.segments_as_of == start - dt.timedelta(days=1)
+    assert len(built.segment) == 40 and len(set(built.segment.values())) > 1, built.segment
+    build_days(engine, [start - dt.timedelta(days=1)], ProfileSettings())
+    assert load_customer_groups(engine, start).segment == built.segment
 
 
 def _figures(**segments: tuple[int, float]) -> dict:

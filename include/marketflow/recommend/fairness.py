@@ -6,9 +6,10 @@ training also scores its hold-out per group, and the Models page warns when a gr
 a set share of its NDCG@10 against the version before.
 
 Groups, read from the warehouse:
-- segment: the RFM segment of the newest `customer_profiles` snapshot dated before the hold-out
-  starts (a later one would have seen the hold-out's purchases); with no snapshot that old, every
-  customer is "unknown" and `segments_as_of` is None in the figures;
+- segment: the RFM segment as of the day before the hold-out starts (a later one would have seen
+  the hold-out's purchases): the profile stage's stored snapshot of that day, or, when it built none
+  (a deployment that imported its history in bulk), the same profiles built from the orders up to
+  that day; with no orders by then, every customer is "unknown" and `segments_as_of` is None;
 - country: `customers.country`, the country of the customer's latest order.
 
 Groups smaller than `min_group_customers` are shown but never warned about: their figure is noise.
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from marketflow.recommend.evaluate import HoldoutTask
 from marketflow.warehouse.schema import customer_profiles, customers
@@ -67,17 +68,33 @@ class CustomerGroups:
     segments_as_of: dt.date | None
 
 
+def _built_segments(engine: Engine, day: dt.date) -> dict[str, str]:
+    """The segments the profile stage would store as of `day`, built from the orders up to it."""
+    from marketflow.profiles.build import SnapshotBuilder
+    from marketflow.profiles.history import prepare_history
+    from marketflow.profiles.settings import ProfileSettings
+    from marketflow.profiles.warehouse import read_consent_events, read_orders
+
+    orders = read_orders(engine, day)
+    if orders["customer_id"].dropna().empty:
+        return {}
+    settings = ProfileSettings.from_env()
+    builder = SnapshotBuilder(prepare_history(orders, settings), read_consent_events(engine, day), settings)
+    profiles = builder.build(day).profiles
+    return dict(zip(profiles["customer_id"].astype(str), profiles["segment"]))
+
+
 def load_customer_groups(engine: Engine, holdout_start: dt.date) -> CustomerGroups:
-    """Segments as of the day before `holdout_start` (the newest earlier snapshot) and countries."""
+    """Segments as of the day before `holdout_start` (stored, or built like the profile stage
+    builds them) and countries."""
+    day = holdout_start - dt.timedelta(days=1)
     p = customer_profiles.c
     with engine.connect() as conn:
-        day = conn.execute(select(func.max(p.as_of_date)).where(p.as_of_date < holdout_start)).scalar_one()
-        day = None if day is None else dt.date.fromisoformat(str(day)[:10])
-        segment = {} if day is None else dict(
-            conn.execute(select(p.customer_id, p.segment).where(p.as_of_date == day)).all()
-        )
+        segment = dict(conn.execute(select(p.customer_id, p.segment).where(p.as_of_date == day)).all())
         country = dict(conn.execute(select(customers.c.customer_id, customers.c.country)).all())
-    return CustomerGroups(segment=segment, country=country, segments_as_of=day)
+    if not segment:
+        segment = _built_segments(engine, day)
+    return CustomerGroups(segment=segment, country=country, segments_as_of=day if segment else None)
 
 
 def quality_by_group(task: HoldoutTask, scores: np.ndarray, groups: CustomerGroups) -> dict[str, Any]:
