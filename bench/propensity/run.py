@@ -1,5 +1,6 @@
-"""Purchase propensity on the real history: our LightGBM model vs recency, RFM and BG/NBD, plus
-scoring throughput next to LightGBM's own `predict` on the same matrix, in one run.
+"""Purchase propensity on the real history: our LightGBM model vs a plain LightGBM, recency, RFM and
+BG/NBD, with paired bootstrap intervals for every difference, plus scoring throughput next to
+LightGBM's own `predict` on the same matrix, in one run.
 
 Evaluation: features as of 2011-10-01 (the profile snapshot of that day) for every customer with a
 purchase by then; label = a purchase invoice dated 2011-10-02..2011-10-31 (the 30 days after the
@@ -11,7 +12,10 @@ October window). Top-decile lift shares the places at the decile's edge among ti
 (`marketflow.propensity.evaluate`), the same for every model. Baselines, each a score to rank by:
 recency (fewer days since the last purchase = higher), RFM score (r + f + m quintile scores of the
 profile), BG/NBD expected purchases in the next 30 days (the profile stage's CLV model fitted on
-data up to 2011-10-01).
+data up to 2011-10-01), and the plain LightGBM peer (`peer.py`: LightGBM's default parameters on ten
+RFM-style features, trained on exactly our training rows and labels). Every difference ours - peer
+comes with a 95% paired bootstrap interval: 1,000 draws of the October customers with replacement
+(seeded), every model measured on the same draws.
 
 Throughput: the 2011-10-01 feature matrix repeated to ~100k rows. "LightGBM predict" is
 `Booster.predict` of each of the model's boosters on the numpy matrix (and, to show where our time
@@ -43,6 +47,19 @@ import sklearn
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from bench.propensity.peer import (  # noqa: E402
+    PLAIN_FEATURES,
+    PLAIN_NAME,
+    REPLICATES,
+    SEED,
+    PeerBuilder,
+    differences,
+    interval_text,
+    plain_features,
+    plain_params,
+    plain_scores,
+    train_plain,
+)
 from bench.record import write_record  # noqa: E402
 
 from marketflow.ingest.sources.online_retail import read_history  # noqa: E402
@@ -52,9 +69,15 @@ from marketflow.profiles.history import day_number, prepare_history  # noqa: E40
 from marketflow.profiles.settings import ProfileSettings  # noqa: E402
 from marketflow.profiles.warehouse import write_snapshot  # noqa: E402
 from marketflow.propensity import library, registry  # noqa: E402
-from marketflow.propensity.dataset import bought_within, snapshot_builder  # noqa: E402
+from marketflow.propensity.dataset import (  # noqa: E402
+    bought_within,
+    snapshot_builder,
+    stacked_dataset,
+    training_cutoffs,
+)
 from marketflow.propensity.evaluate import ranking_metrics  # noqa: E402
 from marketflow.propensity.features import feature_matrix  # noqa: E402
+from marketflow.propensity.model import TrainingReport  # noqa: E402
 from marketflow.propensity.scoring import score_customers  # noqa: E402
 from marketflow.propensity.settings import PropensitySettings  # noqa: E402
 from marketflow.propensity.warehouse import score_shard  # noqa: E402
@@ -91,12 +114,34 @@ def warehouse_seconds(snapshot, model, settings: PropensitySettings, folder: Pat
     return best_seconds(lambda: score_shard(engine, CUTOFF, model_id, 0, one_shard))
 
 
+def train_peer(
+    orders: pd.DataFrame, report: TrainingReport, settings: PropensitySettings, profile_settings: ProfileSettings
+) -> tuple[lgb.LGBMClassifier, float, dict[str, float]]:
+    """The plain peer trained as of CUTOFF on the rows `library.train` stacks: the same steps (orders up
+    to the cut-off, its weekly cut-offs, `stacked_dataset`), checked against the training report."""
+    dated = orders[(pd.to_datetime(orders["order_date"]) <= pd.Timestamp(CUTOFF)).to_numpy()]
+    history = prepare_history(dated, profile_settings)
+    builder = PeerBuilder(snapshot_builder(history, profile_settings))
+    cutoffs = training_cutoffs(history, CUTOFF, settings)
+    ours = stacked_dataset(builder, cutoffs, settings.horizon_days)
+    if cutoffs != report.train_cutoffs or len(ours) != report.train_rows:
+        raise AssertionError("the peer's training rows are not ours")
+    rows = builder.rows(ours)
+    started = time.perf_counter()
+    plain = train_plain(rows)
+    fit_seconds = time.perf_counter() - started
+    return plain, fit_seconds, {"train_rows": len(rows), "train_buyer_rate": float(rows["label"].mean())}
+
+
 def run(data_dir: Path) -> dict:
     started = time.perf_counter()
     profile_settings, settings = ProfileSettings(), PropensitySettings()
     orders = read_history(data_dir)
     model, report = library.train(orders, CUTOFF, settings, profile_settings)  # what the DAG trains
     train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    plain, plain_fit_seconds, plain_rows = train_peer(orders, report, settings, profile_settings)
+    plain_seconds = time.perf_counter() - started
     history = prepare_history(orders, profile_settings)  # the whole history: labels after the cut-off
     builder = snapshot_builder(history, profile_settings)
 
@@ -107,13 +152,20 @@ def run(data_dir: Path) -> dict:
     clv = fit_lifetime_value(history, CUTOFF, profile_settings)
     bgnbd = clv.predict(rfm_summary(history.invoices, day_number(CUTOFF)), HORIZON_DAYS)["expected_purchases"]
     ours = model.predict(features)
+    plain_matrix = plain_features(profiles, history, CUTOFF)
+    assert plain_matrix.index.equals(features.index)
     scores = {
         "ours (LightGBM, calibrated)": ours,
+        PLAIN_NAME: plain_scores(plain, plain_matrix),
         "recency only": -profiles["recency_days"].to_numpy(),
         "RFM score (r+f+m)": (profiles["r_score"] + profiles["f_score"] + profiles["m_score"]).to_numpy(),
         "BG/NBD expected purchases 30d": bgnbd.reindex(features.index).to_numpy(),
     }
     quality = {name: ranking_metrics(labels, score) for name, score in scores.items()}
+    started = time.perf_counter()
+    peers = {name: score for name, score in scores.items() if name != "ours (LightGBM, calibrated)"}
+    intervals = differences(labels, ours, peers)
+    bootstrap_seconds = time.perf_counter() - started
 
     repeat = int(np.ceil(THROUGHPUT_ROWS / len(profiles)))
     big_profiles = pd.concat([profiles] * repeat, ignore_index=True)
@@ -143,6 +195,21 @@ def run(data_dir: Path) -> dict:
             "train_seconds": round(train_seconds, 1),
         },
         "quality": quality,
+        "ours_minus_peer": intervals,
+        "bootstrap": {
+            "unit": "customer (row), drawn with replacement",
+            "replicates": REPLICATES,
+            "seed": SEED,
+            "interval": "95% percentile",
+            "seconds": round(bootstrap_seconds, 1),
+        },
+        "plain_lightgbm": {
+            "features": list(PLAIN_FEATURES),
+            "params": plain_params(plain),
+            **plain_rows,
+            "fit_seconds": round(plain_fit_seconds, 1),
+            "seconds_with_cutoff_snapshots": round(plain_seconds, 1),
+        },
         "throughput_customers_per_s": throughput,
         "throughput_rows": len(matrix),
         "machine": {
@@ -167,18 +234,32 @@ def print_tables(result: dict) -> None:
         f"trained on cut-offs {training['train_cutoffs'][0]}..{training['train_cutoffs'][1]} "
         f"({training['train_rows']} rows), calibrated on {', '.join(training['calibration_cutoffs'])}\n"
     )
-    print(f"| {'model':<32} | ROC AUC | PR AUC | lift top 10% |")
-    print(f"|{'-' * 34}|---------|--------|--------------|")
+    width = max(len(name) for name in result["quality"])
+    heads = ("ours - peer: ROC AUC [95% CI]", "PR AUC [95% CI]", "lift [95% CI]")
+    sizes = (max(len(heads[0]), 27), 27, 24)  # the widths of `interval_text` at 4, 4 and 3 digits
+    print(
+        f"| {'model':<{width}} | ROC AUC | PR AUC | lift top 10% | "
+        + " | ".join(f"{head:<{size}}" for head, size in zip(heads, sizes, strict=True))
+        + " |"
+    )
+    print(f"|{'-' * (width + 2)}|---------|--------|--------------|" + "|".join("-" * (n + 2) for n in sizes) + "|")
     for name, metrics in result["quality"].items():
         roc, pr, lift = metrics["roc_auc"], metrics["pr_auc"], metrics["top_decile_lift"]
-        print(f"| {name:<32} | {roc:.4f}  | {pr:.4f} | {lift:12.2f} |")
-    ours = result["quality"]["ours (LightGBM, calibrated)"]
-    for name, metrics in list(result["quality"].items())[1:]:
-        verdict = ", ".join(
-            f"{metric} {'better' if ours[metric] > value else 'tie' if ours[metric] == value else 'WORSE'}"
-            for metric, value in metrics.items()
+        d = result["ours_minus_peer"].get(name)
+        texts = (
+            (interval_text(d["roc_auc"]), interval_text(d["pr_auc"]), interval_text(d["top_decile_lift"], 3))
+            if d
+            else ("", "", "")
         )
-        print(f"ours vs {name}: {verdict}")
+        cells = " | ".join(f"{text:<{size}}" for text, size in zip(texts, sizes, strict=True))
+        print(f"| {name:<{width}} | {roc:.4f}  | {pr:.4f} | {lift:12.3f} | {cells} |")
+    bootstrap = result["bootstrap"]
+    print(
+        f"* = the interval excludes zero ({bootstrap['replicates']} paired draws of the customers, seed "
+        f"{bootstrap['seed']}, {bootstrap['seconds']} s); plain LightGBM trained on "
+        f"{result['plain_lightgbm']['train_rows']} rows (ours: {training['train_rows']}), "
+        f"fit {result['plain_lightgbm']['fit_seconds']} s"
+    )
     raw = result["throughput_customers_per_s"]["LightGBM predict (probabilities only)"]
     print(f"\n| {'scoring path':<72} | customers/s | vs predict |")
     print(f"|{'-' * 74}|-------------|------------|")
@@ -186,17 +267,25 @@ def print_tables(result: dict) -> None:
         print(f"| {name:<72} | {rate:11,.0f} | {rate / raw:9.2f}x |")
 
 
-def data_folder(doc: str) -> Path:
-    """The `--data` option of the propensity benches: the real day files."""
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every propensity bench takes: `--data`, the real day files."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     default = os.environ.get("MARKETFLOW_REAL_DATA", str(REPO.parent / "shared" / "data" / "online-retail" / "by-day"))
     parser.add_argument("--data", type=Path, default=Path(default), help="folder of YYYY-MM-DD.csv day files")
-    return parser.parse_args().data
+    return parser
+
+
+def data_folder(doc: str) -> Path:
+    """The `--data` option of the propensity benches: the real day files."""
+    return bench_parser(doc).parse_args().data
 
 
 def main() -> None:
+    started = time.perf_counter()
     result = run(data_folder(__doc__))
+    result["run_seconds"] = round(time.perf_counter() - started, 1)
     print_tables(result)
+    print(f"\nwhole run: {result['run_seconds']} s")
     write_record("propensity", result)
 
 
