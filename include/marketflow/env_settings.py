@@ -12,9 +12,9 @@ import json
 import os
 import typing
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 Settings = TypeVar("Settings", bound=BaseModel)
 
@@ -71,3 +71,16 @@ def settings_from_env(
             where = f" (from ${sources[field_name]})" if field_name in sources and field_name not in overrides else ""
             problems.append(f"{location}{where}: {item['msg']}")
         raise ValueError(f"invalid {what} settings: " + "; ".join(problems)) from None
+
+
+class JsonEnvLimits(BaseModel):
+    """Limits given as one JSON document in the environment variable `ENV` (unset or empty: the
+    defaults); an unknown or invalid field fails, naming it."""
+
+    model_config = ConfigDict(extra="forbid")
+    ENV: ClassVar[str]
+
+    @classmethod
+    def from_env(cls) -> Self:
+        raw = os.environ.get(cls.ENV)
+        return cls.model_validate_json(raw) if raw else cls()

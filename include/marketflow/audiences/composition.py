@@ -18,15 +18,15 @@ it), a campaign rule such as `over_max_size` is the marketer's to change. Thresh
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import ColumnElement, Connection, Table, and_, false, func, select
 
 from marketflow.audiences.selection import input_day
+from marketflow.env_settings import JsonEnvLimits
 from marketflow.campaigns.sqlutil import as_date
 from marketflow.warehouse.schema import audience_members, campaign_runs, customer_profiles, customers
 
@@ -41,10 +41,10 @@ CONSENT_REASONS = frozenset(
 )
 
 
-class AudienceThresholds(BaseModel):
+class AudienceThresholds(JsonEnvLimits):
     """When a group's selection rate warrants a warning (JSON in the env var)."""
 
-    model_config = ConfigDict(extra="forbid")
+    ENV = THRESHOLDS_ENV
 
     min_selection_ratio: float = Field(
         default=0.8, gt=0, le=1, description="a group's selection rate over the overall rate (four-fifths rule)"
@@ -53,10 +53,6 @@ class AudienceThresholds(BaseModel):
         default=30, ge=1, description="eligible customers a group needs to be warned about (and listed by name)"
     )
 
-    @classmethod
-    def from_env(cls) -> AudienceThresholds:
-        raw = os.environ.get(THRESHOLDS_ENV)
-        return cls.model_validate_json(raw) if raw else cls()
 
 
 @dataclass(frozen=True)

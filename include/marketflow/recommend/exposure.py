@@ -14,30 +14,26 @@ that day (`products` first seen by then) and its popularity (`product_stats.purc
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import Connection, func, select
 
+from marketflow.env_settings import JsonEnvLimits
 from marketflow.warehouse.schema import product_stats, products, recommendations
 
 THRESHOLDS_ENV = "MARKETFLOW_EXPOSURE_THRESHOLDS"
 
 
-class ExposureThresholds(BaseModel):
+class ExposureThresholds(JsonEnvLimits):
     """When a new model's lists warrant a warning against its predecessor's (JSON in the env var)."""
 
-    model_config = ConfigDict(extra="forbid")
+    ENV = THRESHOLDS_ENV
 
     max_gini_increase: float = Field(default=0.05, ge=0, le=1, description="absolute increase of the Gini")
     max_coverage_drop: float = Field(default=0.2, ge=0, le=1, description="relative drop of the coverage")
 
-    @classmethod
-    def from_env(cls) -> ExposureThresholds:
-        raw = os.environ.get(THRESHOLDS_ENV)
-        return cls.model_validate_json(raw) if raw else cls()
 
 
 @dataclass(frozen=True)

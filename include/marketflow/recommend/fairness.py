@@ -18,15 +18,15 @@ Groups smaller than `min_group_customers` are shown but never warned about: thei
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import Engine, select
 
+from marketflow.env_settings import JsonEnvLimits
 from marketflow.recommend.evaluate import HoldoutTask
 from marketflow.warehouse.schema import customer_profiles, customers
 
@@ -41,18 +41,14 @@ NDCG = f"ndcg@{K}"
 GroupFigures = Mapping[str, Mapping[str, Mapping[str, float]]]
 
 
-class QualityThresholds(BaseModel):
+class QualityThresholds(JsonEnvLimits):
     """When a group's quality warrants a warning against the previous version (JSON in the env var)."""
 
-    model_config = ConfigDict(extra="forbid")
+    ENV = THRESHOLDS_ENV
 
     max_group_ndcg_drop: float = Field(default=0.2, ge=0, le=1, description="relative drop of a group's NDCG@10")
     min_group_customers: int = Field(default=30, ge=1, description="smaller groups are shown, never warned about")
 
-    @classmethod
-    def from_env(cls) -> QualityThresholds:
-        raw = os.environ.get(THRESHOLDS_ENV)
-        return cls.model_validate_json(raw) if raw else cls()
 
     def too_small(self, *figures: Mapping[str, float]) -> bool:
         """Whether a group has too few customers in any of its `figures` for its NDCG@10 to mean much."""
