@@ -8,7 +8,9 @@ cut-off, the last day of the history). Our model is trained as `score_audiences`
 2011-10-01: weekly cut-offs whose 30-day label window ends by 2011-10-01, Platt-calibrated on the
 two latest (scored by a booster trained without them), then refitted on all; default settings
 (chosen on earlier cut-offs only by `validate.py`, labels up to 2011-10-01; nothing tuned on the
-October window). Top-decile lift shares the places at the decile's edge among tied customers
+October window). Calibration: the observed buyer rate, our mean calibrated prediction, their
+relative error and the expected calibration error over 10 equal-count bins (`calibration.py`).
+Top-decile lift shares the places at the decile's edge among tied customers
 (`marketflow.propensity.evaluate`), the same for every model. Baselines, each a score to rank by:
 recency (fewer days since the last purchase = higher), RFM score (r + f + m quintile scores of the
 profile), BG/NBD expected purchases in the next 30 days (the profile stage's CLV model fitted on
@@ -60,6 +62,7 @@ from bench.propensity.peer import (  # noqa: E402
     plain_scores,
     train_plain,
 )
+from bench.propensity.calibration import calibration_row, calibration_text  # noqa: E402
 from bench.record import write_record  # noqa: E402
 
 from marketflow.ingest.sources.online_retail import read_history  # noqa: E402
@@ -191,6 +194,7 @@ def run(data_dir: Path) -> dict:
             "customers": len(features),
             "buyer_rate": float(labels.mean()),
             "mean_prediction": float(ours.mean()),
+            "calibration": calibration_row(labels, ours),
             "training": report.as_dict(),
             "train_seconds": round(train_seconds, 1),
         },
@@ -229,6 +233,7 @@ def print_tables(result: dict) -> None:
         f"{evaluation['label_window'][0]}..{evaluation['label_window'][1]}: {evaluation['customers']} customers, "
         f"buyer rate {evaluation['buyer_rate']:.3f}, mean calibrated prediction {evaluation['mean_prediction']:.3f}"
     )
+    print(f"calibration of ours: {calibration_text(evaluation['calibration'])}")
     training = evaluation["training"]
     print(
         f"trained on cut-offs {training['train_cutoffs'][0]}..{training['train_cutoffs'][1]} "

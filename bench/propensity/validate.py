@@ -15,12 +15,19 @@ days (a customer's rows on every day move together: the days share most customer
 
     .venv/bin/python bench/propensity/validate.py [--data DIR] [--cutoffs 2011-05-03,2011-09-01] [--replicates N]
 
+Calibration of ours on each W (issue 14: the mean predicted probability within 10% relative of the
+observed rate): the observed buyer rate, our mean calibrated prediction, the relative error
+mean prediction / observed - 1, and the expected calibration error over 10 equal-count bins
+(`calibration.py`).
+
 Prints one row per W, the means and how often ours beats each peer (by the point estimate and with
-an interval excluding zero); writes bench/results/propensity-validation-<timestamp>.json.
+an interval excluding zero), then the calibration table; writes
+bench/results/propensity-validation-<timestamp>.json. `ablation.py` reuses `Cutoffs` and the options.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import sys
 import time
@@ -31,6 +38,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from bench.propensity.calibration import TOLERANCE, calibration_row, calibration_text  # noqa: E402
 from bench.propensity.peer import (  # noqa: E402
     LEVEL,
     PLAIN_FEATURES,
@@ -62,22 +70,40 @@ VALIDATION_DAYS = [dt.date(2011, 5, 3) + dt.timedelta(days=7 * week) for week in
 PEERS = {"plain_lightgbm": PLAIN_NAME, "bgnbd": "BG/NBD expected purchases 30d"}
 
 
+class Cutoffs:
+    """The orders up to `LAST_ORDER_READ` and the labelled rows of each cut-off, each built once.
+    With `peer`, the builder also keeps the plain peer's features of every snapshot (`PeerBuilder`)."""
+
+    def __init__(
+        self, data_dir: Path, settings: PropensitySettings, profile_settings: ProfileSettings, peer: bool = True
+    ) -> None:
+        orders = read_history(data_dir)
+        self.settings, self.profile_settings = settings, profile_settings
+        self.history = prepare_history(orders[orders["order_date"] <= LAST_ORDER_READ], profile_settings)
+        builder = snapshot_builder(self.history, profile_settings)
+        self.builder = PeerBuilder(builder) if peer else builder
+        self._labelled: dict[dt.date, pd.DataFrame] = {}
+
+    def rows(self, day: dt.date) -> pd.DataFrame:
+        """Features as of `day` for its customers, with `label` (a purchase in day+1..day+horizon)."""
+        if day not in self._labelled:
+            self._labelled[day] = labelled_cutoff(self.builder, day, self.settings.horizon_days)
+        return self._labelled[day]
+
+    def training_rows(self, day: dt.date) -> pd.DataFrame:
+        """The stacked rows `score_audiences` trains on as of `day`."""
+        return pd.concat([self.rows(c) for c in training_cutoffs(self.history, day, self.settings)])
+
+
 def run(data_dir: Path, days: list[dt.date], replicates: int = REPLICATES) -> dict:
     profile_settings, settings = ProfileSettings(), PropensitySettings()
-    orders = read_history(data_dir)
-    history = prepare_history(orders[orders["order_date"] <= LAST_ORDER_READ], profile_settings)
-    builder = PeerBuilder(snapshot_builder(history, profile_settings))
-    labelled: dict[dt.date, pd.DataFrame] = {}
-
-    def rows(day: dt.date) -> pd.DataFrame:
-        if day not in labelled:
-            labelled[day] = labelled_cutoff(builder, day, settings.horizon_days)
-        return labelled[day]
+    cutoffs = Cutoffs(data_dir, settings, profile_settings)
+    history, builder, rows = cutoffs.history, cutoffs.builder, cutoffs.rows
 
     results, sets = [], {key: [] for key in PEERS}
     seconds = {"ours_train": 0.0, "plain_train": 0.0, "bootstrap": 0.0}
     for day in days:
-        stacked = pd.concat([rows(c) for c in training_cutoffs(history, day, settings)])
+        stacked = cutoffs.training_rows(day)
         started = time.perf_counter()
         model, _ = train_model(stacked, settings)
         seconds["ours_train"] += time.perf_counter() - started
@@ -105,11 +131,12 @@ def run(data_dir: Path, days: list[dt.date], replicates: int = REPLICATES) -> di
                 "buyer_rate": float(labels.mean()),
                 "train_rows": len(stacked),
                 "ours": ranking_metrics(labels, ours),
+                "calibration": calibration_row(labels, ours),
                 **{key: ranking_metrics(labels, scores) for key, scores in peers.items()},
                 "ours_minus": intervals,
             }
         )
-        print(f"{day}: done", file=sys.stderr, flush=True)
+        print(f"{day}: done; calibration {calibration_text(results[-1]['calibration'])}", file=sys.stderr, flush=True)
     started = time.perf_counter()
     mean_intervals = {
         key: {metric: paired_bootstrap_mean(sets[key], metric, replicates, SEED, LEVEL).as_dict() for metric in METRICS}
@@ -127,8 +154,41 @@ def run(data_dir: Path, days: list[dt.date], replicates: int = REPLICATES) -> di
         },
         "days": results,
         "mean_ours_minus": mean_intervals,
+        "calibration": calibration_summary(results),
         "seconds": {name: round(value, 1) for name, value in seconds.items()},
     }
+
+
+def calibration_summary(days: list[dict]) -> dict[str, float | int]:
+    """How many days have the mean prediction within `TOLERANCE` of the buyer rate, and the means."""
+    rows = [d["calibration"] for d in days]
+    return {
+        "tolerance": TOLERANCE,
+        "days_within": sum(r["within_tolerance"] for r in rows),
+        "days": len(rows),
+        "mean_relative_error": sum(r["relative_error"] for r in rows) / len(rows),
+        "mean_absolute_relative_error": sum(abs(r["relative_error"]) for r in rows) / len(rows),
+        "max_absolute_relative_error": max(abs(r["relative_error"]) for r in rows),
+        "mean_ece": sum(r["ece"] for r in rows) / len(rows),
+    }
+
+
+def print_calibration(result: dict) -> None:
+    print("\ncalibration of ours: observed buyer rate, mean calibrated prediction, relative error, ECE (10 bins)\n")
+    print("| day        | customers | observed | predicted | relative error | within 10% | ECE    |")
+    print("|------------|-----------|----------|-----------|----------------|------------|--------|")
+    for d in result["days"]:
+        c = d["calibration"]
+        print(
+            f"| {d['day']} | {d['customers']:9,} | {c['buyer_rate']:.4f}   | {c['mean_prediction']:.4f}    | "
+            f"{c['relative_error']:+14.1%} | {'yes' if c['within_tolerance'] else 'NO':<10} | {c['ece']:.4f} |"
+        )
+    s = result["calibration"]
+    print(
+        f"within {s['tolerance']:.0%} on {s['days_within']}/{s['days']} days; mean relative error "
+        f"{s['mean_relative_error']:+.1%} (mean |.| {s['mean_absolute_relative_error']:.1%}, max "
+        f"{s['max_absolute_relative_error']:.1%}); mean ECE {s['mean_ece']:.4f}"
+    )
 
 
 def summary(result: dict) -> dict[str, dict[str, dict[str, float]]]:
@@ -169,23 +229,35 @@ def print_table(result: dict) -> None:
                 f"{s['ours_better_days']}/{s['days']} days, interval above zero on "
                 f"{s['interval_above_zero_days']}, below zero on {s['interval_below_zero_days']}"
             )
+    print_calibration(result)
     print(f"\nseconds: {result['seconds']}")
 
 
-def arguments() -> tuple[Path, list[dt.date], int]:
-    parser = bench_parser(__doc__)
+def validation_parser(doc: str) -> argparse.ArgumentParser:
+    """`--data`, `--cutoffs` and `--replicates`: the options of the benches on the validation days."""
+    parser = bench_parser(doc)
     parser.add_argument(
         "--cutoffs",
         default=",".join(day.isoformat() for day in VALIDATION_DAYS),
         help="comma-separated validation days W (W + 30 <= 2011-10-01); default: the 15 days",
     )
     parser.add_argument("--replicates", type=int, default=REPLICATES, help="bootstrap draws per interval")
-    options = parser.parse_args()
+    return parser
+
+
+def validation_days(parser: argparse.ArgumentParser, options: argparse.Namespace) -> list[dt.date]:
+    """The parsed `--cutoffs`, each checked to end its label window by `LAST_ORDER_READ`."""
     days = [dt.date.fromisoformat(text.strip()) for text in options.cutoffs.split(",") if text.strip()]
     late = [day for day in days if day + dt.timedelta(days=30) > LAST_ORDER_READ]
     if late:
         parser.error(f"label windows must end by {LAST_ORDER_READ}: {', '.join(map(str, late))}")
-    return options.data, days, options.replicates
+    return days
+
+
+def arguments() -> tuple[Path, list[dt.date], int]:
+    parser = validation_parser(__doc__)
+    options = parser.parse_args()
+    return options.data, validation_days(parser, options), options.replicates
 
 
 def main() -> None:
