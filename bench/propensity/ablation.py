@@ -4,11 +4,8 @@ group adds to the model as shipped.
 For each validation day W (`validate.py`'s days, orders up to 2011-10-01 only) the full model is
 trained as `score_audiences` trains it as of W (`model.train_model`), and then, once per feature
 group, the same model without that group's columns: the same stacked rows, settings and seeds,
-the same steps as `train_model` (an ensemble on the cut-offs before the two calibration cut-offs,
-Platt on its scores of those two, the ensemble refitted on every cut-off), only on a column subset.
-`FEATURES` is a module constant of the product code, so the subset models are trained here with
-LightGBM directly (`train_without`); with every column that mirror reproduces `train_model`, which
-the run checks on the first day (`mirror_check_max_abs_difference`, expected 0).
+`train_model` itself on a column subset (its `features`: an ensemble on the cut-offs before the
+two calibration cut-offs, Platt on its scores of those two, the ensemble refitted on every cut-off).
 
 Per variant: the mean over the days of ROC AUC, PR AUC, top-decile lift, the calibration relative
 error (mean prediction / observed buyer rate - 1; its absolute value) and the expected calibration
@@ -31,9 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -49,7 +44,7 @@ from bench.record import write_record  # noqa: E402
 from marketflow.profiles.settings import ProfileSettings  # noqa: E402
 from marketflow.propensity.evaluate import EvaluationSet, paired_bootstrap_mean, ranking_metrics  # noqa: E402
 from marketflow.propensity.features import FEATURES  # noqa: E402
-from marketflow.propensity.model import Platt, PropensityModel, fit_platt, train_model  # noqa: E402
+from marketflow.propensity.model import train_model  # noqa: E402
 from marketflow.propensity.settings import PropensitySettings  # noqa: E402
 
 #: The feature groups removed one at a time, by name.
@@ -75,30 +70,6 @@ ABLATION_METRICS = {
 }
 
 
-def train_boosters_on(rows: pd.DataFrame, settings: PropensitySettings, columns: tuple[str, ...]) -> tuple:
-    """`model.train_boosters` on `columns` only: the same parameters, rounds and seeds."""
-    matrix, labels = rows[list(columns)].to_numpy(dtype=np.float64), rows["label"].to_numpy()
-    return tuple(
-        lgb.train(
-            settings.lightgbm_params(member),
-            lgb.Dataset(matrix, label=labels, feature_name=list(columns)),
-            num_boost_round=settings.num_boost_round,
-        )
-        for member in range(settings.ensemble_size)
-    )
-
-
-def train_without(dataset: pd.DataFrame, settings: PropensitySettings, columns: tuple[str, ...]) -> PropensityModel:
-    """`model.train_model`'s steps on `columns`: Platt fitted on the latest `calibration_cutoffs`
-    scored by an ensemble trained on the earlier ones, shipped with the ensemble refitted on all."""
-    cutoffs = sorted(set(dataset["cutoff"]))
-    is_calibration = dataset["cutoff"].isin(cutoffs[-settings.calibration_cutoffs :])
-    calibration = dataset[is_calibration]
-    held_out = PropensityModel(train_boosters_on(dataset[~is_calibration], settings, columns), Platt(1.0, 0.0), columns)
-    platt = fit_platt(held_out.raw_log_odds(calibration), calibration["label"].to_numpy())
-    return PropensityModel(train_boosters_on(dataset, settings, columns), platt, columns)
-
-
 def day_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     calibration = calibration_row(labels, scores)
     return {
@@ -122,7 +93,6 @@ def run(options, days: list[dt.date], groups: list[str], stamp: str) -> dict:
     seconds: dict[str, float] = {"full_train": 0.0}
     held: list[tuple[np.ndarray, np.ndarray]] = []  # (customer ids, labels) per day
     full_scores, full_days = [], []
-    mirror_difference = None
     for day in days:
         stacked = cutoffs.training_rows(day)
         held_out = cutoffs.rows(day)
@@ -131,9 +101,6 @@ def run(options, days: list[dt.date], groups: list[str], stamp: str) -> dict:
         model, _ = train_model(stacked, settings)
         seconds["full_train"] += time.perf_counter() - begun
         scores = model.predict(held_out)
-        if mirror_difference is None:  # the subset trainer with every column is train_model itself
-            mirror = train_without(stacked, settings, tuple(FEATURES)).predict(held_out)
-            mirror_difference = float(np.max(np.abs(mirror - scores)))
         held.append((held_out.index.to_numpy(), labels))
         full_scores.append(scores)
         full_days.append({"day": day.isoformat(), "customers": len(labels), **day_metrics(labels, scores)})
@@ -143,7 +110,6 @@ def run(options, days: list[dt.date], groups: list[str], stamp: str) -> dict:
         "settings": settings.model_dump(exclude={"model_store"}),
         "days": [day.isoformat() for day in days],
         "groups": {name: list(GROUPS[name]) for name in groups},
-        "mirror_check_max_abs_difference": mirror_difference,
         "bootstrap": {
             "unit": "customer, drawn with replacement jointly over the days",
             "replicates": options.replicates,
@@ -160,7 +126,7 @@ def run(options, days: list[dt.date], groups: list[str], stamp: str) -> dict:
         begun = time.perf_counter()
         per_day, sets = [], []
         for day, (ids, labels), full in zip(days, held, full_scores, strict=True):
-            scores = train_without(cutoffs.training_rows(day), settings, columns).predict(cutoffs.rows(day))
+            scores = train_model(cutoffs.training_rows(day), settings, columns)[0].predict(cutoffs.rows(day))
             per_day.append({"day": day.isoformat(), **day_metrics(labels, scores)})
             sets.append(EvaluationSet(ids, labels, scores, full))
         train_seconds = time.perf_counter() - begun
@@ -186,9 +152,7 @@ def run(options, days: list[dt.date], groups: list[str], stamp: str) -> dict:
 def print_table(result: dict) -> None:
     full = result["full"]["mean"]
     print(
-        f"\nablation over {len(result['days'])} validation days ({result['days'][0]}..{result['days'][-1]}); "
-        f"mirror check (subset trainer with every column vs train_model): max |diff| "
-        f"{result['mirror_check_max_abs_difference']:.2e}\n"
+        f"\nablation over {len(result['days'])} validation days ({result['days'][0]}..{result['days'][-1]})\n"
     )
     print(
         "| variant | ROC AUC | PR AUC | lift | rel. error | ECE | "

@@ -133,23 +133,28 @@ class TrainingReport:
         }
 
 
-def train_boosters(rows: pd.DataFrame, settings: PropensitySettings) -> tuple[lgb.Booster, ...]:
-    """`ensemble_size` x `lgb.train` on the stacked rows (columns FEATURES + label), member i seeded
-    seed + i: deterministic for a seed."""
-    matrix, labels = rows[list(FEATURES)].to_numpy(dtype=np.float64), rows["label"].to_numpy()
+def train_boosters(
+    rows: pd.DataFrame, settings: PropensitySettings, features: tuple[str, ...] = FEATURES
+) -> tuple[lgb.Booster, ...]:
+    """`ensemble_size` x `lgb.train` on the stacked rows (columns `features` + label), member i
+    seeded seed + i: deterministic for a seed."""
+    matrix, labels = rows[list(features)].to_numpy(dtype=np.float64), rows["label"].to_numpy()
     return tuple(
         lgb.train(
             settings.lightgbm_params(member),
-            lgb.Dataset(matrix, label=labels, feature_name=list(FEATURES)),
+            lgb.Dataset(matrix, label=labels, feature_name=list(features)),
             num_boost_round=settings.num_boost_round,
         )
         for member in range(settings.ensemble_size)
     )
 
 
-def train_model(dataset: pd.DataFrame, settings: PropensitySettings) -> tuple[PropensityModel, TrainingReport]:
+def train_model(
+    dataset: pd.DataFrame, settings: PropensitySettings, features: tuple[str, ...] = FEATURES
+) -> tuple[PropensityModel, TrainingReport]:
     """Fit Platt on the latest `calibration_cutoffs` scored by a booster trained on the earlier ones,
-    then ship that calibration with boosters refitted on every cut-off."""
+    then ship that calibration with boosters refitted on every cut-off (`features`: a subset of
+    FEATURES for the bench's ablation)."""
     from sklearn.metrics import roc_auc_score
 
     cutoffs = sorted(set(dataset["cutoff"]))
@@ -161,13 +166,13 @@ def train_model(dataset: pd.DataFrame, settings: PropensitySettings) -> tuple[Pr
     is_calibration = dataset["cutoff"].isin(calibration_days)
     calibration = dataset[is_calibration]
     held_out = PropensityModel(
-        boosters=train_boosters(dataset[~is_calibration], settings), platt=Platt(1.0, 0.0), features=FEATURES
+        boosters=train_boosters(dataset[~is_calibration], settings, features), platt=Platt(1.0, 0.0), features=features
     )
     raw = held_out.raw_log_odds(calibration)
     labels = calibration["label"].to_numpy()
     platt = fit_platt(raw, labels)
     recency_cap = float(calibration["recency_days"].max()) + 1.0  # never bought: last in the recency ranking
-    model = PropensityModel(boosters=train_boosters(dataset, settings), platt=platt, features=FEATURES)
+    model = PropensityModel(boosters=train_boosters(dataset, settings, features), platt=platt, features=features)
     report = TrainingReport(
         train_cutoffs=cutoffs,
         calibration_cutoffs=calibration_days,
