@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pydantic import Field
 from sqlalchemy import ColumnElement, Connection, Table, and_, false, func, select
 
-from marketflow.audiences.selection import input_day
+from marketflow.audiences.selection import CONSENT_REASONS, input_day
 from marketflow.env_settings import JsonEnvLimits
 from marketflow.campaigns.sqlutil import as_date
 from marketflow.warehouse.schema import audience_members, campaign_runs, customer_profiles, customers
@@ -35,10 +35,6 @@ AUDIENCE_ARMS = ("treatment", "control")
 #: A member without a customers row or without a profile in the run's snapshot.
 UNKNOWN = "unknown"
 OTHER_COUNTRIES = "other countries"
-#: Exclusions that consent and suppressions decide (`marketflow.audiences.selection`): they always win.
-CONSENT_REASONS = frozenset(
-    {"unsubscribed", "complained", "bounced", "suppressed", "opted_out", "no_consent", "no_email"}
-)
 
 
 class AudienceThresholds(JsonEnvLimits):

@@ -51,6 +51,8 @@ _SUPPRESSION_REASONS = {
     "bounce": "bounced",
     "manual": "suppressed",
 }
+#: Exclusions that consent and suppressions decide: they come first and always win over the rules.
+CONSENT_REASONS = frozenset({*_SUPPRESSION_REASONS.values(), "opted_out", "no_consent", "no_email"})
 
 
 class AudienceInputsMissing(RuntimeError):

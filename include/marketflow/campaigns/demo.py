@@ -26,6 +26,13 @@ OUTBOX_ENV = "MARKETFLOW_OUTBOX"
 EXPORT_DIR_ENV = "MARKETFLOW_EXPORT_DIR"
 
 
+def local_outbox(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The local outbox folder of `.eml` files (`$MARKETFLOW_OUTBOX`), or None where mail leaves
+    through a real server: erasure and retention clean it too."""
+    folder = (os.environ if environ is None else environ).get(OUTBOX_ENV)
+    return Path(folder) if folder else None
+
+
 @dataclass(frozen=True)
 class LocalChannels:
     """Where the demo's campaign output goes: the sink's folder and port, and the ad-audience files."""

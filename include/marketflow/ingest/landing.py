@@ -39,7 +39,11 @@ class Landing:
         return fs, root.rstrip("/")
 
     def url_of(self, kind: FileKind, day: dt.date) -> str:
-        return f"{self.url.rstrip('/')}/{kind.file_name(day)}"
+        return self.url_for(kind.file_name(day))
+
+    def url_for(self, name: str) -> str:
+        """The URL of a file of this location, as messages name it."""
+        return f"{self.url.rstrip('/')}/{name}"
 
     def read_bytes(self, kind: FileKind, day: dt.date) -> bytes:
         fs, root = self._fs_and_root()

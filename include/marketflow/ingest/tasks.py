@@ -88,39 +88,33 @@ def load_customers(day: dt.date) -> dict[str, Any]:
 
 def apply_erasure_requests(day: dt.date) -> dict[str, Any]:
     """Erase the people of the day's erasure-requests export, before the day's exports load."""
-    import os
-    from pathlib import Path
-
     from airflow.sdk.exceptions import AirflowFailException
 
-    from marketflow.campaigns.demo import OUTBOX_ENV
+    from marketflow.campaigns.demo import local_outbox
     from marketflow.ingest.landing import Landing
     from marketflow.privacy.pseudonyms import PrivacyKeyMissing, privacy_key
     from marketflow.privacy.requests import ErasureRequestsMalformed, apply_erasure_requests as apply
     from marketflow.warehouse import warehouse_engine
 
-    outbox = Path(os.environ[OUTBOX_ENV]) if os.environ.get(OUTBOX_ENV) else None
     landing = Landing(IngestSettings.from_env().landing_url)
     try:
-        return apply(warehouse_engine(), landing, day, privacy_key, outbox)
+        return apply(warehouse_engine(), landing, day, privacy_key, local_outbox())
     except (ErasureRequestsMalformed, PrivacyKeyMissing) as problem:
         raise AirflowFailException(f"erasure requests of {day} not applied: {problem}") from problem
 
 
 def enforce_retention(day: dt.date) -> dict[str, int]:
     """Remove what is past its retention as of the ingested day; the counts go to the log and XCom."""
-    import os
     from pathlib import Path
 
     from airflow.configuration import conf
 
-    from marketflow.campaigns.demo import OUTBOX_ENV
+    from marketflow.campaigns.demo import local_outbox
     from marketflow.ingest.landing import Landing
     from marketflow.privacy.retention import RetentionSettings, enforce_retention as enforce
     from marketflow.warehouse import warehouse_engine
 
-    outbox = Path(os.environ[OUTBOX_ENV]) if os.environ.get(OUTBOX_ENV) else None
     landing = Landing(IngestSettings.from_env().landing_url)
-    removed = enforce(warehouse_engine(), day, RetentionSettings.from_env(), landing, outbox=outbox,
+    removed = enforce(warehouse_engine(), day, RetentionSettings.from_env(), landing, outbox=local_outbox(),
                       logs=Path(conf.get("logging", "base_log_folder")))
     return {item.target: item.count for item in removed}

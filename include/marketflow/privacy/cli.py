@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from marketflow.campaigns.demo import OUTBOX_ENV
+    from marketflow.campaigns.demo import local_outbox
     from marketflow.privacy.erase import erase_customer
     from marketflow.privacy.pseudonyms import PrivacyKeyMissing, privacy_key
     from marketflow.warehouse import warehouse_engine
@@ -18,7 +17,7 @@ def _erase(args: argparse.Namespace) -> int:
     except PrivacyKeyMissing as problem:
         print(f"not erased: {problem}")
         return 1
-    outbox = Path(args.outbox) if args.outbox else (Path(os.environ[OUTBOX_ENV]) if os.environ.get(OUTBOX_ENV) else None)
+    outbox = Path(args.outbox) if args.outbox else local_outbox()
     report = erase_customer(warehouse_engine(), args.customer, key=key, source=args.source, outbox=outbox)
     print(f"customer {args.customer}: ledger entry {report.customer_pseudonym[:16]}…")
     for line in report.lines():

@@ -78,7 +78,7 @@ def apply_erasure_requests(
 ) -> dict[str, object]:
     """Erase everyone the day's file names; `key_for()` gives the pseudonym key (asked only when there
     are requests). Returns what was done, for the task's log and XCom."""
-    url = f"{landing.url.rstrip('/')}/{file_name(day)}"
+    url = landing.url_for(file_name(day))
     try:
         content = landing.read_named(file_name(day))
     except FileNotFoundError:

@@ -238,8 +238,8 @@ class GroupQuality:
         else:
             compared = ("the serving version and the one before it, each on its own hold-out weeks: "
                         "a difference may come from the weeks as well as from the model")
-        segments = (f"segments as of {self.segments_as_of}, the newest profiles before the hold-out"
-                    if self.segments_as_of else "no customer profiles before the hold-out: every segment is unknown")
+        segments = (f"segments as of {self.segments_as_of}, the day before the hold-out"
+                    if self.segments_as_of else "no orders before the hold-out: every segment is unknown")
         return f"NDCG@10 (all customers) by segment and by country: {compared}; {segments}"
 
 
