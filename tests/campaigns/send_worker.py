@@ -1,7 +1,7 @@
 """Runs a campaign's send step in a separate process, so a test can SIGKILL it mid-batch.
 
 Usage: python -m tests.campaigns.send_worker '<json>' with warehouse_url, run_key, port,
-rate and an optional delivery_log.
+rate, batch_size and an optional delivery_log.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ def main(args: dict) -> None:
     channel = make_config().channels.email
     settings = SmtpSettings(host="127.0.0.1", port=args["port"], timeout_s=60)
     log = Path(args["delivery_log"]) if args.get("delivery_log") else None
+    policy = SendPolicy(rate_per_second=args["rate"], stale_claim_s=0, batch_size=args["batch_size"])
     with SmtpTransport(settings) as transport:
-        summary = send_pending(
-            engine, args["run_key"], channel, transport, SendPolicy(rate_per_second=args["rate"], stale_claim_s=0), delivery_log=log
-        )
+        summary = send_pending(engine, args["run_key"], channel, transport, policy, delivery_log=log)
     print(json.dumps(summary.to_dict()))
 
 

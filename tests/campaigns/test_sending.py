@@ -22,6 +22,7 @@ from marketflow.campaigns.pipeline import SendIncomplete, render_messages, selec
 from marketflow.campaigns.runs import RunPlan, plan_run
 from marketflow.channels.events import record_events
 from marketflow.channels.ledger import SendPolicy, claimer_is_gone, resolve_unknown, worker_identity
+from marketflow.channels.settings import DEFAULT_BATCH_SIZE, SendSettings
 from marketflow.channels.smtp import SmtpSettings, settings_from_connection
 from marketflow.warehouse import schema, warehouse_engine
 from tests.campaigns.seed import DAY, Customer, make_config, seed_catalogue, seed_customers, seeded_inputs
@@ -92,6 +93,8 @@ def test_each_treatment_member_gets_one_multipart_email_and_a_rerun_sends_nothin
     arms = _arms(engine)
     assert summary["sent"] == len(arms["treatment"]) > 0 and arms["control"]
     _assert_exactly_once(engine, plan, sink)
+    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(minutes=5)
+    assert all(r["attempts"] == 1 and r["sent_at"] > started and r["error"] is None for r in _ledger(engine, plan.run_key).values())
     again = send_emails(engine, config, plan, smtp=_smtp(sink), policy=FAST)  # Airflow retry or cleared task
     assert again["sent"] == 0
     _assert_exactly_once(engine, plan, sink)
@@ -239,6 +242,16 @@ def test_backfills_and_dry_runs_send_nothing_unless_forced(warehouse_url: str, s
     assert len(sink.messages()) == (len(_arms(engine)["treatment"]) if mode == "backfill" else 0)
 
 
+def test_the_batch_size_is_a_validated_setting() -> None:
+    assert SendSettings.from_env({}).batch_size == DEFAULT_BATCH_SIZE == SendPolicy().batch_size
+    assert SendSettings.from_env({"MARKETFLOW_SEND_BATCH_SIZE": "1"}).batch_size == 1
+    for bad in ("0", "101", "ten"):
+        with pytest.raises(ValueError, match=r"batch_size \(from \$MARKETFLOW_SEND_BATCH_SIZE\)"):
+            SendSettings.from_env({"MARKETFLOW_SEND_BATCH_SIZE": bad})
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        SendPolicy(batch_size=0)
+
+
 def test_smtp_settings_come_from_the_airflow_connection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_CAMPAIGNS", json.dumps({
         "conn_type": "smtp", "host": "127.0.0.1", "port": 2525, "login": "mailer", "password": "s3cret",
@@ -250,10 +263,13 @@ def test_smtp_settings_come_from_the_airflow_connection(monkeypatch: pytest.Monk
 
 
 # --- crashes: a sending process killed with SIGKILL, then the task resumes --------------------------
+# A worker claims `batch_size` messages per commit and confirms them in the next one, so a SIGKILL
+# leaves its whole batch in `sending`: what the server took, the one in flight, and the rest.
 
 
-def _start_worker(warehouse_url: str, run_key: str, sink: SmtpSink, rate: float, authoritative: bool) -> subprocess.Popen:
-    args = {"warehouse_url": warehouse_url, "run_key": run_key, "port": sink.port, "rate": rate,
+def _start_worker(warehouse_url: str, run_key: str, sink: SmtpSink, rate: float, authoritative: bool,
+                  batch_size: int = DEFAULT_BATCH_SIZE) -> subprocess.Popen:
+    args = {"warehouse_url": warehouse_url, "run_key": run_key, "port": sink.port, "rate": rate, "batch_size": batch_size,
             "delivery_log": str(sink.delivery_log) if authoritative else None}
     return subprocess.Popen([sys.executable, "-m", "tests.campaigns.send_worker", json.dumps(args)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -265,14 +281,23 @@ def _kill(worker: subprocess.Popen) -> None:
     assert worker.returncode == -signal.SIGKILL
 
 
-def _kill_on_third_message(warehouse_url: str, run_key: str, sink: SmtpSink, when: str, authoritative: bool) -> subprocess.Popen:
-    """A sending worker SIGKILLed while the sink holds the third message `before` or `after` storing it."""
+def _kill_on_third_message(warehouse_url: str, run_key: str, sink: SmtpSink, when: str, authoritative: bool,
+                           batch_size: int, how: signal.Signals = signal.SIGKILL) -> subprocess.Popen:
+    """A sending worker signalled while the sink holds the third message `before` or `after` storing it."""
     setattr(sink.faults, f"pause_{when}_store_on", 3)
-    worker = _start_worker(warehouse_url, run_key, sink, rate=100, authoritative=authoritative)
+    worker = _start_worker(warehouse_url, run_key, sink, rate=100, authoritative=authoritative, batch_size=batch_size)
     _wait_for(sink.faults.paused.is_set)
-    _kill(worker)
+    if how == signal.SIGKILL:
+        _kill(worker)
+    else:
+        os.kill(worker.pid, how)
     sink.faults.release.set()
+    worker.wait(30)
     return worker
+
+
+def _statuses(engine: Any, run_key: str) -> Counter:
+    return Counter(r["status"] for r in _ledger(engine, run_key).values())
 
 
 def _wait_for(condition: Any, timeout: float = 30.0) -> None:
@@ -289,26 +314,34 @@ def test_killed_mid_batch_then_resumed_sends_each_message_exactly_once(warehouse
     _kill(worker)
     sent_before = len(sink.message_ids())
     assert 8 <= sent_before < len(_arms(engine)["treatment"])
+    in_doubt = _statuses(engine, plan.run_key)["sending"]
+    assert 1 <= in_doubt <= DEFAULT_BATCH_SIZE, "a kill leaves at most one batch claimed"
     summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=RESUMING)
+    assert sum(summary["reconciled"].values()) == in_doubt
     assert summary["sent"] == len(_arms(engine)["treatment"]) - sent_before
     _assert_exactly_once(engine, plan, sink)
 
 
-def test_killed_after_the_server_took_the_message_is_settled_by_delivery_evidence(warehouse_url: str, sink: SmtpSink) -> None:
+def test_killed_mid_batch_delivery_evidence_settles_what_the_server_took_and_the_rest_is_held(warehouse_url: str, sink: SmtpSink) -> None:
     engine, config, plan = _prepared(warehouse_url)
-    # stored, but the 250 never reaches the sender
-    _kill_on_third_message(warehouse_url, plan.run_key, sink, "after", authoritative=False)
-    assert sum(r["status"] == "sending" for r in _ledger(engine, plan.run_key).values()) == 1
+    treated = len(_arms(engine)["treatment"])
+    # the third is stored, but the 250 never reaches the sender; the fourth and fifth are claimed, never tried
+    _kill_on_third_message(warehouse_url, plan.run_key, sink, "after", authoritative=False, batch_size=5)
+    assert _statuses(engine, plan.run_key) == {"sending": 5, "rendered": treated - 5}
     # the sink's delivered events arrive through the event drop (as a provider's webhook would)
     record_events(engine, [json.loads(line) for line in sink.delivery_log.read_text().splitlines()], "drop")
     summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)
-    assert summary["reconciled"] == {"sent": 1}
+    assert summary["reconciled"] == {"sent": 3, "unknown": 2} and summary["in_doubt"] == 2 and summary["sent"] == treated - 5
+    assert len(sink.message_ids()) == len(set(sink.message_ids())) == treated - 2, "nothing resent blindly"
+    assert resolve_unknown(engine, plan.run_key, "resend").decided == 2
+    assert send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)["sent"] == 2
     _assert_exactly_once(engine, plan, sink)
 
 
 def test_killed_before_the_server_took_it_is_held_as_unknown_until_a_person_decides(warehouse_url: str, sink: SmtpSink) -> None:
     engine, config, plan = _prepared(warehouse_url)
-    _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=False)
+    # one message per commit (MARKETFLOW_SEND_BATCH_SIZE=1): only the message in flight is in doubt
+    _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=False, batch_size=1)
     summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)
     assert summary["reconciled"] == {"unknown": 1} and summary["in_doubt"] == 1
     assert len(sink.message_ids()) == len(_arms(engine)["treatment"]) - 1, "the doubtful one is not resent blindly"
@@ -337,17 +370,36 @@ def test_a_fresh_claim_of_another_worker_is_neither_touched_nor_resent(warehouse
     _assert_exactly_once(engine, plan, sink)
 
 
-def test_with_an_authoritative_delivery_log_an_unaccepted_message_is_resent_automatically(warehouse_url: str, sink: SmtpSink) -> None:
+def test_with_an_authoritative_delivery_log_the_unaccepted_rest_of_a_killed_batch_is_resent_automatically(
+    warehouse_url: str, sink: SmtpSink
+) -> None:
     engine, config, plan = _prepared(warehouse_url)
-    _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=True)
+    treated = len(_arms(engine)["treatment"])
+    _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=True, batch_size=5)
+    assert _statuses(engine, plan.run_key) == {"sending": 5, "rendered": treated - 5}
     summary = send_emails(engine, config, plan, smtp=_smtp(sink, delivery_log=sink.delivery_log), policy=RESUMING)
-    assert summary["reconciled"] == {"requeued": 1} and summary["in_doubt"] == 0
+    # the log has the first two (sent); the third and the two never tried are requeued, same Message-IDs
+    assert summary["reconciled"] == {"sent": 2, "requeued": 3} and summary["in_doubt"] == 0 and summary["sent"] == treated - 2
     _assert_exactly_once(engine, plan, sink)
+
+
+def test_an_exception_mid_batch_confirms_what_was_sent_and_releases_what_was_never_tried(warehouse_url: str, sink: SmtpSink) -> None:
+    engine, config, plan = _prepared(warehouse_url)
+    treated = len(_arms(engine)["treatment"])
+    # SIGINT raises KeyboardInterrupt in the worker while it waits for the third reply, as a task
+    # timeout raises in Airflow: unlike a SIGKILL, the worker still writes what it knows
+    worker = _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=False, batch_size=5,
+                                    how=signal.SIGINT)
+    assert worker.returncode != 0
+    assert _statuses(engine, plan.run_key) == {"sent": 2, "sending": 1, "rendered": treated - 3}
+    summary = send_emails(engine, config, plan, smtp=_smtp(sink), policy=RESUMING)
+    assert summary["reconciled"] == {"unknown": 1} and summary["sent"] == treated - 3
+    assert len(sink.message_ids()) == len(set(sink.message_ids())) == treated - 1
 
 
 def test_after_a_kill_the_operator_resolves_the_dead_claim_at_once_without_waiting(warehouse_url: str, sink: SmtpSink) -> None:
     engine, config, plan = _prepared(warehouse_url)
-    worker = _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=False)
+    worker = _kill_on_third_message(warehouse_url, plan.run_key, sink, "before", authoritative=False, batch_size=1)
     killed = [row for row in _ledger(engine, plan.run_key).values() if row["status"] == "sending"]
     assert len(killed) == 1 and killed[0]["claimed_by"].split(":")[1] == str(worker.pid)
     outcome = resolve_unknown(engine, plan.run_key, "resend", stale_claim_s=300)

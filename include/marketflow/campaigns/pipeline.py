@@ -346,9 +346,13 @@ def send_emails(
         log.warning("%s: NOTHING SENT (%s mode): %s; %d e-mails stay rendered", plan.run_key, plan.send_mode, plan.reason, waiting)
         return {"sent": 0, "send_mode": plan.send_mode, "skipped": plan.reason, "rendered_not_sent": waiting}
     settings = smtp or settings_from_connection(channel.smtp_conn_id)
-    policy = policy or SendPolicy(
-        rate_per_second=channel.rate_per_second, stale_claim_s=SendSettings.from_env().claim_timeout_s
-    )
+    if policy is None:
+        send_settings = SendSettings.from_env()
+        policy = SendPolicy(
+            rate_per_second=channel.rate_per_second,
+            stale_claim_s=send_settings.claim_timeout_s,
+            batch_size=send_settings.batch_size,
+        )
     with SmtpTransport(settings) as transport:
         summary = send_pending(engine, plan.run_key, channel, transport, policy, delivery_log=settings.delivery_log)
     with engine.begin() as conn:

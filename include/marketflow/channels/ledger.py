@@ -1,8 +1,15 @@
 """Exactly-once e-mail sending through the `messages` ledger (one row per run, customer, channel).
 
-Each message goes `rendered` -> `sending` (committed *before* the SMTP transaction, with its
-pre-generated Message-ID) -> `sent` (committed after the server's 250). Claiming is a conditional
-update (`WHERE status = 'rendered'`), so two workers running the same task never both send a row.
+Each message goes `rendered` -> `sending` (committed *before* its SMTP transaction, with its
+pre-generated Message-ID) -> `sent` (committed after the server's 250). Messages are claimed in
+batches of `SendPolicy.batch_size` (`MARKETFLOW_SEND_BATCH_SIZE`, default 10) over one warehouse
+connection: one commit confirms the outcomes of a batch and claims the next (re-reading
+suppressions and consent for it), so a send costs about one commit per batch instead of two per
+message. Claiming is a conditional update (`WHERE status = 'rendered'`), so two workers running
+the same task never both send a row. An exception (a task timeout, a lost database) confirms the
+outcomes already known and puts the claimed messages not yet attempted back to `rendered`; only
+a worker killed outright (SIGKILL, a lost machine) leaves its whole batch, up to `batch_size`
+messages, in `sending`, to be settled as below.
 
 A row can be left in doubt: found in `sending` when a send starts, claimed by a process that is
 gone (the claim names its worker, `claimed_by`: on the same machine a dead claimer is certain at
@@ -27,19 +34,23 @@ import datetime as dt
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from email.message import EmailMessage
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, Row, and_, func, select, update
+from sqlalchemy import (
+    ColumnElement, Connection, Engine, Row, Update, and_, bindparam, case, func, null, select, union_all, update,
+)
 
 from marketflow.campaigns.config import EmailChannel
 from marketflow.campaigns.sqlutil import as_date, chunks, insert_ignoring_duplicates
 from marketflow.channels.events import ingest_drop_folder, read_drop_file, record_events
 from marketflow.channels.identifiers import unsubscribe_url
+from marketflow.channels.settings import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 from marketflow.channels.smtp import Outcome, SmtpTransport, build_email
 from marketflow.warehouse.schema import consent_events, engagement_events, messages, suppressions
 
@@ -67,7 +78,7 @@ class SendSummary:
 
 @dataclass(frozen=True)
 class SendPolicy:
-    """Rate and retry settings (exponential backoff on transient 4xx and connection errors)."""
+    """Rate, retry and batch settings (exponential backoff on transient 4xx and connection errors)."""
 
     rate_per_second: float | None = 20.0
     max_attempts: int = 4
@@ -76,6 +87,12 @@ class SendPolicy:
     #: younger claim may belong to a worker still sending (Airflow can run a task twice at once),
     #: unless its claimer ran on this machine and is gone. `SendSettings.claim_timeout_s` in a DAG.
     stale_claim_s: float = 300.0
+    #: Messages claimed per commit (`SendSettings.batch_size`): a SIGKILL leaves at most this many in doubt.
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
 
 
 class RatePacer:
@@ -183,33 +200,27 @@ def _evidence(conn: Connection, message_ids: list[str]) -> dict[str, set[str]]:
     return found
 
 
-def _suppressed_now(engine: Engine, customer_ids: list[str]) -> dict[str, str]:
+def _suppressed_now(conn: Connection, customer_ids: list[str]) -> dict[str, str]:
     """Customers who must not get an e-mail any more: on the suppression list, or whose latest
-    consent event (of any date: the newest word counts at send time) is an opt-out."""
+    consent event (of any date: the newest word counts at send time) is an opt-out. One query
+    for both tables (a batch's round trips are what a send pays for)."""
     found: dict[str, str] = {}
     latest: dict[str, tuple[dt.date, bool]] = {}
-    with engine.connect() as conn:
-        for chunk in chunks(customer_ids):
-            stmt = select(suppressions.c.customer_id, suppressions.c.reason).where(suppressions.c.customer_id.in_(chunk))
-            found.update(dict(conn.execute(stmt).all()))
-            consent = select(consent_events.c.customer_id, consent_events.c.effective_date, consent_events.c.marketing_consent)
-            for customer_id, effective, given in conn.execute(consent.where(consent_events.c.customer_id.in_(chunk))):
-                if customer_id not in latest or as_date(effective) > latest[customer_id][0]:
-                    latest[customer_id] = (as_date(effective), bool(given))
+    s, c = suppressions.c, consent_events.c
+    for chunk in chunks(customer_ids):
+        both = union_all(
+            select(s.customer_id, s.reason, null().label("effective_date"), null().label("given")).where(s.customer_id.in_(chunk)),
+            select(c.customer_id, null(), c.effective_date, c.marketing_consent).where(c.customer_id.in_(chunk)),
+        )
+        for customer_id, reason, effective, given in conn.execute(both):
+            if reason is not None:  # a suppression (its reason is never empty)
+                found[customer_id] = reason
+            elif customer_id not in latest or as_date(effective) > latest[customer_id][0]:
+                latest[customer_id] = (as_date(effective), bool(given))
     for customer_id, (_, given) in latest.items():
         if not given:
             found.setdefault(customer_id, "opted out")
     return found
-
-
-def _claim(engine: Engine, run_key: str, customer_id: str) -> bool:
-    with engine.begin() as conn:
-        result = conn.execute(
-            update(messages)
-            .where(_pk(run_key, customer_id), messages.c.status == "rendered")
-            .values(status="sending", error=None, attempted_at=_now(), claimed_by=worker_identity())
-        )
-    return result.rowcount == 1
 
 
 def _send_with_retries(
@@ -225,47 +236,115 @@ def _send_with_retries(
     return outcome, policy.max_attempts
 
 
-def _record(engine: Engine, run_key: str, row: Row, outcome: Outcome, tries: int) -> str:
-    """Write the outcome of one claimed message; returns its new status."""
-    customer_id = row.customer_id
-    detail = f"{outcome.code or ''} {outcome.detail}".strip()[:2000]
-    status, values = {
-        "accepted": ("sent", {"sent_at": _now(), "error": None}),
-        "recipient_rejected": ("bounced", {"error": detail}),
-        "rejected": ("failed", {"error": detail}),
-        "in_doubt": ("unknown", {"error": f"in doubt: {detail}"}),
-        "transient": ("rendered", {"error": f"gave up for now after {tries} tries: {detail}"}),
-    }[outcome.kind]
-    with engine.begin() as conn:
-        conn.execute(
-            update(messages)
-            .where(_pk(run_key, customer_id), messages.c.status.in_(IN_DOUBT))
-            .values(status=status, attempts=messages.c.attempts + tries, **values)
-        )
+@dataclass(frozen=True)
+class _Attempt:
+    """A claimed message's SMTP outcome, held in memory until the next commit confirms it."""
+
+    row: Row
+    outcome: Outcome
+    tries: int
+    at: dt.datetime
+
+
+_NEW_STATUS = {
+    "accepted": "sent",
+    "recipient_rejected": "bounced",
+    "rejected": "failed",
+    "in_doubt": "unknown",
+    "transient": "rendered",
+}
+
+_SETTLE_UNSENT = (
+    update(messages)
+    .where(
+        messages.c.run_key == bindparam("b_run_key"),
+        messages.c.customer_id == bindparam("b_customer_id"),
+        messages.c.channel == "email",
+        messages.c.status == "rendered",
+    )
+    .values(status=bindparam("b_status"), error=bindparam("b_error"))
+)
+
+
+# The rows of one batch: `customer_id IN (...)` plus the batch's first and last id as a range, the
+# ids in the warehouse's own order (a slice of `_pending`). The range is an index condition whatever
+# the statistics say; PostgreSQL may plan a bare `IN` on a fresh run as a scan of all its rows.
+_IN_BATCH = and_(
+    messages.c.run_key == bindparam("b_run_key"),
+    messages.c.channel == "email",
+    messages.c.customer_id.between(bindparam("b_first"), bindparam("b_last")),
+    messages.c.customer_id.in_(bindparam("b_ids", expanding=True)),
+)
+
+
+def _in_batch(run_key: str, customer_ids: list[str]) -> dict[str, object]:
+    return {"b_run_key": run_key, "b_first": customer_ids[0], "b_last": customer_ids[-1], "b_ids": customer_ids}
+
+
+_CLAIM = (
+    update(messages)
+    .where(_IN_BATCH, messages.c.status == "rendered")
+    .values(status="sending", error=None, attempted_at=bindparam("b_now"), claimed_by=bindparam("b_identity"))
+    .returning(messages.c.customer_id)
+)
+
+_RELEASE = (
+    update(messages)
+    .where(_IN_BATCH, messages.c.status == "sending", messages.c.claimed_by == bindparam("b_identity"))
+    .values(status="rendered")
+)
+
+
+@lru_cache(maxsize=MAX_BATCH_SIZE)
+def _confirm_statement(n: int) -> Update:
+    """The outcomes of `n` messages in one statement, a `CASE` per column (psycopg2 runs an
+    executemany as one round trip per row); built once per batch length, values bound per row."""
+    m = messages.c
+
+    def per_row(name: str, column: ColumnElement, otherwise: object) -> ColumnElement:
+        whens = [(m.customer_id == bindparam(f"b_id{i}"), bindparam(f"b_{name}{i}", type_=column.type)) for i in range(n)]
+        return case(*whens, else_=otherwise)  # never taken (the rows are the batch's); it types the NULLs
+
+    return (
+        update(messages)
+        .where(_IN_BATCH, m.status.in_(IN_DOUBT))
+        .values(status=per_row("status", m.status, m.status), error=per_row("error", m.error, m.error),
+                sent_at=per_row("sent_at", m.sent_at, m.sent_at), attempts=m.attempts + per_row("tries", m.attempts, 0))
+    )
+
+
+def _confirm(conn: Connection, run_key: str, attempts: list[_Attempt]) -> None:
+    """Write the outcomes of claimed messages (in the caller's transaction)."""
+    if not attempts:
+        return
+    params = _in_batch(run_key, [a.row.customer_id for a in attempts])
+    bounces = []
+    for i, a in enumerate(attempts):
+        status = _NEW_STATUS[a.outcome.kind]
+        detail = f"{a.outcome.code or ''} {a.outcome.detail}".strip()[:2000]
+        error = {
+            "sent": None,
+            "unknown": f"in doubt: {detail}",
+            "rendered": f"gave up for now after {a.tries} tries: {detail}",
+        }.get(status, detail)
+        params.update({f"b_id{i}": a.row.customer_id, f"b_status{i}": status, f"b_error{i}": error,
+                       f"b_sent_at{i}": a.at if status == "sent" else None, f"b_tries{i}": a.tries})
         if status == "bounced":
-            _record_bounce(conn, customer_id, row.message_id, detail)
-    return status
+            bounces.append((a, detail))
+    conn.execute(_confirm_statement(len(attempts)), params)
+    if bounces:
+        _record_bounces(conn, bounces)
 
 
-def _record_bounce(conn: Connection, customer_id: str, message_id: str, detail: str) -> None:
-    now = _now()
-    insert_ignoring_duplicates(
-        conn,
-        engagement_events,
-        [
-            {
-                "event_id": f"smtp:{message_id}:bounce"[:128],
-                "message_id": message_id,
-                "customer_id": customer_id,
-                "event_type": "bounce",
-                "occurred_at": now,
-                "source": f"smtp: {detail}"[:512],
-            }
-        ],
-    )
-    insert_ignoring_duplicates(
-        conn, suppressions, [{"customer_id": customer_id, "reason": "bounce", "since": now, "source": "smtp"}]
-    )
+def _record_bounces(conn: Connection, bounces: list[tuple[_Attempt, str]]) -> None:
+    insert_ignoring_duplicates(conn, engagement_events, [
+        {"event_id": f"smtp:{a.row.message_id}:bounce"[:128], "message_id": a.row.message_id,
+         "customer_id": a.row.customer_id, "event_type": "bounce", "occurred_at": a.at, "source": f"smtp: {detail}"[:512]}
+        for a, detail in bounces
+    ])
+    insert_ignoring_duplicates(conn, suppressions, [
+        {"customer_id": a.row.customer_id, "reason": "bounce", "since": a.at, "source": "smtp"} for a, _ in bounces
+    ])
 
 
 def _pending(engine: Engine, run_key: str) -> list[Row]:
@@ -277,16 +356,6 @@ def _pending(engine: Engine, run_key: str) -> list[Row]:
     )
     with engine.connect() as conn:
         return list(conn.execute(stmt).all())
-
-
-def _cancel(engine: Engine, run_key: str, customer_id: str, why: str, status: str = "cancelled") -> None:
-    """Settle a rendered message that must not be sent (it never reached a server)."""
-    with engine.begin() as conn:
-        conn.execute(
-            update(messages)
-            .where(_pk(run_key, customer_id), messages.c.status == "rendered")
-            .values(status=status, error=why[:2000])
-        )
 
 
 def _email_for(row: Row, channel: EmailChannel, run_key: str) -> EmailMessage:
@@ -306,8 +375,45 @@ def _email_for(row: Row, channel: EmailChannel, run_key: str) -> EmailMessage:
     )
 
 
+def _claim_batch(
+    conn: Connection, run_key: str, built: list[tuple[Row, EmailMessage | str]], identity: str, summary: SendSummary
+) -> list[tuple[Row, EmailMessage]]:
+    """In the caller's transaction: cancel the batch's messages that must not go out (suppressed or
+    opted out since rendering, or not buildable), claim the rest; returns the claimed ones in order
+    (a message another worker claimed first is skipped)."""
+    suppressed = _suppressed_now(conn, [row.customer_id for row, _ in built])
+    unsent, claimable = [], []
+    for row, message in built:
+        if row.customer_id in suppressed:
+            unsent.append((row, "cancelled", f"suppressed since rendering: {suppressed[row.customer_id]}"))
+        elif isinstance(message, str):  # e.g. a line break in a header: never reaches the server
+            unsent.append((row, "failed", f"cannot build the e-mail: {message}"))
+        else:
+            claimable.append((row, message))
+    if unsent:
+        conn.execute(_SETTLE_UNSENT, [
+            {"b_run_key": run_key, "b_customer_id": row.customer_id, "b_status": status, "b_error": why[:2000]}
+            for row, status, why in unsent
+        ])
+        summary.cancelled += sum(status == "cancelled" for _, status, _ in unsent)
+        summary.failed += sum(status == "failed" for _, status, _ in unsent)
+    if not claimable:
+        return []
+    params = _in_batch(run_key, [row.customer_id for row, _ in claimable])
+    claimed = set(conn.execute(_CLAIM, {**params, "b_now": _now(), "b_identity": identity}).scalars())
+    return [(row, message) for row, message in claimable if row.customer_id in claimed]
+
+
+def _build(row: Row, channel: EmailChannel, run_key: str) -> EmailMessage | str:
+    """The message, or why it cannot be built."""
+    try:
+        return _email_for(row, channel, run_key)
+    except ValueError as exc:
+        return str(exc)
+
+
 def _send_rows(
-    engine: Engine,
+    conn: Connection,
     run_key: str,
     rows: list[Row],
     channel: EmailChannel,
@@ -316,26 +422,37 @@ def _send_rows(
     pacer: RatePacer,
     summary: SendSummary,
 ) -> None:
-    suppressed = _suppressed_now(engine, [row.customer_id for row in rows])
-    for row in rows:
-        if row.customer_id in suppressed:
-            _cancel(engine, run_key, row.customer_id, f"suppressed since rendering: {suppressed[row.customer_id]}")
-            summary.cancelled += 1
-            continue
-        try:
-            message = _email_for(row, channel, run_key)
-        except ValueError as exc:  # e.g. a line break in a header: never reaches the server
-            _cancel(engine, run_key, row.customer_id, f"cannot build the e-mail: {exc}", status="failed")
-            summary.failed += 1
-            continue
-        if not _claim(engine, run_key, row.customer_id):
-            continue  # another worker has it
-        pacer.wait()
-        outcome, tries = _send_with_retries(transport, message, channel.from_address, row.recipient, policy)
-        summary.retries += tries - 1
-        status = _record(engine, run_key, row, outcome, tries)
-        if status in ("sent", "bounced", "failed"):
-            setattr(summary, status, getattr(summary, status) + 1)
+    identity = worker_identity()
+    done: list[_Attempt] = []  # sent (or refused) but not yet confirmed
+    waiting: deque[str] = deque()  # claimed, not yet attempted
+    try:
+        for start in range(0, len(rows), policy.batch_size):
+            built = [(row, _build(row, channel, run_key)) for row in rows[start : start + policy.batch_size]]
+            with conn.begin():
+                _confirm(conn, run_key, done)
+                claimed = _claim_batch(conn, run_key, built, identity, summary)
+            done = []
+            waiting.extend(row.customer_id for row, _ in claimed)
+            for row, message in claimed:
+                pacer.wait()
+                waiting.popleft()
+                outcome, tries = _send_with_retries(transport, message, channel.from_address, row.recipient, policy)
+                done.append(_Attempt(row, outcome, tries, _now()))
+                summary.retries += tries - 1
+                status = _NEW_STATUS[outcome.kind]
+                if status in ("sent", "bounced", "failed"):
+                    setattr(summary, status, getattr(summary, status) + 1)
+    finally:  # also on an exception: confirm what is known, release what was never attempted
+        if done or waiting:
+            with conn.begin():
+                _confirm(conn, run_key, done)
+                _release(conn, run_key, list(waiting), identity)
+
+
+def _release(conn: Connection, run_key: str, customer_ids: list[str], identity: str) -> None:
+    """Put claimed messages that were never attempted back in the queue (they reached no server)."""
+    if customer_ids:
+        conn.execute(_RELEASE, {**_in_batch(run_key, customer_ids), "b_identity": identity})
 
 
 def send_pending(
@@ -364,7 +481,8 @@ def send_pending(
         rows = _pending(engine, run_key)
         if not rows:
             break
-        _send_rows(engine, run_key, rows, channel, transport, policy, pacer, summary)
+        with engine.connect() as conn:  # one connection for the pass: no checkout (or ping) per commit
+            _send_rows(conn, run_key, rows, channel, transport, policy, pacer, summary)
     summary.in_doubt = _count(engine, run_key, "unknown")
     summary.still_pending = _count(engine, run_key, "rendered")
     summary.claimed_elsewhere = _count(engine, run_key, "sending")
