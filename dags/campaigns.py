@@ -32,7 +32,8 @@ TASK_DOCS = {
     "the run is **blocked**: it fails naming each stale input and its date, contacts nobody, and "
     "`campaign_runs` records the reason",
     "select_audience": "stores every matching customer with an arm: treatment (with an A/B variant), control, "
-    "or excluded with the first reason (consent, suppressions, frequency cap, recent purchase, other campaigns)",
+    "or excluded with the first reason (consent, suppressions, frequency cap, recent purchase, other campaigns); "
+    "when the run uses scores, treatment and control members keep the exact reasons of their score (TreeSHAP)",
     "render_messages": "writes the copy (templates, or the LLM under guardrails when enabled) and stores one "
     "e-mail per treatment member in the send ledger as `rendered`",
     "send_emails": "sends the rendered e-mails over the campaign's SMTP connection, each exactly once; "

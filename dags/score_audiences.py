@@ -2,8 +2,11 @@
 ### Purchase propensity for every customer, scored for each day the profiles were built
 
 For day D scores every customer of the `customer_profiles` snapshot of D with the probability of a
-purchase in D+1..D+30 and the three features that moved it most (signed LightGBM `pred_contrib`,
-in log-odds), into `audience_scores`.
+purchase in D+1..D+30, into `audience_scores`. The reasons of a score (the three features that
+moved it most: signed LightGBM `pred_contrib`, in log-odds, ~30x the cost of the score) are not
+computed here: a campaign run computes them, exactly, for the customers it selects and stores them
+with its members (`audience_members.top_reasons`); `marketflow.propensity.warehouse.explain_scores`
+gives them for any customer on demand.
 
 **When it runs**: when `build_profiles` publishes the profiles asset (data-aware, no clock), for
 every day the events name (`partition_dates`), also those of profiles events sent after its

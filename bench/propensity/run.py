@@ -19,13 +19,20 @@ RFM-style features, trained on exactly our training rows and labels). Every diff
 comes with a 95% paired bootstrap interval: 1,000 draws of the October customers with replacement
 (seeded), every model measured on the same draws.
 
-Throughput: the 2011-10-01 feature matrix repeated to ~100k rows. "LightGBM predict" is
-`Booster.predict` of each of the model's boosters on the numpy matrix (and, to show where our time
-goes, the same calls with `pred_contrib=True`, LightGBM's TreeSHAP); "ours" is `score_customers` from the profile frame
-(features, calibrated probability, pred_contrib, top-3 reasons); "ours, to warehouse" is one
-`score_shard` call (read snapshot, score, replace rows) on a SQLite warehouse, per customer.
+Throughput (issue 14): the 2011-10-01 snapshot repeated to ~100k customers (copy i's ids suffixed
+-i), the same rows as the feature matrix "LightGBM predict" runs on: `Booster.predict` of each of
+the model's five boosters on the numpy matrix, the baseline. Next to it, in the same run: LightGBM's
+TreeSHAP (`pred_contrib=True`, on the first 10,000 rows: it is ~40x slower); ours in memory
+(features + calibrated score from the profile frame); ours to the warehouse, end to end, on SQLite
+(and PostgreSQL with `--pg-url`): `score_shard` with the whole day as one shard (read the snapshot,
+features, calibrated score, replace the day's rows in one transaction), and the default 4 shards
+one after the other (each reads the whole snapshot, as each mapped task does); the reasons, exact
+TreeSHAP of the stored scores, for a campaign selection of 1,500 customers drawn from the day (the
+largest `max_size` a shipped campaign has: winback; `explain_scores`, what a run's selection
+calls), per selected customer; and one shard plus one such selection. customers/s: the best of 3;
+vs predict: the median of 3 ratios, each timing predict right before the path (load moves both).
 
-    .venv/bin/python bench/propensity/run.py [--data DIR]
+    .venv/bin/python bench/propensity/run.py [--data DIR] [--pg-url URL] [--throughput-only]
 
 Prints the tables and writes bench/results/propensity-<timestamp>.json.
 """
@@ -33,12 +40,14 @@ Prints the tables and writes bench/results/propensity-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lightgbm as lgb
@@ -64,9 +73,10 @@ from bench.propensity.peer import (  # noqa: E402
 )
 from bench.propensity.calibration import calibration_row, calibration_text  # noqa: E402
 from bench.record import write_record  # noqa: E402
+from tests.scratch_db import scratch_database  # noqa: E402
 
 from marketflow.ingest.sources.online_retail import read_history  # noqa: E402
-from marketflow.profiles.build import fit_lifetime_value  # noqa: E402
+from marketflow.profiles.build import DaySnapshot, fit_lifetime_value  # noqa: E402
 from marketflow.profiles.clv import rfm_summary  # noqa: E402
 from marketflow.profiles.history import day_number, prepare_history  # noqa: E402
 from marketflow.profiles.settings import ProfileSettings  # noqa: E402
@@ -80,30 +90,64 @@ from marketflow.propensity.dataset import (  # noqa: E402
 )
 from marketflow.propensity.evaluate import ranking_metrics  # noqa: E402
 from marketflow.propensity.features import feature_matrix  # noqa: E402
-from marketflow.propensity.model import TrainingReport  # noqa: E402
-from marketflow.propensity.scoring import score_customers  # noqa: E402
+from marketflow.propensity.model import PropensityModel, TrainingReport  # noqa: E402
 from marketflow.propensity.settings import PropensitySettings  # noqa: E402
-from marketflow.propensity.warehouse import score_shard  # noqa: E402
-from marketflow.warehouse import upgrade_to_head, warehouse_engine  # noqa: E402
+from marketflow.propensity.warehouse import explain_scores, score_shard  # noqa: E402
+from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine  # noqa: E402
 
 CUTOFF = dt.date(2011, 10, 1)
 HORIZON_DAYS = 30
 THROUGHPUT_ROWS = 100_000
+CONTRIB_ROWS = 10_000
+#: Customers a campaign run selects and explains: winback's max_size, the largest shipped.
+AUDIENCE = 1_500
+SHARDS = 4
 REPEATS = 3
 
 
-def best_seconds(action, repeats: int = REPEATS) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+def seconds_of(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
 
 
-def warehouse_seconds(snapshot, model, settings: PropensitySettings, folder: Path) -> float:
-    """One `score_shard` (all customers in one shard) against a SQLite warehouse holding the snapshot."""
-    engine = warehouse_engine(f"sqlite:///{folder / 'warehouse.db'}")
+@dataclasses.dataclass(frozen=True)
+class Paired:
+    """Times a scoring path against LightGBM's predict on the throughput matrix: each repeat runs
+    predict right before the path, so both see the same load (2 shared cores move it a lot)."""
+
+    predict: Callable[[], object]
+    customers: int
+
+    def __call__(self, action: Callable[[], object], rows: int) -> dict[str, float]:
+        """customers/s of `action` over `rows` (best of REPEATS), and its ratio to predict's
+        customers/s: the median over the repeats of each back-to-back pair."""
+        best, ratios = float("inf"), []
+        for _ in range(REPEATS):
+            baseline = seconds_of(self.predict)
+            seconds = seconds_of(action)
+            best = min(best, seconds)
+            ratios.append((rows / seconds) / (self.customers / baseline))
+        return {"customers_per_s": rows / best, "vs_predict": float(np.median(ratios))}
+
+
+def scaled_snapshot(snapshot: DaySnapshot, rows: int) -> DaySnapshot:
+    """The snapshot's customers repeated to at least `rows`, copy i's ids suffixed -i (copy 0 as is)."""
+    profiles = snapshot.profiles
+    copies = [
+        profiles.assign(customer_id=profiles["customer_id"].astype(str) + (f"-{i}" if i else ""))
+        for i in range(int(np.ceil(rows / len(profiles))))
+    ]
+    return dataclasses.replace(snapshot, profiles=pd.concat(copies, ignore_index=True))
+
+
+def warehouse_rates(
+    url: str, snapshot: DaySnapshot, model: PropensityModel, folder: Path, paired: Paired, backend: str
+) -> dict[str, dict[str, float]]:
+    """`score_shard` (one shard; `SHARDS` shards in turn) and the reasons of an `AUDIENCE`-customer
+    selection on a warehouse at `url` holding `snapshot` and the model; checks the stored scores are
+    the model's and every selected customer's reasons add up to its score."""
+    engine = warehouse_engine(url)
     upgrade_to_head(engine)
     write_snapshot(engine, snapshot)
     artifact = model.to_json()
@@ -113,8 +157,67 @@ def warehouse_seconds(snapshot, model, settings: PropensitySettings, folder: Pat
             conn, model_id=model_id, trained_as_of=CUTOFF, data_start=CUTOFF, data_end=CUTOFF, params={}, metrics={},
             artifact_uri=registry.write_artifact(str(folder / "models"), model_id, artifact),
         )
-    one_shard = settings.model_copy(update={"shards": 1})
-    return best_seconds(lambda: score_shard(engine, CUTOFF, model_id, 0, one_shard))
+    settings = PropensitySettings()
+    one_shard, sharded = settings.model_copy(update={"shards": 1}), settings.model_copy(update={"shards": SHARDS})
+    customers = len(snapshot.profiles)
+
+    def one() -> None:
+        score_shard(engine, CUTOFF, model_id, 0, one_shard)
+
+    one()  # the timed runs replace a stored day: the dearer case
+    table = schema.audience_scores
+    with engine.connect() as conn:
+        stored = pd.read_sql(table.select().where(table.c.as_of_date == CUTOFF), conn).set_index("customer_id")
+    expected = pd.Series(model.predict(feature_matrix(snapshot.profiles)), index=snapshot.profiles["customer_id"])
+    if len(stored) != len(expected) or (stored["propensity_30d"] - expected.reindex(stored.index)).abs().max() > 1e-12:
+        raise AssertionError("the stored scores are not the model's")
+    selected = np.random.default_rng(SEED).choice(stored.index.to_numpy(dtype=object), AUDIENCE, replace=False).tolist()
+
+    def reasons() -> None:
+        with engine.connect() as conn:
+            explained = explain_scores(conn, CUTOFF, selected, settings.top_reasons)
+        if len(explained) != AUDIENCE or any(found is None for found in explained.values()):
+            raise AssertionError("a selected customer's score was not explained exactly")
+
+    return {
+        f"ours to {backend}: score_shard, 1 shard (read snapshot, features, calibrated score, replace rows)":
+            paired(one, customers),
+        f"ours to {backend}: score_shard, {SHARDS} shards in turn (each reads the whole snapshot)":
+            paired(lambda: [score_shard(engine, CUTOFF, model_id, shard, sharded) for shard in range(SHARDS)], customers),
+        f"ours on {backend}: reasons of a {AUDIENCE:,}-customer selection (explain_scores, per customer)":
+            paired(reasons, AUDIENCE),
+        f"ours to {backend}: 1 shard + the reasons of one {AUDIENCE:,}-customer campaign":
+            paired(lambda: (one(), reasons()), customers),
+    }
+
+
+def throughput(model: PropensityModel, snapshot: DaySnapshot, pg_url: str | None) -> tuple[dict, int]:
+    """Scoring path -> customers/s and ratio to LightGBM predict, and the customers (module doc)."""
+    big = scaled_snapshot(snapshot, THROUGHPUT_ROWS)
+    customers = len(big.profiles)
+    matrix = feature_matrix(big.profiles)[list(model.features)].to_numpy(dtype=np.float64)
+    paired = Paired(lambda: [booster.predict(matrix) for booster in model.boosters], customers)
+    predict = min(seconds_of(paired.predict) for _ in range(REPEATS))
+    rates = {
+        "LightGBM predict (5 boosters, probabilities only)": {"customers_per_s": customers / predict, "vs_predict": 1.0},
+        f"LightGBM predict(pred_contrib=True) (SHAP values only, first {CONTRIB_ROWS:,} rows)": paired(
+            lambda: [booster.predict(matrix[:CONTRIB_ROWS], pred_contrib=True) for booster in model.boosters],
+            CONTRIB_ROWS,
+        ),
+        "ours in memory: features + calibrated score": paired(
+            lambda: model.predict(feature_matrix(big.profiles)), customers
+        ),
+    }
+    backends = {"SQLite": None, **({"PostgreSQL": pg_url} if pg_url else {})}
+    for backend, server in backends.items():
+        with tempfile.TemporaryDirectory() as folder:
+            if server is None:
+                url = f"sqlite:///{Path(folder) / 'warehouse.db'}"
+                rates.update(warehouse_rates(url, big, model, Path(folder), paired, backend))
+            else:
+                with scratch_database(server, "bench_propensity") as url:
+                    rates.update(warehouse_rates(url, big, model, Path(folder), paired, backend))
+    return rates, customers
 
 
 def train_peer(
@@ -136,12 +239,15 @@ def train_peer(
     return plain, fit_seconds, {"train_rows": len(rows), "train_buyer_rate": float(rows["label"].mean())}
 
 
-def run(data_dir: Path) -> dict:
+def run(data_dir: Path, pg_url: str | None, throughput_only: bool) -> dict:
     started = time.perf_counter()
     profile_settings, settings = ProfileSettings(), PropensitySettings()
     orders = read_history(data_dir)
     model, report = library.train(orders, CUTOFF, settings, profile_settings)  # what the DAG trains
     train_seconds = time.perf_counter() - started
+    if throughput_only:
+        snapshot = snapshot_builder(prepare_history(orders, profile_settings), profile_settings).build(CUTOFF)
+        return {"train_seconds": round(train_seconds, 1), **throughput_record(model, snapshot, pg_url)}
     started = time.perf_counter()
     plain, plain_fit_seconds, plain_rows = train_peer(orders, report, settings, profile_settings)
     plain_seconds = time.perf_counter() - started
@@ -170,20 +276,6 @@ def run(data_dir: Path) -> dict:
     intervals = differences(labels, ours, peers)
     bootstrap_seconds = time.perf_counter() - started
 
-    repeat = int(np.ceil(THROUGHPUT_ROWS / len(profiles)))
-    big_profiles = pd.concat([profiles] * repeat, ignore_index=True)
-    matrix = feature_matrix(big_profiles)[list(model.features)].to_numpy(dtype=np.float64)
-    raw = best_seconds(lambda: [booster.predict(matrix) for booster in model.boosters])
-    contrib = best_seconds(lambda: [booster.predict(matrix, pred_contrib=True) for booster in model.boosters])
-    ours_seconds = best_seconds(lambda: score_customers(model, feature_matrix(big_profiles), settings.top_reasons))
-    with tempfile.TemporaryDirectory() as folder:
-        stored_seconds = warehouse_seconds(snapshot, model, settings, Path(folder))
-    throughput = {
-        "LightGBM predict (probabilities only)": len(matrix) / raw,
-        "LightGBM predict(pred_contrib=True) (SHAP values only)": len(matrix) / contrib,
-        "ours: features + calibrated score + pred_contrib + top-3 reasons": len(matrix) / ours_seconds,
-        "ours, to warehouse: score_shard on SQLite (read, score, replace rows)": len(profiles) / stored_seconds,
-    }
     return {
         "evaluation": {
             "features_as_of": CUTOFF.isoformat(),
@@ -214,8 +306,16 @@ def run(data_dir: Path) -> dict:
             "fit_seconds": round(plain_fit_seconds, 1),
             "seconds_with_cutoff_snapshots": round(plain_seconds, 1),
         },
-        "throughput_customers_per_s": throughput,
-        "throughput_rows": len(matrix),
+        **throughput_record(model, snapshot, pg_url),
+    }
+
+
+def throughput_record(model: PropensityModel, snapshot: DaySnapshot, pg_url: str | None) -> dict:
+    rates, rows = throughput(model, snapshot, pg_url)
+    return {
+        "throughput": rates,
+        "throughput_rows": rows,
+        "selection_customers": AUDIENCE,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -265,11 +365,17 @@ def print_tables(result: dict) -> None:
         f"{result['plain_lightgbm']['train_rows']} rows (ours: {training['train_rows']}), "
         f"fit {result['plain_lightgbm']['fit_seconds']} s"
     )
-    raw = result["throughput_customers_per_s"]["LightGBM predict (probabilities only)"]
-    print(f"\n| {'scoring path':<72} | customers/s | vs predict |")
-    print(f"|{'-' * 74}|-------------|------------|")
-    for name, rate in result["throughput_customers_per_s"].items():
-        print(f"| {name:<72} | {rate:11,.0f} | {rate / raw:9.2f}x |")
+
+
+def print_throughput(result: dict) -> None:
+    rates = result["throughput"]
+    width = max(len(name) for name in rates)
+    print(f"\n{result['throughput_rows']:,} customers; selection {result['selection_customers']:,} customers; "
+          "vs predict: median of back-to-back pairs")
+    print(f"| {'scoring path':<{width}} | customers/s | vs predict |")
+    print(f"|{'-' * (width + 2)}|-------------|------------|")
+    for name, rate in rates.items():
+        print(f"| {name:<{width}} | {rate['customers_per_s']:11,.0f} | {rate['vs_predict']:9.2f}x |")
 
 
 def bench_parser(doc: str) -> argparse.ArgumentParser:
@@ -287,11 +393,18 @@ def data_folder(doc: str) -> Path:
 
 def main() -> None:
     started = time.perf_counter()
-    result = run(data_folder(__doc__))
+    parser = bench_parser(__doc__)
+    parser.add_argument("--pg-url", default=os.environ.get("MARKETFLOW_TEST_PG_URL"),
+                        help="PostgreSQL server for the warehouse throughput too (a scratch database is created)")
+    parser.add_argument("--throughput-only", action="store_true", help="train the model and measure scoring only")
+    args = parser.parse_args()
+    result = run(args.data, args.pg_url, args.throughput_only)
     result["run_seconds"] = round(time.perf_counter() - started, 1)
-    print_tables(result)
+    if not args.throughput_only:
+        print_tables(result)
+    print_throughput(result)
     print(f"\nwhole run: {result['run_seconds']} s")
-    write_record("propensity", result)
+    write_record("propensity-throughput" if args.throughput_only else "propensity", result)
 
 
 if __name__ == "__main__":

@@ -98,8 +98,7 @@ def seed_customers(engine: Engine, customers: list[Customer], day: dt.date = DAY
         if profiles:
             conn.execute(schema.customer_profiles.insert(), profiles)
         scores = [
-            {"as_of_date": day, "customer_id": c.customer_id, "model_id": "prop-1", "propensity_30d": c.propensity,
-             "top_reasons": {"recency_days": -0.2}}
+            {"as_of_date": day, "customer_id": c.customer_id, "model_id": "prop-1", "propensity_30d": c.propensity}
             for c in customers
             if c.propensity is not None
         ]

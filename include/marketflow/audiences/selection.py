@@ -9,7 +9,10 @@ Steps, all as of the run's day D:
 3. the rest ordered by the rules' `order_by` (ties by customer id) and cut at `max_size`
    (the cut ones: over_max_size);
 4. a stable hash splits them into control (recorded, never contacted) and treatment, and
-   treatment members get an A/B variant from an independent hash.
+   treatment members get an A/B variant from an independent hash;
+5. when the run uses scores, the treatment and control members get the exact reasons of the score
+   it used (TreeSHAP of the model that scored them, on the same snapshot row), stored with them:
+   reasons are computed for the customers a run selects, not for every customer every day.
 
 Only live runs count as "running" for the other-campaign exclusion, and the frequency cap counts
 e-mails sent (or possibly sent: `sending`/`unknown`) by other runs whose logical date falls in the
@@ -19,9 +22,10 @@ window: dry runs and backfills contact nobody, so they neither block nor cap any
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, func, select
 
@@ -41,6 +45,8 @@ from marketflow.warehouse.schema import (
     products,
     suppressions,
 )
+
+log = logging.getLogger(__name__)
 
 #: Ledger statuses that may have reached the customer: they count against the frequency cap.
 POSSIBLY_SENT = ("sent", "sending", "unknown")
@@ -76,6 +82,8 @@ class Member:
     exclusion_reason: str | None = None
     propensity_30d: float | None = None
     consent: ConsentRecord | None = None  # stored with the member: the proof behind a message
+    #: feature -> SHAP contribution (log-odds) to `propensity_30d`, largest first (selected members)
+    top_reasons: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -381,7 +389,30 @@ def compute_audience(
         else:
             variant = assign_variant(config.name, customer_id, variants)
             members.append(Member(customer_id, "treatment", variant, None, propensity, consent.get(customer_id)))
+    if scores_as_of is not None:
+        members = _with_reasons(conn, members, scores_as_of)
     return Audience(members, profiles_as_of, scores_as_of, due)
+
+
+def _with_reasons(conn: Connection, members: list[Member], scores_as_of: dt.date) -> list[Member]:
+    """`members`, the selected ones (treatment, control) with the exact reasons of their score of
+    `scores_as_of` (`propensity.warehouse.explain_scores`): TreeSHAP costs ~30x the score, so it is
+    spent on the customers a run selects; excluded ones keep their score alone."""
+    from marketflow.propensity.settings import PropensitySettings  # pandas, LightGBM: out of DAG parsing
+    from marketflow.propensity.warehouse import explain_scores
+
+    selected = [m.customer_id for m in members if m.arm != "excluded" and m.propensity_30d is not None]
+    if not selected:
+        return members
+    reasons = explain_scores(conn, scores_as_of, selected, PropensitySettings.from_env().top_reasons)
+    unexplained = sorted(customer for customer in selected if reasons.get(customer) is None)
+    if unexplained:
+        log.warning(
+            "%d of %d selected customers' scores of %s cannot be explained exactly (their model has no "
+            "artifact, or the profile snapshot no longer gives that score): stored without reasons, e.g. %s",
+            len(unexplained), len(selected), scores_as_of, unexplained[:5],
+        )
+    return [m if m.arm == "excluded" else replace(m, top_reasons=reasons.get(m.customer_id)) for m in members]
 
 
 def audience_is_frozen(conn: Connection, run_key: str) -> bool:
@@ -401,6 +432,7 @@ def write_audience(conn: Connection, run_key: str, audience: Audience) -> None:
             "variant": m.variant,
             "exclusion_reason": m.exclusion_reason,
             "propensity_30d": m.propensity_30d,
+            "top_reasons": m.top_reasons,
             "consent_given": m.consent.given if m.consent else None,
             "consent_effective_date": m.consent.effective_date if m.consent else None,
             "consent_source": m.consent.source_file if m.consent else None,

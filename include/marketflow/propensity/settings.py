@@ -42,7 +42,9 @@ class PropensitySettings(BaseModel):
     )
     retrain_after_days: int = Field(default=7, ge=1, description="retrain when the model in use is older than this")
     shards: int = Field(default=4, ge=1, le=256, description="customer shards scored as mapped tasks")
-    top_reasons: int = Field(default=3, ge=1, le=10, description="features listed per score as its reasons")
+    top_reasons: int = Field(
+        default=3, ge=1, le=10, description="features listed as a score's reasons (for the customers a campaign run selects)"
+    )
     seed: int = Field(default=7, description="LightGBM seed (same data + seed -> same model)")
     # Chosen on the real history with the cut-off 2011-09-01 held out (a grid of leaves 7/15/31,
     # 100-400 rounds, min_data_in_leaf 50-300 moved ROC AUC by under 0.01) and re-checked on 15

@@ -214,7 +214,6 @@ audience_scores = Table(
     Column("customer_id", String(16), primary_key=True),
     Column("model_id", String(64), ForeignKey("model_registry.model_id"), nullable=False),
     Column("propensity_30d", Float, nullable=False),
-    Column("top_reasons", JSON, comment="feature -> contribution, largest first"),
 )
 
 # --- campaigns ----------------------------------------------------------------------------------
@@ -259,6 +258,12 @@ audience_members = Table(
     Column("variant", String(32)),
     Column("exclusion_reason", String(64)),
     Column("propensity_30d", Float),
+    Column(
+        "top_reasons",
+        JSON(none_as_null=True),
+        comment="treatment and control: feature -> SHAP contribution (log-odds) to the score the run used, "
+        "largest |value| first; NULL: no score, or it could not be explained",
+    ),
     Column("consent_given", Boolean, comment="the consent the selection relied on (NULL: none on record)"),
     Column("consent_effective_date", Date, comment="the day of that CRM consent event"),
     Column("consent_source", String(512), comment="the CRM export it came from"),
