@@ -1,21 +1,22 @@
 """Ablation of the propensity model's feature groups on the validation cut-offs (issue 14): what each
-group adds to the model as shipped.
+group adds to the model as shipped, and what each candidate signal (`candidates.py`) would add to it.
 
 For each validation day W (`validate.py`'s days, orders up to 2011-10-01 only) the full model is
 trained as `score_audiences` trains it as of W (`model.train_model`), and then, once per feature
 group, the same model without that group's columns: the same stacked rows, settings and seeds,
 `train_model` itself on a column subset (its `features`: an ensemble on the cut-offs before the
-two calibration cut-offs, Platt on its scores of those two, the ensemble refitted on every cut-off).
+calibration cut-offs, Platt on its scores of those, the ensemble refitted on every cut-off). Then,
+once per candidate group, the full model with that group's columns added.
 
 Per variant: the mean over the days of ROC AUC, PR AUC, top-decile lift, the calibration relative
 error (mean prediction / observed buyer rate - 1; its absolute value) and the expected calibration
 error (10 equal-count bins), and the mean difference variant - full with a 95% interval from
 drawing customers jointly for all days (`evaluate.paired_bootstrap_mean`, the same draws for every
-variant). For ROC AUC, PR AUC and lift a negative difference means the group helps; for the two
-calibration errors a positive one does.
+variant). For a removed group, a negative difference of ROC AUC, PR AUC or lift means the group
+helps (a positive one for the two calibration errors); for an added candidate, the reverse.
 
     .venv/bin/python bench/propensity/ablation.py [--data DIR] [--cutoffs ...] [--every-other]
-        [--groups returns,country] [--replicates N]
+        [--groups returns,country] [--candidates season,products] [--replicates N]
 
 Prints the table and writes bench/results/propensity-ablation-<timestamp>.json after every variant
 (a stopped run leaves the variants it finished).
@@ -38,10 +39,12 @@ from bench.propensity.calibration import (  # noqa: E402
     calibration_row,
     expected_calibration_error,
 )
+from bench.propensity.candidates import CANDIDATES, with_candidates  # noqa: E402
 from bench.propensity.peer import LEVEL, SEED, interval_text  # noqa: E402
 from bench.propensity.validate import Cutoffs, validation_days, validation_parser  # noqa: E402
 from bench.record import write_record  # noqa: E402
 from marketflow.profiles.settings import ProfileSettings  # noqa: E402
+from marketflow.propensity.dataset import labelled_profiles  # noqa: E402
 from marketflow.propensity.evaluate import EvaluationSet, paired_bootstrap_mean, ranking_metrics  # noqa: E402
 from marketflow.propensity.features import FEATURES  # noqa: E402
 from marketflow.propensity.model import train_model  # noqa: E402
@@ -86,10 +89,29 @@ def means(per_day: list[dict[str, object]]) -> dict[str, float]:
     return {name: float(np.mean([d[name] for d in per_day])) for name in names}
 
 
-def run(options, days: list[dt.date], groups: list[str], stamp: str) -> dict:
+class CandidateCutoffs(Cutoffs):
+    """`Cutoffs` whose rows also carry every candidate column (`candidates.with_candidates`)."""
+
+    def rows(self, day: dt.date):
+        if day not in self._labelled:
+            profiles = self.builder.build(day).profiles
+            rows = labelled_profiles(self.history, profiles, day, self.settings.horizon_days)
+            self._labelled[day] = with_candidates(rows, profiles, self.history, day)
+        return self._labelled[day]
+
+
+def variants(groups: list[str], candidates: list[str]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(kind, group, columns trained on): each group removed, then each candidate added."""
+    removed = [("without", name, tuple(f for f in FEATURES if f not in GROUPS[name])) for name in groups]
+    added = [("with", name, FEATURES + CANDIDATES[name]) for name in candidates]
+    return removed + added
+
+
+def run(options, days: list[dt.date], groups: list[str], candidates: list[str], stamp: str) -> dict:
     settings, profile_settings = PropensitySettings(), ProfileSettings()
     started = time.perf_counter()
-    cutoffs = Cutoffs(options.data, settings, profile_settings, peer=False)
+    kind = CandidateCutoffs if candidates else Cutoffs
+    cutoffs = kind(options.data, settings, profile_settings, peer=False)
     seconds: dict[str, float] = {"full_train": 0.0}
     held: list[tuple[np.ndarray, np.ndarray]] = []  # (customer ids, labels) per day
     full_scores, full_days = [], []
@@ -110,19 +132,20 @@ def run(options, days: list[dt.date], groups: list[str], stamp: str) -> dict:
         "settings": settings.model_dump(exclude={"model_store"}),
         "days": [day.isoformat() for day in days],
         "groups": {name: list(GROUPS[name]) for name in groups},
+        "candidates": {name: list(CANDIDATES[name]) for name in candidates},
         "bootstrap": {
             "unit": "customer, drawn with replacement jointly over the days",
             "replicates": options.replicates,
             "seed": SEED,
             "interval": f"{LEVEL:.0%} percentile",
-            "difference": "variant (group removed) - full model",
+            "difference": "variant (group removed or candidate added) - full model",
         },
         "full": {"mean": means(full_days), "per_day": full_days},
         "without": {},
+        "with": {},
         "seconds": seconds,
     }
-    for name in groups:
-        columns = tuple(feature for feature in FEATURES if feature not in GROUPS[name])
+    for kind_name, name, columns in variants(groups, candidates):
         begun = time.perf_counter()
         per_day, sets = [], []
         for day, (ids, labels), full in zip(days, held, full_scores, strict=True):
@@ -135,8 +158,8 @@ def run(options, days: list[dt.date], groups: list[str], stamp: str) -> dict:
             metric: paired_bootstrap_mean(sets, measure, options.replicates, SEED, LEVEL).as_dict()
             for metric, measure in ABLATION_METRICS.items()
         }
-        result["without"][name] = {
-            "removed": list(GROUPS[name]),
+        result[kind_name][name] = {
+            "columns": [c for c in columns if c not in FEATURES] if kind_name == "with" else list(GROUPS[name]),
             "mean": means(per_day),
             "minus_full": intervals,
             "per_day": per_day,
@@ -144,7 +167,7 @@ def run(options, days: list[dt.date], groups: list[str], stamp: str) -> dict:
         }
         result["seconds"]["run"] = round(time.perf_counter() - started, 1)
         write_record(f"propensity-ablation-{stamp}", result, stamped=False)
-        print(f"without {name}: done ({result['without'][name]['seconds']})", file=sys.stderr, flush=True)
+        print(f"{kind_name} {name}: done ({result[kind_name][name]['seconds']})", file=sys.stderr, flush=True)
     result["seconds"] = {key: round(value, 1) for key, value in result["seconds"].items()}
     return result
 
@@ -164,14 +187,15 @@ def print_table(result: dict) -> None:
         f"| full model | {full['roc_auc']:.4f} | {full['pr_auc']:.4f} | {full['top_decile_lift']:.3f} | "
         f"{full['relative_error']:+.1%} | {full['ece']:.4f} | | | | | |"
     )
-    for name, variant in result["without"].items():
-        m, d = variant["mean"], variant["minus_full"]
-        print(
-            f"| without {name} | {m['roc_auc']:.4f} | {m['pr_auc']:.4f} | {m['top_decile_lift']:.3f} | "
-            f"{m['relative_error']:+.1%} | {m['ece']:.4f} | {interval_text(d['roc_auc'])} | "
-            f"{interval_text(d['pr_auc'])} | {interval_text(d['top_decile_lift'], 3)} | "
-            f"{interval_text(d['abs_relative_error'])} | {interval_text(d['ece'])} |"
-        )
+    for kind_name in ("without", "with"):
+        for name, variant in result.get(kind_name, {}).items():
+            m, d = variant["mean"], variant["minus_full"]
+            print(
+                f"| {kind_name} {name} | {m['roc_auc']:.4f} | {m['pr_auc']:.4f} | {m['top_decile_lift']:.3f} | "
+                f"{m['relative_error']:+.1%} | {m['ece']:.4f} | {interval_text(d['roc_auc'])} | "
+                f"{interval_text(d['pr_auc'])} | {interval_text(d['top_decile_lift'], 3)} | "
+                f"{interval_text(d['abs_relative_error'])} | {interval_text(d['ece'])} |"
+            )
     print(f"\nseconds: {result['seconds']}")
 
 
@@ -181,16 +205,22 @@ def main() -> None:
     parser.add_argument(
         "--groups", default=",".join(GROUPS), help=f"comma-separated groups to remove: {', '.join(GROUPS)}"
     )
+    parser.add_argument(
+        "--candidates",
+        default=",".join(CANDIDATES),
+        help=f"comma-separated candidate groups to add: {', '.join(CANDIDATES)}",
+    )
     options = parser.parse_args()
     days = validation_days(parser, options)
     if options.every_other:
         days = days[::2]
     groups = [name.strip() for name in options.groups.split(",") if name.strip()]
-    unknown = sorted(set(groups) - set(GROUPS))
+    candidates = [name.strip() for name in options.candidates.split(",") if name.strip()]
+    unknown = sorted(set(groups) - set(GROUPS)) + sorted(set(candidates) - set(CANDIDATES))
     if unknown:
         parser.error(f"unknown groups: {', '.join(unknown)}")
     stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"
-    result = run(options, days, groups, stamp)
+    result = run(options, days, groups, candidates, stamp)
     print_table(result)
     write_record(f"propensity-ablation-{stamp}", result, stamped=False)
 

@@ -55,8 +55,13 @@ def bought_within(history: OrderHistory, cutoff: dt.date, horizon_days: int) -> 
 
 def labelled_cutoff(builder: SnapshotBuilder, cutoff: dt.date, horizon_days: int) -> pd.DataFrame:
     """Features as of `cutoff` for every customer with a purchase by then, plus `label` (0/1) and `cutoff`."""
-    features = feature_matrix(builder.build(cutoff).profiles)
-    buyers = bought_within(builder.history, cutoff, horizon_days)
+    return labelled_profiles(builder.history, builder.build(cutoff).profiles, cutoff, horizon_days)
+
+
+def labelled_profiles(history: OrderHistory, profiles: pd.DataFrame, cutoff: dt.date, horizon_days: int) -> pd.DataFrame:
+    """`labelled_cutoff` of an already built snapshot (`profiles` as of `cutoff`)."""
+    features = feature_matrix(profiles)
+    buyers = bought_within(history, cutoff, horizon_days)
     features["label"] = features.index.isin(buyers).astype(int)
     features["cutoff"] = cutoff
     return features
