@@ -7,6 +7,7 @@ rate, batch_size and an optional delivery_log.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -28,4 +29,8 @@ def main(args: dict) -> None:
 
 
 if __name__ == "__main__":
+    # a process started in the background by a non-interactive shell (scripts/test.sh runs pytest so)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt for it: restore it, so a
+    # test's SIGINT raises in the worker as a task timeout raises in Airflow
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     main(json.loads(sys.argv[1]))
