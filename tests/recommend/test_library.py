@@ -17,7 +17,7 @@ from marketflow.recommend.evaluate import HoldoutTask
 from marketflow.recommend.interactions import History, purchases_to_interactions, split_at
 from marketflow.recommend.params import RecommenderParams
 from marketflow.recommend.runtime import cpu_threads, resolve_device
-from tests.recommend.conftest import FAST, planted_interactions
+from tests.recommend.conftest import FAST, FAST_FIXED, planted_interactions
 
 CUTOFF = pd.Timestamp("2024-04-22")  # day 112 of 140: the last four weeks are the hold-out
 
@@ -47,6 +47,31 @@ def test_the_tuned_blend_learns_a_planted_co_purchase_pattern(
     unseen = group_items - set(train.loc[train["user"] == "customer-7", "item"])
     recs = fitted.recommend(train, k=len(unseen), users=["customer-7"], exclude_seen=True)
     assert unseen and set(recs["item"]) == unseen
+
+
+def _integer_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with integer ids (another shop's): customer-N as N, each item as its position in the sorted catalogue."""
+    items = {item: number for number, item in enumerate(sorted(frame["item"].unique()))}
+    return frame.assign(
+        user=frame["user"].str.removeprefix("customer-").astype("int64"), item=frame["item"].map(items).astype("int64")
+    )
+
+
+def test_integer_ids_come_back_as_integers_and_ids_of_the_other_type_raise(
+    planted: tuple[pd.DataFrame, pd.DataFrame], fitted: Recommender
+) -> None:
+    train = _integer_ids(planted[0])
+    model = Recommender.fit(train, RecommenderParams.model_validate(FAST_FIXED), as_of=CUTOFF)
+    assert model.id_kinds == {"user": "integer", "item": "integer"}
+    recs = model.recommend(train, k=5, users=[7, np.int64(8)])
+    assert recs["user"].dtype == "int64" and recs["item"].dtype == "int64"
+    assert set(recs["user"]) == {7, 8} and set(recs["source"]) != {"popularity"}, "known customers, not cold"
+    with pytest.raises(TypeError, match="users \\['7'\\] are not integer ids"):
+        model.recommend(train, k=5, users=["7"])
+    with pytest.raises(TypeError, match="'user' ids are text, the model was fitted on integer ids"):
+        model.recommend(planted[0], k=5)
+    with pytest.raises(TypeError, match="users \\[7\\] are not text ids"):
+        fitted.recommend(planted[0], k=5, users=[7])
 
 
 def test_customers_without_history_get_the_popularity_ranking(

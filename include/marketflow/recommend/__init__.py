@@ -4,6 +4,7 @@ Library (no Airflow, no warehouse):
     from marketflow.recommend import Recommender, RecommenderParams, HoldoutTask
     model = Recommender.fit(interactions, RecommenderParams(), as_of="2011-10-01")
     top = model.recommend(interactions, k=20)          # user, item, rank, score, source
+    # ids come back with the type they were fitted with (integer or text); the other type raises
     metrics = HoldoutTask(model.history(interactions), holdout).evaluate(model.score)
 
 Warehouse side (the `train_recommender` DAG calls these): `train` (the job), `registry`

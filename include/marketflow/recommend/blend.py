@@ -17,7 +17,7 @@ import pandas as pd
 
 from marketflow.recommend import models
 from marketflow.recommend.evaluate import HoldoutTask, seen_mask, top_k
-from marketflow.recommend.interactions import History, as_timestamp, normalise_frame, split_at
+from marketflow.recommend.interactions import ITEM, USER, History, as_timestamp, normalise_frame, split_at
 from marketflow.recommend.params import RecommenderParams
 from marketflow.recommend.runtime import cpu_threads, resolve_device
 
@@ -67,6 +67,7 @@ class Recommender:
             weights, tuning = tune_weights(frame, params, history.as_of)
         model = cls._fit_components(history, params, weights)
         model.training["tuning"] = tuning
+        model.training["id_kinds"] = {USER: id_kind(interactions[USER]), ITEM: id_kind(interactions[ITEM])}
         return model
 
     @classmethod
@@ -119,10 +120,18 @@ class Recommender:
     ) -> pd.DataFrame:
         """Top-k per user (default: every user in `interactions`), with score and driving component.
 
-        Users without usable history get the popularity ranking.
+        Users without usable history get the popularity ranking. Ids come back with the type they
+        were fitted with (integer or text); ids of the other type raise instead of matching nobody.
         """
+        kinds = self.id_kinds
+        for column in (USER, ITEM):
+            if id_kind(interactions[column]) != kinds[column]:
+                raise TypeError(
+                    f"interactions' {column!r} ids are {id_kind(interactions[column])}, "
+                    f"the model was fitted on {kinds[column]} ids"
+                )
         history = self.history(interactions, as_of=as_of)
-        wanted = history.user_ids if users is None else np.asarray(list(users), dtype=object)
+        wanted = history.user_ids if users is None else self._user_keys(users)
         rows = history.positions_of(wanted)
         known, cold = wanted[rows >= 0], wanted[rows < 0]
         frames = []
@@ -137,7 +146,26 @@ class Recommender:
             popular = self.components["popularity"].score(history, np.zeros(len(cold), dtype=np.int64))
             frames.append(self._ranked(cold, popular, {"popularity": unit_scale(popular)}, k))
         columns = ["user", "item", "rank", "score", "source"]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        ranked = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        for column in (USER, ITEM):
+            if kinds[column] == "integer":
+                ranked[column] = ranked[column].astype("int64")
+        return ranked
+
+    @property
+    def id_kinds(self) -> dict[str, str]:
+        """"integer" or "text" per id column, as fitted (text for models fitted before it was kept)."""
+        return self.training.get("id_kinds", {USER: "text", ITEM: "text"})
+
+    def _user_keys(self, users: Any) -> np.ndarray:
+        """`users` as the model's internal (text) keys, after checking they have the fitted id type."""
+        users = list(users)
+        wrong = [user for user in users if value_kind(user) != self.id_kinds[USER]]
+        if wrong:
+            raise TypeError(
+                f"users {wrong[:3]} are not {self.id_kinds[USER]} ids like those the model was fitted on"
+            )
+        return np.asarray([str(user) for user in users], dtype=object)
 
     def _ranked(
         self, users: np.ndarray, scores: np.ndarray, parts: dict[str, np.ndarray], k: int
@@ -156,6 +184,18 @@ class Recommender:
                 "source": np.array(names, dtype=object)[contributions.argmax(axis=0).ravel()],
             }
         )
+
+
+def id_kind(ids: pd.Series) -> str:
+    """"integer" for a column of integer ids, "text" for any other (ids are matched as text inside)."""
+    return "integer" if pd.api.types.is_integer_dtype(ids) else "text"
+
+
+def value_kind(value: Any) -> str:
+    """`id_kind` of one id (booleans and floats are neither: they never match)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return "integer"
+    return "text" if isinstance(value, str) else type(value).__name__
 
 
 def blend(parts: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
