@@ -17,7 +17,7 @@ from sqlalchemy import select
 from marketflow.assets import AUDIENCE_SCORES
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.warehouse import build_days
-from marketflow.propensity.shards import shard_of
+from marketflow.shards import shard_of
 from marketflow.warehouse import schema, warehouse_engine
 from tests.airflow_runner import run_dag, task_states
 from tests.conftest import postgres_only

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, update
 from marketflow.propensity.features import feature_matrix
 from marketflow.propensity.model import PropensityModel
 from marketflow.propensity.scoring import NO_PURCHASE_REASON, top_reasons
-from marketflow.propensity.shards import shard_of
+from marketflow.shards import shard_of
 from marketflow.propensity.warehouse import explain_scores, read_profiles, score_shard, snapshot_home_market
 from marketflow.warehouse import schema, warehouse_engine
 from tests.propensity.scored_day import AS_OF, SETTINGS, sample_orders, scored_day, trained

@@ -25,7 +25,7 @@ from marketflow.propensity.features import PROFILE_FEATURES, feature_matrix, hom
 from marketflow.propensity.model import PropensityModel, TrainingReport
 from marketflow.propensity.scoring import NO_PURCHASE_REASON, SCORE_RTOL, exact_reasons
 from marketflow.propensity.settings import PropensitySettings
-from marketflow.propensity.shards import in_shard
+from marketflow.shards import in_shard
 from marketflow.warehouse import schema
 
 log = logging.getLogger(__name__)

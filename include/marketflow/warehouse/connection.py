@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from marketflow.shards import SQL_FUNCTION, sqlite_shard
+
 WAREHOUSE_CONN_ID = "marketflow_warehouse"
 
 _POSTGRES_TYPES = {"postgres", "postgresql"}
@@ -63,13 +65,14 @@ def warehouse_url() -> URL:
     return url_from_connection(conn)
 
 
-def _enable_sqlite_foreign_keys_and_wal(dbapi_conn: Any, _record: Any) -> None:
+def _configure_sqlite_connection(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+    dbapi_conn.create_function(SQL_FUNCTION, 2, sqlite_shard, deterministic=True)
 
 
 def create_warehouse_engine(url: URL | str) -> Engine:
@@ -77,7 +80,7 @@ def create_warehouse_engine(url: URL | str) -> Engine:
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url)
-        event.listen(engine, "connect", _enable_sqlite_foreign_keys_and_wal)
+        event.listen(engine, "connect", _configure_sqlite_connection)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
