@@ -38,7 +38,8 @@ ENV_FILE = "marketflow.env"
 MIN_REPLAY_DAYS = 3
 DATA_DAGS = ("ingest_orders", "build_profiles", "score_audiences")
 RECOMMENDER = "train_recommender"
-#: A phase fails when no DAG run and no task instance has changed state for this long.
+#: A phase fails when no DAG run and no task instance has changed state, and no task has written to
+#: its log, for this long (a long task that logs its progress, such as drafting copy, is not stalled).
 STALL_TIMEOUT_S = 600.0
 
 
@@ -119,9 +120,10 @@ class Watcher:
     """Prints each DAG run once it finishes (with the time since the first DAG was unpaused), and
     waits for the deployment to reach a state."""
 
-    def __init__(self) -> None:
+    def __init__(self, task_logs: Path) -> None:
         self.printed: set[str] = set()
         self.started = time.monotonic()
+        self.task_logs = task_logs
 
     def report(self) -> list[RunRecord]:
         runs = dag_runs()
@@ -137,7 +139,8 @@ class Watcher:
 
     def wait(self, what: str, done: Callable[[list[RunRecord]], bool], dag_ids: tuple[str, ...]) -> list[RunRecord]:
         """Until `done(runs)`. Stops when a run of `dag_ids` fails, or when nothing has changed state
-        for `STALL_TIMEOUT_S`; then says which runs and tasks were left and in what state."""
+        and no task log has grown for `STALL_TIMEOUT_S`; then says which runs and tasks were left and
+        in what state."""
         last_change, last_state = time.monotonic(), None
         while True:
             runs = self.report()
@@ -147,12 +150,17 @@ class Watcher:
             if done(runs):
                 return runs
             unfinished = [r for r in runs if not r.finished]
-            state = ([(r.dag_id, r.run_id, r.state) for r in runs], task_states(unfinished))
+            state = ([(r.dag_id, r.run_id, r.state) for r in runs], task_states(unfinished), task_log_bytes(self.task_logs))
             if state != last_state:
                 last_change, last_state = time.monotonic(), state
             elif time.monotonic() - last_change > STALL_TIMEOUT_S:
                 raise RuntimeError(f"{what}: nothing changed for {STALL_TIMEOUT_S:.0f} s; {_pending(unfinished, state[1])}")
             time.sleep(2)
+
+
+def task_log_bytes(logs: Path) -> int:
+    """The size of every task log under Airflow's log folder (`dag_id=.../attempt=N.log`)."""
+    return sum(path.stat().st_size for path in logs.glob("dag_id=*/**/*.log"))
 
 
 def _pending(unfinished: list[RunRecord], tasks: dict[tuple[str, str, str], str]) -> str:
@@ -205,9 +213,9 @@ def recommender_backfills(campaigns: list[str]) -> list[dt.date]:
     return sorted(weeks)
 
 
-def run_deployment(campaigns: list[str], yesterday: dt.date) -> None:
+def run_deployment(campaigns: list[str], yesterday: dt.date, task_logs: Path) -> None:
     """Unpause the DAGs phase by phase and wait for each phase's runs."""
-    watcher = Watcher()
+    watcher = Watcher(task_logs)
     print(f"==> unpaused {', '.join(DATA_DAGS)}: the scheduler catches up to {yesterday}", flush=True)
     set_paused(DATA_DAGS, paused=False)
 
@@ -317,7 +325,7 @@ def main() -> int:
     with serve(channels), stack:
         _wait_for_dags({*DATA_DAGS, RECOMMENDER, *campaigns})
         try:
-            run_deployment(campaigns, yesterday)
+            run_deployment(campaigns, yesterday, airflow_home / "logs")
         except RuntimeError as error:
             print(f"==> STOPPED: {error}")
             print(f"==> the scheduler's last log lines ({stack.logs / 'scheduler.log'}):")
