@@ -6,7 +6,12 @@ Expectations, quarantine, replace the days, refresh products/customers, and the 
 warehouse, in batches of 92 days (a backfill: `marketflow ingest load-range`) and one day per batch
 (what each DAG run does). Rates count the order lines of the history.
 
-    .venv/bin/python bench/ingest/run.py [--data DIR] [--pg-url URL] [--days N]
+Then one day of a shop `--scale` times our sample's size (`scaled_day.py`): the last day's export
+replicated under new customers and invoices, loaded as one `ingest_orders` DAG run loads it (its
+orders, then its CRM export) into a warehouse already holding the days before it, next to the
+baseline of the same file measured right before it.
+
+    .venv/bin/python bench/ingest/run.py [--data DIR] [--pg-url URL] [--days N] [--scale N]
 """
 
 from __future__ import annotations
@@ -20,17 +25,21 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # for tests.scratch_db
 
+from bench.ingest.scaled_day import write_scaled_day  # noqa: E402
 from bench.record import write_record  # noqa: E402
 from tests.scratch_db import scratch_database  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "online-retail" / "by-day"
 RAW_TABLE = "bench_raw_orders"
 BATCH_DAYS = 92
+SCALE = 20
 
 
 def _args() -> argparse.Namespace:
@@ -42,6 +51,7 @@ def _args() -> argparse.Namespace:
     )
     parser.add_argument("--pg-url", default=os.environ.get("MARKETFLOW_TEST_PG_URL"))
     parser.add_argument("--days", type=int, default=None, help="only the first N calendar days (quick runs)")
+    parser.add_argument("--scale", type=int, default=SCALE, help="the scaled day's size, in real days (default 20)")
     return parser.parse_args()
 
 
@@ -108,6 +118,62 @@ def ours(url: str, landing: Path, first: dt.date, last: dt.date, batch_days: int
     }
 
 
+def scaled_day_load(
+    url: str, landing: Path, first: dt.date, day: dt.date, scale: int, baseline: Callable[[], dict]
+) -> tuple[dict, dict]:
+    """Load the history before `day` (not timed), run `baseline`, then time one DAG run's loads of
+    `day`: its orders export, then its CRM export; returns (baseline, ours). The row-count bounds
+    scale with the shop (the history is the 1x sample's)."""
+    from marketflow.ingest import IngestSettings, ingest_customers_day, ingest_history, ingest_orders_day
+    from marketflow.warehouse import upgrade_to_head, warehouse_engine
+
+    engine = warehouse_engine(url)
+    upgrade_to_head(engine)
+    defaults = IngestSettings()
+    settings = IngestSettings.from_env(
+        landing_url=str(landing), batch_days=BATCH_DAYS, row_count_max_ratio=defaults.row_count_max_ratio * scale
+    )
+    ingest_history(engine, str(landing), first, day - dt.timedelta(days=1), settings)
+    raw = baseline()
+    started = time.perf_counter()
+    reports = [
+        ingest_orders_day(engine, str(landing), day, settings),
+        ingest_customers_day(engine, str(landing), day, settings),
+    ]
+    seconds = time.perf_counter() - started
+    rows = reports[0].rows_read
+    steps = Counter()
+    for report in reports:
+        for step, spent in report.seconds.items():
+            steps[f"{report.file_kind}.{step}"] += spent
+    steps["other (transactions, log, landing)"] = seconds - sum(steps.values())
+    return raw, {
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "quarantined": reports[0].rows_quarantined,
+        "steps_s": dict(steps),
+    }
+
+
+def _scaled_baseline(path: Path, pg_url: str) -> dict:
+    with scratch_database(pg_url, "bench_ingest") as url:
+        return raw_baseline([path], url)
+
+
+def _scaled_landing(scratch: Path, files: list[Path], scale: int) -> tuple[Path, int]:
+    """A landing with the real days before the last and the last one scaled, with their CRM files."""
+    from marketflow.ingest.synthetic_crm import write_crm_exports
+
+    landing = scratch / f"landing-x{scale}"
+    landing.mkdir()
+    for path in files[:-1]:
+        (landing / path.name).symlink_to(path.resolve())
+    lines = write_scaled_day(files[-1], scale, landing / files[-1].name)
+    write_crm_exports(str(landing))
+    return landing, lines
+
+
 def _warm_up(landing: Path, first_day: dt.date, scratch: Path) -> float:
     """Import GX and build its context once, as a long-running worker would have."""
     from marketflow.ingest import IngestSettings, ingest_orders_day
@@ -154,6 +220,20 @@ def main() -> int:
             results[f"ours on SQLite, {label}"] = ours(sqlite_url, landing, first, last, batch_days)
             with scratch_database(args.pg_url, "bench_ingest") as url:
                 results[f"ours on PostgreSQL, {label}"] = ours(url, landing, first, last, batch_days)
+
+        scaled_landing, scaled_lines = _scaled_landing(scratch, files, args.scale)
+        scaled_file = scaled_landing / files[-1].name
+        scaled_date = dt.date.fromisoformat(files[-1].stem)
+        scaled: dict[str, dict] = {}
+        def scaled_run(url: str) -> tuple[dict, dict]:
+            raw = partial(_scaled_baseline, scaled_file, args.pg_url)
+            return scaled_day_load(url, scaled_landing, first, scaled_date, args.scale, raw)
+
+        scaled["baseline before SQLite"], scaled["ours on SQLite"] = scaled_run(
+            f"sqlite:///{scratch / 'warehouse-scaled.db'}"
+        )
+        with scratch_database(args.pg_url, "bench_ingest") as url:
+            scaled["baseline before PostgreSQL"], scaled["ours on PostgreSQL"] = scaled_run(url)
     ours_names = [name for name in results if name.startswith("ours")]
     print(f"\nIngest of {len(files)} day files, {first}..{last}: {baseline['rows']:,} order lines")
     print(f"(set-up, not timed: synthetic CRM files {crm_s:.1f} s, GX import + context {warm_up_s:.1f} s)\n")
@@ -161,10 +241,24 @@ def main() -> int:
     for name, result in results.items():
         ratio = result["rows_per_s"] / baseline["rows_per_s"]
         print(f"{name:52} {result['seconds']:9.1f} {result['rows_per_s']:10,.0f} {ratio:7.0%}")
+    scaled_ratios = {
+        backend: scaled[f"ours on {backend}"]["rows_per_s"] / scaled[f"baseline before {backend}"]["rows_per_s"]
+        for backend in ("SQLite", "PostgreSQL")
+    }
+    print(f"\nOne day {args.scale}x our sample's size ({scaled_date}: {scaled_lines:,} order lines), into the history before it")
+    for name, result in scaled.items():
+        backend = name.rsplit(" ", 1)[-1]
+        vs_raw = f"{scaled_ratios[backend]:7.0%}" if name.startswith("ours") else f"{'100%':>7}"
+        print(f"{name:52} {result['seconds']:9.2f} {result['rows_per_s']:10,.0f} {vs_raw}")
     for name in ours_names:
         print(f"\n{name}: where the time goes")
         for step, spent in sorted(results[name]["steps_s"].items(), key=lambda item: -item[1]):
             print(f"  {step:50} {spent:7.1f} s {spent / results[name]['seconds']:6.0%}")
+    for backend in ("SQLite", "PostgreSQL"):
+        result = scaled[f"ours on {backend}"]
+        print(f"\nours on {backend}, the {args.scale}x day: where the time goes")
+        for step, spent in sorted(result["steps_s"].items(), key=lambda item: -item[1]):
+            print(f"  {step:50} {spent:7.2f} s {spent / result['seconds']:6.0%}")
 
     import great_expectations
     import pandas
@@ -187,6 +281,13 @@ def main() -> int:
         "ratio_vs_raw": {
             name: results[name]["rows_per_s"] / baseline["rows_per_s"]
             for name in ours_names
+        },
+        "scaled_day": {
+            "scale": args.scale,
+            "day": scaled_date.isoformat(),
+            "order_lines": scaled_lines,
+            "results": scaled,
+            "ratio_vs_raw": scaled_ratios,
         },
     }
     write_record("ingest", record)

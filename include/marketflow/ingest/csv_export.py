@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from marketflow.ingest.errors import ExportFileError
@@ -40,7 +41,7 @@ class ExportText:
     raw_lines: list[str]
     rejected: list[RejectedLine] = field(default_factory=list)
 
-    @property
+    @cached_property
     def rows_read(self) -> int:
         """Data records in the file (blank lines are not rows)."""
         return len({abs(line) for line in self.line_numbers}) + len(self.rejected)
@@ -115,12 +116,40 @@ class Record:
 
 @dataclass
 class Records:
-    """A file's header and its records, before any column is interpreted."""
+    """A file's header and its records, before any column is interpreted.
+
+    A file has tens of thousands of records, so they are kept as parallel lists of line numbers and
+    raw text, not an object each: a record's fields are its text split at the delimiter, except for
+    the records in `split_fields` (by position: quoted fields, or several physical lines).
+    """
 
     url: str
     header: list[str]
-    records: list[Record]
+    delimiter: str
+    line_numbers: list[int]
+    raw_lines: list[str]
+    split_fields: dict[int, list[str]]
     rejected: list[RejectedLine]
+
+    @property
+    def records(self) -> list[Record]:
+        return [Record(*record) for record in zip(self.line_numbers, self.raw_lines, self._rows())]
+
+    def _rows(self) -> list[list[str]]:
+        split = self.split_fields
+        return [split.get(index) or raw.split(self.delimiter) for index, raw in enumerate(self.raw_lines)]
+
+    def _fields(self) -> list[str]:
+        """Every record's fields, record after record, in one flat list (plain runs split at once)."""
+        flat: list[str] = []
+        start = 0
+        for index in sorted(self.split_fields) + [len(self.raw_lines)]:
+            if index > start:
+                flat += self.delimiter.join(self.raw_lines[start:index]).split(self.delimiter)
+            if index < len(self.raw_lines):
+                flat += self.split_fields[index]
+            start = index + 1
+        return flat
 
     def position(self, name: str) -> int | None:
         """The index of column `name` (None when the file lacks it)."""
@@ -134,10 +163,17 @@ class Records:
 
     def column(self, name: str) -> list[str]:
         """Column `name` of every record, stripped ('' for every record when the file lacks it)."""
-        position = self.position(name)
-        if position is None:
-            return [""] * len(self.records)
-        return [record.fields[position].strip() for record in self.records]
+        return self.columns((name,))[name]
+
+    def columns(self, names: tuple[str, ...]) -> dict[str, list[str]]:
+        """Several columns at once, each as `column` gives it (one split of the whole file)."""
+        count, width = len(self.raw_lines), len(self.header)
+        flat = self._fields() if any(name in self.header for name in names) else []
+        return {
+            name: list(map(str.strip, flat[position::width])) if (position := self.position(name)) is not None
+            else [""] * count
+            for name in names
+        }
 
 
 def header_problems(header: list[str], needed: tuple[str, ...], *, exact: bool) -> list[str]:
@@ -176,14 +212,22 @@ def read_records(content: bytes, url: str, delimiter: str = ",", multiline: bool
         lines.pop()
     header = [name.strip() for name in (_split_fields(lines[0], delimiter) or [lines[0]])]
     width = len(header)
-    records: list[Record] = []
+    line_numbers: list[int] = []
+    raw_lines: list[str] = []
+    split_fields: dict[int, list[str]] = {}
     rejected: list[RejectedLine] = []
     last_index = len(lines) - 1
+    cut_off = last_index if not terminated else -1  # a last line without its line ending
     index = 1
     while index < len(lines):
         line, first = lines[index], index
         index += 1
         if not line.strip():
+            continue
+        # the common line: no quote, no NUL, all its fields, not cut off (split later, all at once)
+        if '"' not in line and NUL not in line and first != cut_off and line.count(delimiter) == width - 1:
+            line_numbers.append(first + 1)
+            raw_lines.append(line)
             continue
         fields = _split_fields(line, delimiter)
         if fields is None and multiline and NUL not in line:
@@ -207,10 +251,12 @@ def read_records(content: bytes, url: str, delimiter: str = ",", multiline: bool
         elif len(fields) != width:
             reason = f"expected {width} fields, found {len(fields)}"
         else:
-            records.append(Record(line_no, line, fields))
+            split_fields[len(raw_lines)] = fields
+            line_numbers.append(line_no)
+            raw_lines.append(line)
             continue
         rejected.append(RejectedLine(line_no, reason, line))
-    return Records(url, header, records, rejected)
+    return Records(url, header, delimiter, line_numbers, raw_lines, split_fields, rejected)
 
 
 def read_export(content: bytes, url: str, expected_columns: tuple[str, ...]) -> ExportText:
@@ -222,8 +268,4 @@ def read_export(content: bytes, url: str, expected_columns: tuple[str, ...]) -> 
             url, f"header does not match the export format: {'; '.join(problems)} "
             f"(expected {','.join(expected_columns)})"
         )
-    columns = {name: found.column(name) for name in expected_columns}
-    records = found.records
-    return ExportText(
-        url, columns, [record.line_no for record in records], [record.raw for record in records], found.rejected
-    )
+    return ExportText(url, found.columns(expected_columns), found.line_numbers, found.raw_lines, found.rejected)

@@ -8,7 +8,7 @@ rules to catch; nothing is dropped here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from marketflow.ingest.csv_export import ExportText
@@ -28,17 +28,29 @@ def _optional(values: list[str]) -> list[str | None]:
     return [value or None for value in values]
 
 
+def _per_distinct(function: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    """`function` of each value, computed once per distinct value (a day repeats its products,
+    customers and currencies on many lines)."""
+    results = {value: function(value) for value in set(values)}
+    return list(map(results.__getitem__, values))
+
+
+def _collapsed(value: str) -> str:
+    return " ".join(value.split())
+
+
 def collapse_whitespace(values: list[str]) -> list[str]:
-    return [" ".join(value.split()) for value in values]
+    return _per_distinct(_collapsed, values)
+
+
+def _normalised_id(value: str) -> str:
+    head, dot, tail = value.partition(".")
+    return head if dot and head.isdigit() and not tail.strip("0") else value
 
 
 def normalise_id(values: list[str]) -> list[str]:
     """`17850.0` -> `17850`; anything else is kept for the format rule to judge."""
-    normalised = []
-    for value in values:
-        head, dot, tail = value.partition(".")
-        normalised.append(head if dot and head.isdigit() and not tail.strip("0") else value)
-    return normalised
+    return _per_distinct(_normalised_id, values)
 
 
 def first_line_of_duplicates(line_numbers: list[int], keys: list[tuple]) -> list[int | None]:
@@ -58,8 +70,8 @@ def _prices_in_shop_currency(
     import numpy as np
 
     rates = {code.upper(): rate for code, rate in exchange_rates.items()} | {shop_currency: 1.0}
-    factor = np.array([rates.get(code.upper(), 1.0) for code in currencies], dtype="float64")
-    converted = [shop_currency if code.upper() in rates else code for code in currencies]
+    factor = np.array(_per_distinct(lambda code: rates.get(code.upper(), 1.0), currencies), dtype="float64")
+    converted = _per_distinct(lambda code: shop_currency if code.upper() in rates else code, currencies)
     return prices * factor, converted
 
 

@@ -8,7 +8,6 @@ recomputes the derived tables once for the keys the days touched, old and new.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Any
@@ -65,15 +64,48 @@ def record_attempt(engine: Engine, report: IngestReport, quarantined: list[dict]
         _replace_log(conn, [report], quarantined)
 
 
+_CSV_SPECIAL = frozenset(',"\r\n')
+
+
+def _csv_field(value: Any) -> str:
+    """One value as a CSV field of `COPY ... (FORMAT csv)`: None and '' unquoted (NULL, as pandas'
+    `to_csv` writes them), text quoted only when it holds a comma, quote or line break."""
+    if value is None:
+        return ""
+    text = str(value)
+    if _CSV_SPECIAL.isdisjoint(text):
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _csv_column(column: Any) -> list[str]:
+    """A column's fields, vectorised by type; text is converted once per distinct value."""
+    import numpy as np
+
+    kind = column.dtype.kind
+    missing = column.isna().to_numpy()
+    if kind == "M":
+        fields = np.datetime_as_string(column.to_numpy(), unit="us").astype(object)
+    elif kind == "f":
+        fields = np.array(list(map(repr, column.tolist())), dtype=object)
+    elif kind in "iu" and not missing.any():
+        return list(map(str, column.tolist()))
+    else:
+        values = column.astype(object).where(~missing, None).tolist()
+        text = {value: _csv_field(value) for value in set(values)}
+        return list(map(text.__getitem__, values))
+    fields[missing] = ""
+    return fields.tolist()
+
+
 def _copy(conn: Connection, table: str, columns: tuple[str, ...], frame: Any) -> None:
-    buffer = io.StringIO()
-    # pandas' default ISO timestamp format is its fast path (~20% quicker than an explicit format)
-    frame.to_csv(buffer, header=False, index=False, quoting=csv.QUOTE_MINIMAL)
-    buffer.seek(0)
+    """`COPY` the frame's rows, written as CSV column by column (several times quicker than
+    `DataFrame.to_csv`, which formats row by row)."""
+    buffer = io.StringIO("\n".join(map(",".join, zip(*(_csv_column(frame[name]) for name in columns)))) + "\n")
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.copy_expert(statement, buffer)
+        cursor.copy_expert(statement, buffer, size=1 << 20)
     except conn.dialect.dbapi.Error as error:  # the driver's own call: raise it as SQLAlchemy would
         raise DBAPIError(statement, None, error) from error
     finally:
@@ -132,9 +164,11 @@ def replace_days(engine: Engine, kind: FileKind, loads: list[tuple[IngestReport,
         conn.execute(delete(table).where(on_days))
         _bulk_insert(conn, table.name, columns, rows)
         _replace_log(conn, reports, quarantined)
-        customers_after = set(rows["customer_id"].dropna().tolist())
+        customers_after = set(rows["customer_id"].dropna().unique().tolist())
         if kind is FileKind.ORDERS:
-            derived.refresh_products(conn, days, codes_before, set(rows["stock_code"].tolist()))
-            derived.refresh_customers(conn, days, customers_before, customers_after)
-        else:
+            codes_after = set(rows["stock_code"].unique().tolist())
+            if codes_before or codes_after:  # else nothing was or is on the days: nothing to refresh
+                derived.refresh_products(conn, days, codes_before, codes_after)
+                derived.refresh_customers(conn, days, customers_before, customers_after)
+        elif customers_before or customers_after:
             derived.refresh_contacts(conn, days, customers_before, customers_after)

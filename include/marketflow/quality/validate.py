@@ -125,16 +125,80 @@ class FilesValidation:
         return DayValidation(tuple(outcomes) + tuple(day_level), dict(parameters or {}))
 
 
+#: Expectations whose verdict on a row depends only on that row's values in their columns (map
+#: expectations of one column or a pair): they judge each distinct value the same wherever it is.
+_ROW_LOCAL = frozenset({
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_null",
+    "expect_column_values_to_be_between",
+    "expect_column_value_lengths_to_be_between",
+    "expect_column_values_to_be_in_set",
+    "expect_column_pair_values_to_be_equal",
+})
+_DOMAIN_KEYS = ("column", "column_A", "column_B")
+#: The row of the distinct values' frame, GX's key for a failing value.
+_VALUE_ROW = "value_row"
+
+
+def _domain(expectation: Any) -> tuple[str, ...]:
+    kwargs = expectation.configuration.kwargs
+    return tuple(kwargs[key] for key in _DOMAIN_KEYS if key in kwargs)
+
+
+def _checked_columns(suite: Any, frame: Any) -> Any:
+    """Only the columns the suite's expectations read (and the row keys). Nullable integers go as
+    floats (same values, NaN for null), which GX's range rule compares vectorised."""
+    named = {column for expectation in suite.expectations for column in _domain(expectation)}
+    columns = frame[[column for column in frame.columns if column in named or column in _KEY_COLUMNS]]
+    nullable_ints = {name: "float64" for name, dtype in columns.dtypes.items() if str(dtype) == "Int64"}
+    return columns.astype(nullable_ints) if nullable_ints else columns
+
+
+def _distinct_values(suite: Any, frame: Any) -> Any | None:
+    """One frame holding each domain's distinct values (a column's, or a column pair's), each padded
+    to the longest by repeating its values, with `value_row`; None when the suite has an expectation
+    that is not row-local, or a column in two domains, or there are no rows."""
+    import numpy as np
+    import pandas as pd
+
+    domains = {_domain(expectation) for expectation in suite.expectations}
+    columns = [column for domain in domains for column in domain]
+    if (
+        frame.empty
+        or len(columns) != len(set(columns))
+        or any(expectation.expectation_type not in _ROW_LOCAL for expectation in suite.expectations)
+    ):
+        return None
+    distinct = [frame[list(domain)].drop_duplicates(ignore_index=True) for domain in sorted(domains)]
+    length = max(len(values) for values in distinct)
+    padded = [values.take(np.arange(length) % len(values)).reset_index(drop=True) for values in distinct]
+    return pd.concat(padded + [pd.Series(np.arange(length), name=_VALUE_ROW)], axis=1)
+
+
+def _failing_rows(frame: Any, values: Any, domain: tuple[str, ...], value_rows: list[int]) -> list[tuple]:
+    """(file_date, source_line) of the rows holding the failing distinct values (nulls match nulls)."""
+    failing = values.loc[values[_VALUE_ROW].isin(value_rows), list(domain)].drop_duplicates()
+    rows = frame[list(dict.fromkeys(list(domain) + _KEY_COLUMNS))].merge(failing, on=list(domain), how="inner")
+    return list(zip(rows["file_date"], rows["source_line"]))
+
+
 def validate_files(suite: Any, frame: Any) -> FilesValidation:
     """Validate parsed rows (a DataFrame with `file_date` and `source_line` columns) with a row suite
     (`orders_suite(checks)` or `customers_suite(checks)`).
 
-    The whole suite runs once for counts; only the expectations that failed run again for the
-    failing rows' keys (the complete result format costs a third more per expectation).
+    Every expectation of the suites judges a row by its own values in one column or a column pair,
+    so GX validates each domain's distinct values once (a day repeats its products, prices and
+    customers on many lines) and the verdicts go back to every row holding a failing value. The
+    whole suite runs once for counts; only the expectations that failed run again for the failing
+    values' keys (the complete result format costs a third more per expectation).
     """
     from marketflow.quality.gx_context import batch_definition
 
-    batch = batch_definition(suite.name).get_batch(batch_parameters={"dataframe": frame})
+    checked = _checked_columns(suite, frame)
+    values = _distinct_values(suite, checked)
+    batch_frame = checked if values is None else values
+    batch = batch_definition(suite.name).get_batch(batch_parameters={"dataframe": batch_frame})
     summary = batch.validate(suite, result_format=_SUMMARY_FORMAT)
     by_rule = {expectation.meta["rule"]: expectation for expectation in suite.expectations}
     verdicts = []
@@ -142,8 +206,14 @@ def validate_files(suite: Any, frame: Any) -> FilesValidation:
         expectation = by_rule[_checked(result).expectation_config.meta["rule"]]
         failing: dict[str, list[int]] = {}
         if not result.success:
-            complete = _checked(batch.validate(expectation, result_format=_rows_format(_KEY_COLUMNS)))
-            for file_date, line in _failing_keys(complete, _KEY_COLUMNS):
+            if values is None:
+                complete = _checked(batch.validate(expectation, result_format=_rows_format(_KEY_COLUMNS)))
+                keys = _failing_keys(complete, _KEY_COLUMNS)
+            else:
+                complete = _checked(batch.validate(expectation, result_format=_rows_format([_VALUE_ROW])))
+                value_rows = [int(key[0]) for key in _failing_keys(complete, [_VALUE_ROW])]
+                keys = _failing_rows(checked, values, _domain(expectation), value_rows)
+            for file_date, line in keys:
                 failing.setdefault(str(file_date), []).append(int(line))
         verdicts.append(
             _RuleVerdict(

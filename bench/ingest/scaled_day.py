@@ -1,0 +1,59 @@
+"""One day's export of a shop `factor` times our sample's size, in the shop's own CSV layout.
+
+The real day's lines are replicated `factor` times: copy 0 is the real day unchanged, copy k gets
+new customer ids (`k * 100000 + id`, the real ids are 5 digits) and new invoice numbers (6 digits
+after the real ones, a `C` cancellation stays one), so every copy is a different set of customers
+placing different orders of the same products at the same times. Lines are ordered by invoice time
+as the real exports are. No randomness: the same day file always gives the same export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+#: First synthetic invoice number: above every real one (536365..581587) and still 6 digits.
+FIRST_INVOICE = 600_000
+_CUSTOMER_STRIDE = 100_000
+_INVOICE, _TIMESTAMP, _CUSTOMER = 0, 4, 6
+
+
+def _customer(value: str, copy: int) -> str:
+    """`17850.0` -> `317850.0` in copy 3 (the export's float-looking format kept); blank stays blank."""
+    head, dot, tail = value.partition(".")
+    return f"{copy * _CUSTOMER_STRIDE + int(head)}{dot}{tail}" if head.isdigit() else value
+
+
+def scaled_day(real_day: bytes, factor: int) -> bytes:
+    """The export of `real_day` (an Online Retail day file) replicated `factor` times under new
+    customers and invoices (refused when the new invoice numbers would need a seventh digit)."""
+    header, *lines = list(csv.reader(io.StringIO(real_day.decode("utf-8"), newline="")))
+    invoices = sorted({line[_INVOICE].lstrip("C") for line in lines})
+    number = {invoice: index for index, invoice in enumerate(invoices)}
+    if FIRST_INVOICE + factor * len(invoices) > 999_999:
+        raise ValueError(f"{factor} copies of {len(invoices)} invoices do not fit in 6-digit invoice numbers")
+    copies = []
+    for copy in range(factor):
+        for position, line in enumerate(lines):
+            if copy:
+                line = list(line)
+                invoice = line[_INVOICE]
+                prefix = "C" if invoice.startswith("C") else ""
+                serial = FIRST_INVOICE + (copy - 1) * len(invoices) + number[invoice.lstrip("C")]
+                line[_INVOICE] = f"{prefix}{serial}"
+                line[_CUSTOMER] = _customer(line[_CUSTOMER], copy)
+            copies.append((line[_TIMESTAMP], copy, position, line))
+    copies.sort(key=lambda item: item[:3])
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(line for *_, line in copies)
+    return out.getvalue().encode("utf-8")
+
+
+def write_scaled_day(real_day: Path, factor: int, target: Path) -> int:
+    """Write the scaled export of `real_day` to `target`; returns its number of lines."""
+    content = scaled_day(real_day.read_bytes(), factor)
+    target.write_bytes(content)
+    return content.count(b"\n") - 1
