@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, func
 from marketflow.audiences.rules import needs_scores, profile_conditions
 from marketflow.audiences.split import assign_variant, is_control
 from marketflow.campaigns.config import CampaignConfig, OrderBy, RepeatProductDue
-from marketflow.campaigns.sqlutil import as_date, chunks
+from marketflow.campaigns.sqlutil import as_date, bulk_insert, chunks
 from marketflow.warehouse.schema import (
     audience_members,
     audience_scores,
@@ -59,6 +59,13 @@ _SUPPRESSION_REASONS = {
 }
 #: Exclusions that consent and suppressions decide: they come first and always win over the rules.
 CONSENT_REASONS = frozenset({*_SUPPRESSION_REASONS.values(), "opted_out", "no_consent", "no_email"})
+
+
+#: The `audience_members` columns `write_audience` fills, in its rows' order.
+MEMBER_COLUMNS = (
+    "run_key", "customer_id", "arm", "variant", "exclusion_reason", "propensity_30d", "top_reasons",
+    "consent_given", "consent_effective_date", "consent_source",
+)
 
 
 class AudienceInputsMissing(RuntimeError):
@@ -151,7 +158,7 @@ def _matching_profiles(
         .where(p.c.as_of_date == profiles_as_of, *profile_conditions(config.audience, p, s))
         .order_by(*order, p.c.customer_id)
     )
-    return {row.customer_id: row.propensity_30d for row in conn.execute(stmt)}
+    return {row.customer_id: row.propensity_30d for row in conn.execute(stmt).all()}
 
 
 def _order_columns(order_by: OrderBy, p: Table, s: Table) -> list[ColumnElement]:
@@ -217,7 +224,7 @@ def _consent_as_of(conn: Connection, customer_ids: list[str], day: dt.date) -> d
         stmt = select(c.customer_id, c.effective_date, c.marketing_consent, c.source_file).where(
             c.customer_id.in_(chunk), c.effective_date <= day
         )
-        for customer_id, effective, consent, source in conn.execute(stmt):
+        for customer_id, effective, consent, source in conn.execute(stmt).all():
             effective = as_date(effective)
             if customer_id not in latest or effective > latest[customer_id].effective_date:
                 latest[customer_id] = ConsentRecord(bool(consent), effective, source)
@@ -227,7 +234,7 @@ def _consent_as_of(conn: Connection, customer_ids: list[str], day: dt.date) -> d
 def _rows_in_chunks(conn: Connection, stmt_for: Callable[[Sequence[str]], Select], customer_ids: list[str]) -> list[Row]:
     rows: list[Row] = []
     for chunk in chunks(customer_ids):
-        rows += list(conn.execute(stmt_for(chunk)))
+        rows += conn.execute(stmt_for(chunk)).all()
     return rows
 
 
@@ -279,7 +286,7 @@ def _capped(conn: Connection, config: CampaignConfig, day: dt.date, this_run: st
         .group_by(m.customer_id)
         .having(func.count() >= cap.max_messages)
     )
-    return {row[0] for row in conn.execute(stmt)}
+    return {row[0] for row in conn.execute(stmt).all()}
 
 
 def _bought_recently(conn: Connection, day: dt.date, days: int) -> set[str]:
@@ -294,7 +301,7 @@ def _bought_recently(conn: Connection, day: dt.date, days: int) -> set[str]:
         )
         .distinct()
     )
-    return {row[0] for row in conn.execute(stmt)}
+    return {row[0] for row in conn.execute(stmt).all()}
 
 
 def _in_other_campaigns(conn: Connection, config: CampaignConfig, day: dt.date, days: int) -> set[str]:
@@ -311,7 +318,7 @@ def _in_other_campaigns(conn: Connection, config: CampaignConfig, day: dt.date, 
         )
         .distinct()
     )
-    return {row[0] for row in conn.execute(stmt)}
+    return {row[0] for row in conn.execute(stmt).all()}
 
 
 def unknown_segments(config: CampaignConfig) -> list[str]:
@@ -396,8 +403,8 @@ def compute_audience(
 
 def _with_reasons(conn: Connection, members: list[Member], scores_as_of: dt.date) -> list[Member]:
     """`members`, the selected ones (treatment, control) with the exact reasons of their score of
-    `scores_as_of` (`propensity.warehouse.explain_scores`): TreeSHAP costs ~30x the score, so it is
-    spent on the customers a run selects; excluded ones keep their score alone."""
+    `scores_as_of` (`propensity.warehouse.explain_scores`): TreeSHAP costs a few times the score, so
+    it is spent on the customers a run selects; excluded ones keep their score alone."""
     from marketflow.propensity.settings import PropensitySettings  # pandas, LightGBM: out of DAG parsing
     from marketflow.propensity.warehouse import explain_scores
 
@@ -424,23 +431,22 @@ def audience_is_frozen(conn: Connection, run_key: str) -> bool:
 def write_audience(conn: Connection, run_key: str, audience: Audience) -> None:
     """Replace the run's members (call inside one transaction, after `audience_is_frozen`)."""
     conn.execute(audience_members.delete().where(audience_members.c.run_key == run_key))
-    rows = [
-        {
-            "run_key": run_key,
-            "customer_id": m.customer_id,
-            "arm": m.arm,
-            "variant": m.variant,
-            "exclusion_reason": m.exclusion_reason,
-            "propensity_30d": m.propensity_30d,
-            "top_reasons": m.top_reasons,
-            "consent_given": m.consent.given if m.consent else None,
-            "consent_effective_date": m.consent.effective_date if m.consent else None,
-            "consent_source": m.consent.source_file if m.consent else None,
-        }
+    rows = (
+        (
+            run_key,
+            m.customer_id,
+            m.arm,
+            m.variant,
+            m.exclusion_reason,
+            m.propensity_30d,
+            m.top_reasons,
+            m.consent.given if m.consent else None,
+            m.consent.effective_date if m.consent else None,
+            m.consent.source_file if m.consent else None,
+        )
         for m in audience.members
-    ]
-    if rows:
-        conn.execute(audience_members.insert(), rows)
+    )
+    bulk_insert(conn, audience_members, MEMBER_COLUMNS, rows)
 
 
 def stored_members(conn: Connection, run_key: str, arms: tuple[str, ...] = ("treatment",)) -> list[Member]:
@@ -451,4 +457,4 @@ def stored_members(conn: Connection, run_key: str, arms: tuple[str, ...] = ("tre
         .where(a.run_key == run_key, a.arm.in_(arms))
         .order_by(a.customer_id)
     )
-    return [Member(*row) for row in conn.execute(stmt)]
+    return [Member(*row) for row in conn.execute(stmt).all()]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from marketflow.audiences.selection import (
 from marketflow.campaigns.config import CampaignConfig, campaigns_dir, load_campaign, templates_dir
 from marketflow.campaigns.report import build_report
 from marketflow.campaigns.runs import RunPlan, ensure_run, run_key, set_run_fields
-from marketflow.campaigns.sqlutil import chunks
+from marketflow.campaigns.sqlutil import bulk_insert, chunks
 from marketflow.channels.ads import (
     WebhookTarget,
     hashed_audience,
@@ -59,6 +60,8 @@ from marketflow.warehouse.schema import (
 )
 
 log = logging.getLogger(__name__)
+#: How often a long render logs how far it got (the demo and operators see it is alive).
+PROGRESS_EVERY_S = 30.0
 
 
 class SendIncomplete(RuntimeError):
@@ -230,7 +233,7 @@ def render_messages(
                 select(messages.c.customer_id, messages.c.status, messages.c.message_id).where(
                     messages.c.run_key == plan.run_key, messages.c.channel == "email"
                 )
-            )
+            ).all()
         }
     to_render = [m for m in members if existing.get(m.customer_id, ("rendered",))[0] == "rendered"]
     ids = [m.customer_id for m in to_render]
@@ -238,7 +241,11 @@ def render_messages(
     renderer = MessageRenderer(config, templates or templates_dir(), copywriter)
     rows = []
     missing = 0
-    for member in to_render:
+    progress_at = time.monotonic() + PROGRESS_EVERY_S
+    for done, member in enumerate(to_render):
+        if time.monotonic() >= progress_at:  # drafting with a language model can take minutes
+            log.info("%s: %d of %d e-mails rendered", plan.run_key, done, len(to_render))
+            progress_at = time.monotonic() + PROGRESS_EVERY_S
         if member.customer_id not in facts or member.customer_id not in emails:
             missing += 1  # profile or address gone since selection: nothing to render
             continue
@@ -251,8 +258,7 @@ def render_messages(
                 messages.c.run_key == plan.run_key, messages.c.channel == "email", messages.c.status == "rendered"
             )
         )
-        if rows:
-            conn.execute(messages.insert(), rows)
+        bulk_insert(conn, messages, LEDGER_COLUMNS, (tuple(row[name] for name in LEDGER_COLUMNS) for row in rows))
         set_run_fields(conn, plan.run_key, status="rendered")
     sources = Counter(row["copy_source"] for row in rows)
     kept = len(members) - len(to_render)
@@ -261,6 +267,13 @@ def render_messages(
         plan.run_key, len(rows), dict(sources), kept, missing,
     )
     return {"rendered": len(rows), "copy_sources": dict(sources), "kept": kept, "missing": missing}
+
+
+#: The `messages` columns a rendered e-mail fills (`_ledger_row`).
+LEDGER_COLUMNS = (
+    "run_key", "customer_id", "channel", "status", "message_id", "recipient", "variant", "subject", "body_text",
+    "body_html", "copy_source", "attempts",
+)
 
 
 def _ledger_row(run_key: str, msg: RenderedMessage, email: str) -> dict[str, Any]:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Date, Table
+from sqlalchemy import JSON, Boolean, Connection, Date, Table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-#: Rows per `IN (...)` list: below SQLite's default limit of 999 bound parameters.
-CHUNK = 900
+#: Rows per `IN (...)` list: SQLite (3.32 and later) allows 32,766 bound parameters a statement; fewer,
+#: longer lists cut the per-statement cost of selecting and rendering for 100,000 members.
+CHUNK = 5000
 
 
 def chunks(items: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
@@ -44,6 +48,58 @@ def insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[s
     for start in range(0, len(rows), 500):
         result = conn.execute(insert(table).on_conflict_do_nothing(), rows[start : start + 500])
         inserted += max(result.rowcount, 0)
+    return inserted
+
+
+def _plain(column_type: object, dialect: str) -> Callable[[Any], Any] | None:
+    """How a value of `column_type` goes to the driver as SQLAlchemy would send it (None: as it is)."""
+    if isinstance(column_type, JSON):
+        return lambda value: None if value is None else json.dumps(value)
+    if dialect == "sqlite" and isinstance(column_type, Date):
+        return lambda value: None if value is None else value.isoformat()
+    if dialect == "sqlite" and isinstance(column_type, Boolean):
+        return lambda value: None if value is None else int(value)
+    return None
+
+
+def _csv_field(value: Any) -> str:
+    """A COPY (FORMAT csv) field: NULL unquoted and empty, every text quoted (so '' stays '')."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return '"' + value.replace('"', '""') + '"'
+    return str(value)
+
+
+def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def bulk_insert(
+    conn: Connection, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]], size: int = CHUNK
+) -> int:
+    """Insert `rows` (values in `names` order) as plain tuples, `size` a statement: COPY on PostgreSQL,
+    the driver's executemany on SQLite. At 100,000 members or e-mails a run, SQLAlchemy's per-row
+    parameter processing of `insert()` cost more than the rows themselves; batches keep one COPY
+    buffer of e-mails from doubling the task's memory. Returns the rows inserted."""
+    dialect = conn.dialect.name
+    plain = [_plain(table.c[name].type, dialect) for name in names]
+    columns = ", ".join(names)
+    inserted = 0
+    for batch in _batches(rows, size):
+        converted = [tuple(v if to is None else to(v) for v, to in zip(row, plain, strict=True)) for row in batch]
+        if dialect == "postgresql":
+            buffer = io.StringIO()
+            buffer.writelines(",".join(_csv_field(value) for value in row) + "\n" for row in converted)
+            buffer.seek(0)
+            cursor = conn.connection.dbapi_connection.cursor()
+            cursor.copy_expert(f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+        else:
+            placeholders = ", ".join("?" for _ in names)
+            conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})", converted)
+        inserted += len(converted)
     return inserted
 
 

@@ -87,7 +87,7 @@ def _catalogue(conn: Connection, stock_codes: set[str]) -> dict[str, tuple[str, 
         stmt = select(products.c.stock_code, products.c.description, products.c.unit_price).where(
             products.c.stock_code.in_(chunk)
         )
-        for code, description, price in conn.execute(stmt):
+        for code, description, price in conn.execute(stmt).all():
             if description and description.strip() and price is not None and price > 0:
                 found[code] = (display_name(description.strip()), round(float(price), 2))
     return found
@@ -101,7 +101,7 @@ def _bought(conn: Connection, customer_ids: list[str], as_of: dt.date) -> set[tu
         stmt = select(o.customer_id, o.stock_code).where(
             o.customer_id.in_(chunk), o.order_date <= as_of, o.is_return.is_(False), o.quantity > 0
         ).distinct()
-        pairs.update((customer, code) for customer, code in conn.execute(stmt))
+        pairs.update((customer, code) for customer, code in conn.execute(stmt).all())
     return pairs
 
 
@@ -121,7 +121,7 @@ def recommended_products(
             .where(rec.as_of_date == as_of, rec.customer_id.in_(chunk))
             .order_by(rec.customer_id, rec.rank)
         )
-        rows += list(conn.execute(stmt))
+        rows += conn.execute(stmt).all()
     catalogue = _catalogue(conn, {row[2] for row in rows})
     bought = _bought(conn, customer_ids, as_of) if new_only else set()
     chosen: dict[str, list[ProductFact]] = {}
@@ -164,7 +164,7 @@ def customer_facts(
         stmt = select(
             p.customer_id, p.country, p.segment, p.recency_days, p.frequency, p.monetary, p.favourite_group
         ).where(p.as_of_date == profiles_as_of, p.customer_id.in_(chunk))
-        for row in conn.execute(stmt):
+        for row in conn.execute(stmt).all():
             facts[row.customer_id] = CustomerFacts(
                 customer_id=row.customer_id,
                 country=row.country,

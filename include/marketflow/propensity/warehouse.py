@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from itertools import repeat
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, delete, func, select, union
 
 from marketflow.days import day_list
 from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.warehouse import read_orders
 from marketflow.propensity import library, registry
-from marketflow.propensity.features import PROFILE_FEATURES, feature_matrix, home_market
+from marketflow.propensity.features import PROFILE_FEATURES, feature_matrix
 from marketflow.propensity.model import PropensityModel, TrainingReport
 from marketflow.propensity.scoring import NO_PURCHASE_REASON, SCORE_RTOL, exact_reasons
 from marketflow.propensity.settings import PropensitySettings
-from marketflow.shards import in_shard
+from marketflow.shards import in_shard_clause
 from marketflow.warehouse import schema
 
 log = logging.getLogger(__name__)
@@ -111,20 +111,33 @@ FEATURE_INPUTS = ("customer_id", "country", "price_band", *PROFILE_FEATURES)
 _CHUNK = 5000
 
 
-def read_profiles(conn: Connection, as_of: dt.date, customer_ids: Sequence[str] | None = None) -> pd.DataFrame:
+def read_profiles(
+    conn: Connection,
+    as_of: dt.date,
+    customer_ids: Sequence[str] | None = None,
+    *,
+    shard: int | None = None,
+    shards: int = 1,
+) -> pd.DataFrame:
     """The `FEATURE_INPUTS` of the stored profile snapshot of `as_of`: every customer's by customer
-    id, or only those of `customer_ids`."""
+    id, only those of `customer_ids`, or only those of `shard` (of `shards`: the warehouse filters
+    them, so a shard task reads its own rows only)."""
     table = schema.customer_profiles
     query = select(*(table.c[name] for name in FEATURE_INPUTS)).where(table.c.as_of_date == as_of)
     if customer_ids is not None:
         return _read_for(conn, query, table.c.customer_id, customer_ids)
+    if shard is not None:
+        query = query.where(in_shard_clause(table.c.customer_id, shard, shards))
     query = query.order_by(table.c.customer_id)
-    if conn.dialect.name != "postgresql":
-        return pd.read_sql(query, conn)
-    # COPY as CSV: half the time of fetching rows through the driver; pandas parses floats exactly
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.dbapi_connection.cursor()
+    if conn.dialect.name != "postgresql":
+        # the driver's rows as they are: SQLAlchemy's per-row processing cost more than the query
+        cursor.execute(sql)
+        return pd.DataFrame(cursor.fetchall(), columns=list(FEATURE_INPUTS))
+    # COPY as CSV: half the time of fetching rows through the driver; pandas parses floats exactly
     buffer = io.StringIO()
-    conn.connection.dbapi_connection.cursor().copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
+    cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
     buffer.seek(0)
     text = {name: str for name in ("customer_id", "country", "price_band")}
     return pd.read_csv(buffer, names=list(FEATURE_INPUTS), dtype=text, keep_default_na=False, na_values=[""])
@@ -140,18 +153,48 @@ def _read_for(conn: Connection, query: Select, column: ColumnElement, ids: Seque
 
 
 def snapshot_home_market(conn: Connection, as_of: dt.date) -> str | None:
-    """`home_market` of the whole `as_of` snapshot, read as `score_shard` reads it (ties broken alike)."""
+    """`home_market` of the whole `as_of` snapshot, counted by the warehouse: the most common country
+    (NULL left out), a tie going to the country seen first in customer-id order, as `value_counts`
+    breaks it on the snapshot `read_profiles` reads (tests/propensity/test_home_market.py)."""
     table = schema.customer_profiles
-    query = select(table.c.country).where(table.c.as_of_date == as_of).order_by(table.c.customer_id)
-    return home_market(pd.DataFrame({"country": conn.execute(query).scalars().all()}))
+    customers, first = func.count().label("customers"), func.min(table.c.customer_id).label("first_customer")
+    query = (
+        select(table.c.country, customers, first)
+        .where(table.c.as_of_date == as_of, table.c.country.is_not(None))
+        .group_by(table.c.country)
+        .order_by(customers.desc(), first)
+        .limit(1)
+    )
+    found = conn.execute(query).first()
+    return None if found is None else found.country
 
 
-def known_customers(conn: Connection, as_of: dt.date) -> set[str]:
-    """Every customer the warehouse knows on `as_of`: an order line of any kind, or a CRM record."""
+def _unprofiled_in_shard(
+    conn: Connection, ids: Select, customer_id: ColumnElement, as_of: dt.date, shard: int, shards: int
+) -> list[str]:
+    """The `customer_id`s of `ids` without a profile in the `as_of` snapshot that fall in `shard`,
+    sorted. Materialised before the shard filter, so the warehouse hashes only these few ids (both
+    dialects would otherwise push the filter down to every order or score row)."""
+    profiles = schema.customer_profiles
+    profiled = select(profiles.c.customer_id).where(
+        profiles.c.as_of_date == as_of, profiles.c.customer_id == customer_id
+    )
+    candidates = ids.where(~profiled.exists()).cte("unprofiled").prefix_with("MATERIALIZED")
+    found = select(candidates.c.customer_id).where(in_shard_clause(candidates.c.customer_id, shard, shards))
+    return sorted(conn.execute(found).scalars())
+
+
+def known_without_profile(conn: Connection, as_of: dt.date, shard: int, shards: int) -> list[str]:
+    """The shard's customers known on `as_of` (an order line of any kind, or a CRM record) who have no
+    profile that day (no product purchase yet), sorted."""
     orders, events = schema.orders, schema.consent_events
-    ordered = select(orders.c.customer_id).where(orders.c.order_date <= as_of, orders.c.customer_id.is_not(None)).distinct()
-    listed = select(events.c.customer_id).where(events.c.effective_date <= as_of).distinct()
-    return set(conn.execute(ordered).scalars()) | set(conn.execute(listed).scalars())
+    # GROUP BY, not DISTINCT: SQLite then reads the (customer_id, order_date) index alone
+    ordered = select(orders.c.customer_id).where(
+        orders.c.order_date <= as_of, orders.c.customer_id.is_not(None)
+    ).group_by(orders.c.customer_id)
+    listed = select(events.c.customer_id).where(events.c.effective_date <= as_of)
+    known = union(ordered, listed).subquery("known")
+    return _unprofiled_in_shard(conn, select(known.c.customer_id), known.c.customer_id, as_of, shard, shards)
 
 
 def load_model(conn: Connection, model_id: str) -> PropensityModel:
@@ -163,43 +206,42 @@ def score_shard(engine: Engine, as_of: dt.date, model_id: str, shard: int, setti
     """Score the shard's customers of the `as_of` snapshot, and every other customer of the shard
     known that day (no product purchase yet: the model's `no_purchase_rate`), replacing the shard's
     rows of that day (rows of customers no longer scored included) in one transaction; returns the
-    rows written. Scores only: their reasons are computed where they are read (`explain_scores`)."""
+    rows written. Scores only: their reasons are computed where they are read (`explain_scores`).
+    Every read is the shard's own rows, filtered by the warehouse (`marketflow_shard`), but for the
+    home market, one count per country of the whole snapshot (as at training)."""
     with engine.connect() as conn:
-        snapshot = read_profiles(conn, as_of)
+        profiles = read_profiles(conn, as_of, shard=shard, shards=settings.shards)
+        home = snapshot_home_market(conn, as_of)
+        without = known_without_profile(conn, as_of, shard, settings.shards)
         model = load_model(conn, model_id)
-        known = known_customers(conn, as_of)
-    home = home_market(snapshot)  # the whole snapshot's, as at training
-    snapshot_ids = snapshot["customer_id"].tolist()
-    customers = in_shard(snapshot_ids, shard, settings.shards)
-    profiles = snapshot[snapshot["customer_id"].isin(customers)]
+    customers = profiles["customer_id"].tolist()
     scores = model.predict(feature_matrix(profiles, home)).tolist()
-    without = sorted(in_shard(known.difference(snapshot_ids), shard, settings.shards))
     if without and model.no_purchase_rate is not None:
         customers += without
         scores += [model.no_purchase_rate] * len(without)
     elif without:
         log.warning("%s: %d customers without a product purchase left unscored: model %s predates "
                     "no_purchase_rate (the next retraining scores them)", as_of, len(without), model_id)
-    table = schema.audience_scores
     with engine.begin() as conn:
-        stored = set(conn.execute(select(table.c.customer_id).where(table.c.as_of_date == as_of)).scalars())
-        # the shard's stored rows: its snapshot customers' and, by their hash, those no longer in the snapshot
-        gone = in_shard(stored.difference(snapshot_ids), shard, settings.shards)
-        _replace_scores(conn, as_of, stored.intersection(customers + gone), model_id, customers, scores)
+        _replace_shard(conn, as_of, shard, settings.shards, model_id, customers, scores)
     return len(customers)
 
 
-def _replace_scores(
-    conn: Connection, as_of: dt.date, replaced: set[str], model_id: str, customers: list[str], scores: list[float]
+def _replace_shard(
+    conn: Connection, as_of: dt.date, shard: int, shards: int, model_id: str, customers: list[str], scores: list[float]
 ) -> None:
-    """Delete the `replaced` rows of `as_of`, insert the new ones: plain tuples in bulk (COPY and one
-    `= ANY(array)` delete on PostgreSQL, the driver's executemany on SQLite); SQLAlchemy's per-row
-    parameter processing cost more than the scoring."""
+    """Replace the shard's rows of `as_of` (its customers' and, by their hash, those of customers no
+    longer scored) with these, as plain tuples in bulk: SQLAlchemy's per-row parameter processing
+    cost more than the scoring. PostgreSQL: one delete of the shard's rows (the warehouse hashes the
+    day's ids), then COPY. SQLite, whose `marketflow_shard` is a Python call per row: the driver's
+    executemany of an upsert of the customers' rows (half the time of a delete and an insert each),
+    and a delete of the shard's other rows, found among the day's few rows without a profile."""
+    table = schema.audience_scores
     names = "as_of_date, customer_id, model_id, propensity_30d"
     rows = zip(repeat(as_of.isoformat()), customers, repeat(model_id), scores)
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(
-            "DELETE FROM audience_scores WHERE as_of_date = %s AND customer_id = ANY(%s)", (as_of, sorted(replaced))
+        conn.execute(
+            delete(table).where(table.c.as_of_date == as_of, in_shard_clause(table.c.customer_id, shard, shards))
         )
         buffer = io.StringIO()
         csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC).writerows(rows)  # quoted: "" stays an empty string
@@ -207,14 +249,20 @@ def _replace_scores(
         conn.connection.dbapi_connection.cursor().copy_expert(
             f"COPY audience_scores ({names}) FROM STDIN WITH (FORMAT csv)", buffer
         )
-    else:  # an empty parameter list would run the statement once, unbound
-        day = as_of.isoformat()
-        if replaced:
-            conn.exec_driver_sql(
-                "DELETE FROM audience_scores WHERE as_of_date = ? AND customer_id = ?", [(day, c) for c in sorted(replaced)]
-            )
-        if customers:
-            conn.exec_driver_sql(f"INSERT INTO audience_scores ({names}) VALUES (?, ?, ?, ?)", list(rows))
+        return
+    stored = select(table.c.customer_id).where(table.c.as_of_date == as_of)
+    gone = set(_unprofiled_in_shard(conn, stored, table.c.customer_id, as_of, shard, shards)).difference(customers)
+    day = as_of.isoformat()
+    if gone:  # an empty parameter list would run the statement once, unbound
+        conn.exec_driver_sql(
+            "DELETE FROM audience_scores WHERE as_of_date = ? AND customer_id = ?", [(day, c) for c in sorted(gone)]
+        )
+    if customers:
+        conn.exec_driver_sql(
+            f"INSERT INTO audience_scores ({names}) VALUES (?, ?, ?, ?) ON CONFLICT (as_of_date, customer_id) "
+            "DO UPDATE SET model_id = excluded.model_id, propensity_30d = excluded.propensity_30d",
+            list(rows),
+        )
 
 
 def explain_scores(
