@@ -22,11 +22,24 @@ run: trigger with params `rebuild_from` / `rebuild_to` (YYYY-MM-DD), or
 `marketflow profiles build --date A --to B`. A manual run without params builds the day before
 its logical date.
 
-Each day is replaced in one transaction, so re-running leaves identical rows. The
-`summarise_segments` log shows the customers per segment; the task publishes the
-`marketflow_customer_profiles` asset naming every day built (`partition_dates`; the last also as
-`partition_date`) and the newest orders event answered (`answered_through`), which starts
-`score_audiences`.
+**Tasks** (the customers are sharded, so no worker holds every customer's order lines):
+- `prepare_days`: what is the whole shop's, from warehouse aggregates: each day's `product_groups`
+  and `product_stats`, the month's lifetime-value model (a few floats, passed on through XCom).
+- `build_shard`: dynamic task mapping over `MARKETFLOW_PROFILES_SHARDS` customer shards (stable hash
+  of customer_id mod N, default 4); each reads only its customers' orders and consent events, once
+  for all the run's days, and stages their profiles (all but the RFM scores) in
+  `customer_profiles_staging`, replacing its own staged rows.
+- `build_snapshots`: scores each day's staged profiles across all its customers (RFM quintiles rank
+  the whole day) and replaces the day in `customer_profiles` in one transaction (readers never see
+  a half-built day); fails, changing nothing, unless every shard's rows are staged.
+- `summarise_segments`: logs the customers per segment and publishes the
+  `marketflow_customer_profiles` asset naming every day built (`partition_dates`; the last also as
+  `partition_date`) and the newest orders event answered (`answered_through`), which starts
+  `score_audiences`.
+
+A retried shard replaces only its own staged rows; re-running the run (or clearing from
+`prepare_days` on) leaves identical rows. A run whose staged rows are not exactly its shards' fails
+in `build_snapshots`, changing nothing.
 Column meanings and segment rules: `include/marketflow/profiles/README.md`.
 """
 
@@ -74,17 +87,48 @@ def build_profiles() -> None:
         return work.as_xcom()
 
     @task
-    def build_snapshots(days: list[str]) -> list[str]:
-        """Profiles, product groups and product statistics of each day, one transaction per day;
-        returns the days built."""
+    def prepare_days(days: list[str]) -> dict:
+        """Each day's product groups and statistics, the month's lifetime-value models, and the plan
+        the shards share (JSON: days, shard count, model parameters)."""
         import datetime as dt
 
         from marketflow.profiles.settings import ProfileSettings
-        from marketflow.profiles.warehouse import build_days
+        from marketflow.profiles.warehouse import prepare_days as prepare
         from marketflow.warehouse import warehouse_engine
 
-        as_of_days = [dt.date.fromisoformat(day) for day in days]
-        summaries = build_days(warehouse_engine(), as_of_days, ProfileSettings.from_env())
+        settings = ProfileSettings.from_env()
+        plan = prepare(warehouse_engine(), [dt.date.fromisoformat(day) for day in days], settings, settings.shards)
+        return plan.as_xcom()
+
+    @task
+    def shard_numbers(plan: dict) -> list[int]:
+        """One mapped profile task per shard of the plan."""
+        return list(range(plan["shards"]))
+
+    @task
+    def build_shard(shard: int, plan: dict) -> dict[str, int]:
+        """Stage the profiles of one shard's customers for each day; returns the rows per day."""
+        from marketflow.profiles.settings import ProfileSettings
+        from marketflow.profiles.warehouse import DayPlan
+        from marketflow.profiles.warehouse import build_shard as build
+        from marketflow.warehouse import warehouse_engine
+
+        rows = build(warehouse_engine(), DayPlan.from_xcom(plan), shard, ProfileSettings.from_env())
+        for day, count in rows.items():
+            log.info("shard %d of %s: %d customers staged", shard, day, count)
+        return {day.isoformat(): count for day, count in rows.items()}
+
+    @task
+    def build_snapshots(plan: dict, shard_rows: list[dict[str, int]]) -> list[str]:
+        """Score each day's staged profiles and publish the day in one transaction; returns the days
+        built."""
+        import datetime as dt
+
+        from marketflow.profiles.warehouse import DayPlan, finish_days
+        from marketflow.warehouse import warehouse_engine
+
+        rows = [{dt.date.fromisoformat(day): count for day, count in shard.items()} for shard in shard_rows]
+        summaries = finish_days(warehouse_engine(), DayPlan.from_xcom(plan).days, rows)
         for s in summaries:
             log.info("%s: %d customers, %d products in %d groups", s.as_of, s.customers, s.products, s.groups)
         return [s.as_of.isoformat() for s in summaries]
@@ -110,7 +154,9 @@ def build_profiles() -> None:
         context["outlet_events"][CUSTOMER_PROFILES].extra = event_extra(days, answered_through=answered_through)
 
     work = resolve_as_of_dates()
-    summarise_segments(build_snapshots(work["days"]), work["answered_through"])
+    plan = prepare_days(work["days"])
+    staged = build_shard.partial(plan=plan).expand(shard=shard_numbers(plan))
+    summarise_segments(build_snapshots(plan, staged), work["answered_through"])
 
 
 build_profiles()

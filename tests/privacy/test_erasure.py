@@ -149,6 +149,7 @@ def test_an_erased_customer_is_gone_from_every_table_and_file_and_stays_gone(
     assert access["addresses"] == [ERASED_EMAIL.lower()]
     counts = {table: len(rows) for table, rows in access["tables"].items()}
     assert counts == {"orders": 3, "customers": 1, "customer_contacts": 1, "consent_events": 1, "customer_profiles": 1,
+                      "customer_profiles_staging": 0,
                       "recommendations": 3, "audience_scores": 1, "audience_members": 1, "suppressions": 0,
                       "messages": 1, "engagement_events": 2, "quarantine": 1}  # delivered (the sink's log), open
     assert "570099" in access["tables"]["quarantine"][0]["raw_line"] and access["tables"]["messages"][0]["body_html"]

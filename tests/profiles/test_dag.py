@@ -24,7 +24,10 @@ from tests.profiles.real_orders import insert_orders
 pytestmark = pytest.mark.real_data
 
 DAG_ID = "build_profiles"
-TASKS = {"resolve_as_of_dates", "build_snapshots", "summarise_segments"}
+SHARDS = ProfileSettings().shards
+TASKS = {"resolve_as_of_dates", "prepare_days", "shard_numbers", "build_snapshots", "summarise_segments"} | {
+    f"build_shard[{shard}]" for shard in range(SHARDS)
+}
 
 
 def load_december_and_january(url: str, real_orders: pd.DataFrame) -> None:

@@ -37,6 +37,7 @@ PERSONAL_TABLES = (
     schema.customer_contacts,
     schema.consent_events,
     schema.customer_profiles,
+    schema.customer_profiles_staging,
     schema.recommendations,
     schema.audience_scores,
     schema.audience_members,

@@ -50,6 +50,8 @@ PROFILE_COLUMNS = [
     "expected_purchases_90d",
     "expected_spend_90d",
 ]
+#: The columns a shard stages (`customer_profiles_staging`): all but the scores, which rank the whole day.
+STAGED_COLUMNS = [name for name in PROFILE_COLUMNS if name not in {"r_score", "f_score", "m_score", "segment"}]
 
 
 def consent_as_of(consent_events: pd.DataFrame, as_of: dt.date) -> pd.Series:
@@ -85,11 +87,31 @@ def profiles_as_of(
 
     `groups` (stock_code -> group_name) and `clv_model` must be those valid on `as_of`.
     """
-    catalogue = catalogue_as_of(history, as_of)
-    facts = customer_facts(history, as_of, groups, catalogue, settings)
-    if facts.empty:
+    profile = unscored_profiles(history, as_of, consent_events, groups, clv_model, settings)
+    if profile.empty:
         return pd.DataFrame(columns=PROFILE_COLUMNS)
-    profile = facts.join(score_and_segment(facts))
+    profile = profile.join(score_and_segment(profile))
+    return profile.reset_index()[PROFILE_COLUMNS].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def unscored_profiles(
+    history: OrderHistory,
+    as_of: dt.date,
+    consent_events: pd.DataFrame,
+    groups: pd.DataFrame,
+    clv_model: ClvModel | None,
+    settings: ProfileSettings,
+    catalogue: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The profile of each customer of `history` without the RFM scores and segment (ranks across
+    every customer of the day: a shard of customers gets them once all shards are stored), indexed
+    by customer_id; empty when nobody has bought by `as_of`. `catalogue` (stock_code, description
+    of every product sold by `as_of`) defaults to the history's own."""
+    if catalogue is None:
+        catalogue = catalogue_as_of(history, as_of)
+    profile = customer_facts(history, as_of, groups, catalogue, settings)
+    if profile.empty:
+        return profile
     consent = consent_as_of(consent_events, as_of)
     profile["marketing_consent"] = consent.reindex(profile.index, fill_value=False).astype(bool)
     if clv_model is None:
@@ -100,7 +122,7 @@ def profiles_as_of(
         value = clv_model.predict(summary, CLV_HORIZON_DAYS).reindex(profile.index)
         profile["expected_purchases_90d"] = value["expected_purchases"]
         profile["expected_spend_90d"] = value["expected_spend"]
-    return profile.reset_index()[PROFILE_COLUMNS].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    return profile
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ import pandas as pd
 from marketflow.profiles.settings import ProfileSettings
 
 EPOCH = dt.date(1970, 1, 1)
+#: Invoice and basket-line values are rounded to a millionth of a pound: prices have at most a few
+#: decimals, so this is the exact sum, whatever order the lines were added in (each read of the
+#: warehouse returns its own order; without it a customer's spend could differ in its last bit).
+VALUE_DECIMALS = 6
 _CATALOGUES_KEPT = 4
 
 #: Columns of the `orders` table the stage reads.
@@ -69,11 +73,16 @@ class OrderHistory:
       sit on zero-price adjustment lines).
 
     customer_id, invoice_no and stock_code are categoricals (fast grouping); NaN customer = guest.
+
+    A shard's history (`warehouse.build_shard`) holds one shard's customers only, with the
+    shop's descriptions and the shop's first sale day (`sales_start`): the models' fit day and every
+    product fact stay the whole shop's.
     """
 
     invoices: pd.DataFrame
     basket_lines: pd.DataFrame
     descriptions: pd.DataFrame
+    sales_start: int | None = None
     _catalogues: dict[int, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
@@ -96,6 +105,8 @@ class OrderHistory:
     @property
     def first_day(self) -> int | None:
         """The first day with a purchase by anyone, or None for an empty history."""
+        if self.sales_start is not None:
+            return self.sales_start
         if self.basket_lines.empty:
             return None
         return int(self.basket_lines["day"].min())
@@ -129,9 +140,16 @@ def _day_column(order_dates: pd.Series) -> np.ndarray:
     return pd.to_datetime(order_dates).to_numpy().astype("datetime64[D]").astype(np.int32)
 
 
-def prepare_history(orders: pd.DataFrame, settings: ProfileSettings) -> OrderHistory:
+def prepare_history(
+    orders: pd.DataFrame,
+    settings: ProfileSettings,
+    descriptions: pd.DataFrame | None = None,
+    sales_start: int | None = None,
+) -> OrderHistory:
     """Condense `orders` rows (the warehouse table's columns) into an `OrderHistory`.
 
+    `descriptions` and `sales_start`, when given, replace what the lines would give (a shard's lines
+    know neither the other customers' nor the guests' sales); `orders` then needs no description.
     Written to hold few full copies of the lines: at 100x the shop's customers they are 33M rows."""
     stock_code = as_category(orders["stock_code"])
     merchandise = ~is_service_code(stock_code, settings)
@@ -140,7 +158,6 @@ def prepare_history(orders: pd.DataFrame, settings: ProfileSettings) -> OrderHis
             "day": _day_column(orders["order_date"])[merchandise],
             "invoice_no": as_category(orders["invoice_no"])[merchandise],
             "stock_code": stock_code[merchandise],
-            "description": as_category(orders["description"])[merchandise],
             "quantity": orders["quantity"].to_numpy(dtype=np.int64)[merchandise],
             "unit_price": orders["unit_price"].to_numpy(dtype=float)[merchandise],
             "customer_id": as_category(orders["customer_id"])[merchandise],
@@ -149,6 +166,8 @@ def prepare_history(orders: pd.DataFrame, settings: ProfileSettings) -> OrderHis
             "invoice_ts": pd.to_datetime(orders["invoice_ts"])[merchandise],
         }
     ).reset_index(drop=True)
+    if descriptions is None:
+        lines["description"] = as_category(orders["description"])[merchandise].reset_index(drop=True)
     quantity = lines["quantity"].to_numpy()
     is_return = lines["is_return"].to_numpy()
     value = quantity * lines["unit_price"].to_numpy()
@@ -164,11 +183,14 @@ def prepare_history(orders: pd.DataFrame, settings: ProfileSettings) -> OrderHis
     ]
     basket_columns = ["customer_id", "invoice_no", "stock_code", "day", "quantity", "purchase_value"]
     description_columns = ["stock_code", "day", "invoice_ts", "description"]
-    described = purchase & (lines["unit_price"].to_numpy() > 0) & lines["description"].notna().to_numpy()
+    if descriptions is None:
+        described = purchase & (lines["unit_price"].to_numpy() > 0) & lines["description"].notna().to_numpy()
+        descriptions = latest_descriptions(lines.loc[described, description_columns])
     return OrderHistory(
         invoices=_invoices(lines.loc[(purchase | returned) & customer, invoice_columns]),
         basket_lines=_basket_lines(lines.loc[purchase, basket_columns]),
-        descriptions=_descriptions(lines.loc[described, description_columns]),
+        descriptions=descriptions,
+        sales_start=sales_start,
     )
 
 
@@ -183,6 +205,7 @@ def _invoices(customer_lines: pd.DataFrame) -> pd.DataFrame:
         returned_value=("returned_value", "sum"),
         is_purchase=("purchase_line", "any"),
     ).reset_index()
+    invoices[["purchase_value", "returned_value"]] = invoices[["purchase_value", "returned_value"]].round(VALUE_DECIMALS)
     return invoices.sort_values(["customer_id", "day", "invoice_ts", "invoice_no"], kind="stable").reset_index(drop=True)
 
 
@@ -190,12 +213,15 @@ def _basket_lines(lines: pd.DataFrame) -> pd.DataFrame:
     """Sorted by customer (guests last), product, day: per-customer product counts then need no sort."""
     grouped = lines.groupby(["customer_id", "invoice_no", "stock_code", "day"], sort=True, observed=True, dropna=False)
     basket = grouped.agg(units=("quantity", "sum"), value=("purchase_value", "sum")).reset_index()
+    basket["value"] = basket["value"].round(VALUE_DECIMALS)
     return basket.sort_values(["customer_id", "stock_code", "day", "invoice_no"], kind="stable").reset_index(drop=True)
 
 
-def _descriptions(lines: pd.DataFrame) -> pd.DataFrame:
+def latest_descriptions(lines: pd.DataFrame) -> pd.DataFrame:
     """Each product's description on its first sale day and on every day it changed (enough to
-    know the latest description as of any day, in a few thousand rows)."""
+    know the latest description as of any day, in a few thousand rows), from described purchase
+    lines (stock_code and description categoricals, day, invoice_ts): the day's latest line wins,
+    so only each (product, day)'s lines at its latest invoice_ts matter."""
     ordered = lines.sort_values(["stock_code", "day", "invoice_ts", "description"], kind="stable")
     latest = ordered.groupby(["stock_code", "day"], sort=True, observed=True).tail(1)
     codes = latest["stock_code"].cat.codes.to_numpy()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import ColumnElement, and_, case
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,23 @@ def quintile_score(values: pd.Series, higher_is_better: bool = True) -> pd.Serie
     worse = values.rank(method="min", ascending=higher_is_better).to_numpy() - 1
     scores = 1 + np.floor(5 * worse / len(values)).astype(int)
     return pd.Series(np.clip(scores, 1, 5), index=values.index)
+
+
+def quintile_score_sql(worse: ColumnElement[int], customers: ColumnElement[int]) -> ColumnElement[int]:
+    """`quintile_score` in SQL, from `worse` = RANK() - 1 over the day's customers ordered worst
+    first, and the day's customer count (integer division is the floor; 5 * worse < 5 * customers,
+    so the score never exceeds 5)."""
+    return 1 + (5 * worse) // customers
+
+
+def segment_sql(r_score: ColumnElement[int], f_score: ColumnElement[int]) -> ColumnElement[str]:
+    """`segment_for` in SQL: the same rules, tried in the same order."""
+    return case(
+        *(
+            (and_(r_score.between(*rule.recency), f_score.between(*rule.frequency)), rule.segment)
+            for rule in SEGMENT_RULES
+        )
+    )
 
 
 def segment_for(r_score: int, f_score: int) -> str:

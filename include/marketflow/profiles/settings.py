@@ -1,8 +1,8 @@
 """Typed settings of the profile stage, validated when loaded (errors name the field and its env var).
 
 Environment overrides (all optional): `MARKETFLOW_PROFILES_<FIELD>` for every scalar field, e.g.
-`MARKETFLOW_PROFILES_BUDGET_BELOW=1.25`; list fields take comma-separated values
-(`MARKETFLOW_PROFILES_SERVICE_CODES=POST,DOT,M`).
+`MARKETFLOW_PROFILES_BUDGET_BELOW=1.25` or `MARKETFLOW_PROFILES_SHARDS=8`; list fields take
+comma-separated values (`MARKETFLOW_PROFILES_SERVICE_CODES=POST,DOT,M`).
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class ProfileSettings(BaseModel):
     )
     clv_min_repeat_customers: int = Field(
         default=50, ge=2, description="customers with a repeat purchase needed to fit the CLV models"
+    )
+    shards: int = Field(
+        default=4, ge=1, le=256, description="customer shards whose profiles are built as mapped tasks"
     )
 
     def is_service(self, stock_codes: Any) -> Any:

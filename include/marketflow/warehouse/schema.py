@@ -174,6 +174,31 @@ customer_profiles = Table(
     Index(None, "as_of_date", "segment"),
 )
 
+#: A day's profiles while the sharded build writes them (no scores yet: they rank the whole day);
+#: the day's finishing step scores them and moves the day into `customer_profiles` at once.
+customer_profiles_staging = Table(
+    "customer_profiles_staging",
+    metadata,
+    Column("as_of_date", Date, primary_key=True),
+    Column("customer_id", String(16), primary_key=True),
+    Column("country", String(64)),
+    Column("recency_days", Integer, nullable=False),
+    Column("frequency", Integer, nullable=False),
+    Column("monetary", Float, nullable=False),
+    Column("tenure_days", Integer, nullable=False),
+    Column("avg_basket_value", Float, nullable=False),
+    Column("return_rate", Float, nullable=False),
+    Column("purchases_30d", Integer, nullable=False),
+    Column("purchases_90d", Integer, nullable=False),
+    Column("purchases_365d", Integer, nullable=False),
+    Column("favourite_products", JSON),
+    Column("favourite_group", String(128)),
+    Column("price_band", String(16)),
+    Column("marketing_consent", Boolean, nullable=False),
+    Column("expected_purchases_90d", Float),
+    Column("expected_spend_90d", Float),
+)
+
 # --- models -------------------------------------------------------------------------------------
 
 model_registry = Table(

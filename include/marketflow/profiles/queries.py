@@ -1,0 +1,191 @@
+"""What the sharded profile build asks the warehouse to aggregate, so no step holds every customer's
+order lines: the shop's product descriptions and first sale day, each customer's purchase invoices
+(for the lifetime-value fit), each product's counts of a day, and the day's RFM scores.
+
+Each query restates a definition of `marketflow.profiles.history` in SQL (merchandise, purchase
+line, guest lines); tests/profiles/test_sharded.py checks the rows against the pandas build's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, ColumnElement, Engine, and_, case, delete, func, insert, not_, select
+
+from marketflow.profiles.history import VALUE_DECIMALS, as_category, day_number, latest_descriptions
+from marketflow.profiles.products import COUNT_COLUMNS, TREND_WINDOW_DAYS
+from marketflow.profiles.segments import quintile_score_sql, segment_sql
+from marketflow.profiles.settings import ProfileSettings
+from marketflow.profiles.tables import read_frame
+from marketflow.warehouse import schema
+
+_orders = schema.orders.c
+
+
+def _purchase_lines(through: dt.date, settings: ProfileSettings) -> ColumnElement[bool]:
+    """Merchandise lines of normal invoices with a positive quantity, dated up to `through`."""
+    return and_(
+        _orders.order_date <= through,
+        not_(settings.service_clause(_orders.stock_code)),
+        not_(_orders.is_return),
+        _orders.quantity > 0,
+    )
+
+
+def read_descriptions(engine: Engine, through: dt.date, settings: ProfileSettings) -> pd.DataFrame:
+    """`OrderHistory.descriptions` of every line up to `through` (guests' too): only the lines at
+    each (product, day)'s latest invoice time can be that day's description, so the warehouse
+    returns those and `latest_descriptions` picks among them as the pandas build does."""
+    described = and_(
+        _purchase_lines(through, settings), _orders.unit_price > 0, _orders.description.is_not(None)
+    )
+    if engine.dialect.name == "postgresql":  # its reader (COPY) reads an empty text as missing
+        described = and_(described, _orders.description != "")
+    columns = (_orders.stock_code, _orders.order_date, _orders.invoice_ts, _orders.description)
+    if engine.dialect.name == "postgresql":  # two hashed scans; a window would sort every line
+        latest = (
+            select(_orders.stock_code, _orders.order_date, func.max(_orders.invoice_ts).label("invoice_ts"))
+            .where(described)
+            .group_by(_orders.stock_code, _orders.order_date)
+            .subquery()
+        )
+        on_latest = and_(*(_orders[name] == latest.c[name] for name in ("stock_code", "order_date", "invoice_ts")))
+        query = select(*columns).distinct().join(latest, on_latest).where(described)
+    else:  # SQLite joins the subquery slowly, and sorts a few million lines fast
+        latest_first = func.rank().over(
+            partition_by=(_orders.stock_code, _orders.order_date), order_by=_orders.invoice_ts.desc()
+        )
+        ranked = select(*columns, latest_first.label("latest")).where(described).subquery()
+        query = select(*(ranked.c[column.name] for column in columns)).where(ranked.c.latest == 1)
+    rows = read_frame(engine, query, categories=("stock_code", "description"))
+    lines = pd.DataFrame(
+        {
+            "stock_code": as_category(rows["stock_code"]),
+            "day": _day_numbers(rows["order_date"]),
+            "invoice_ts": pd.to_datetime(rows["invoice_ts"], format="ISO8601"),
+            "description": as_category(rows["description"]),
+        }
+    )
+    return latest_descriptions(lines)
+
+
+def read_first_sale_day(engine: Engine, through: dt.date, settings: ProfileSettings) -> int | None:
+    """`OrderHistory.first_day` of the whole shop (guests included), or None before any sale."""
+    with engine.connect() as conn:
+        first = conn.execute(select(func.min(_orders.order_date)).where(_purchase_lines(through, settings))).scalar()
+    return None if first is None else day_number(_as_date(first))
+
+
+def read_purchase_invoices(engine: Engine, through: dt.date, settings: ProfileSettings) -> pd.DataFrame:
+    """Every customer's purchase invoices up to `through`, as the rows of `OrderHistory.invoices`
+    with `is_purchase` (what `clv.rfm_summary` reads), in its order."""
+    query = (
+        select(
+            _orders.customer_id,
+            _orders.invoice_no,
+            _orders.order_date,
+            func.max(_orders.invoice_ts).label("invoice_ts"),
+            func.sum(_orders.quantity * _orders.unit_price).label("purchase_value"),
+        )
+        .where(_purchase_lines(through, settings), _orders.customer_id.is_not(None))
+        .group_by(_orders.customer_id, _orders.invoice_no, _orders.order_date)
+    )
+    rows = read_frame(engine, query, categories=("customer_id", "invoice_no"))
+    invoices = pd.DataFrame(
+        {
+            "customer_id": as_category(rows["customer_id"]),
+            "invoice_no": as_category(rows["invoice_no"]),
+            "day": _day_numbers(rows["order_date"]),
+            "invoice_ts": pd.to_datetime(rows["invoice_ts"], format="ISO8601"),
+            "purchase_value": rows["purchase_value"].to_numpy(dtype=float).round(VALUE_DECIMALS),
+            "is_purchase": np.ones(len(rows), dtype=bool),
+        }
+    )
+    ordered = invoices.sort_values(["customer_id", "day", "invoice_ts", "invoice_no"], kind="stable")
+    return ordered.reset_index(drop=True)
+
+
+def read_product_counts(engine: Engine, as_of: dt.date, settings: ProfileSettings) -> pd.DataFrame:
+    """`products.product_counts` of `as_of` (guests included), from the warehouse: basket lines
+    (one per customer or guest, invoice, product and day) of the 60 days up to `as_of`."""
+    window_start = as_of - dt.timedelta(days=TREND_WINDOW_DAYS)
+    basket = (
+        select(
+            _orders.customer_id,
+            _orders.stock_code,
+            _orders.order_date,
+            func.sum(_orders.quantity).label("units"),
+            func.sum(_orders.quantity * _orders.unit_price).label("value"),
+        )
+        .where(_purchase_lines(as_of, settings), _orders.order_date > window_start - dt.timedelta(days=TREND_WINDOW_DAYS))
+        .group_by(_orders.customer_id, _orders.invoice_no, _orders.stock_code, _orders.order_date)
+        .subquery()
+    )
+    recent = basket.c.order_date > window_start
+    query = select(
+        basket.c.stock_code,
+        func.sum(case((recent, 1), else_=0)),
+        func.sum(case((recent, 0), else_=1)),
+        func.count(func.distinct(case((recent, basket.c.customer_id)))),
+        func.sum(case((recent, basket.c.units), else_=0)),
+        func.sum(case((recent, basket.c.value), else_=0.0)),
+    ).group_by(basket.c.stock_code)
+    with engine.connect() as conn:
+        counts = pd.DataFrame(conn.execute(query).all(), columns=COUNT_COLUMNS)
+    counts = counts.astype({name: np.int64 for name in COUNT_COLUMNS[1:-1]} | {"revenue_30d": float})
+    # by stock code in code point order (Python's, not the database collation's), as the pandas
+    # build lists them: the rank's last tie-break
+    return counts.sort_values("stock_code", kind="stable").reset_index(drop=True)
+
+
+def read_groups(engine: Engine, as_of: dt.date) -> pd.DataFrame:
+    """The stored product groups of `as_of`: stock_code, description, group_name (one row per
+    product sold by then, with its description as of `as_of`)."""
+    table = schema.product_groups
+    query = select(table.c.stock_code, table.c.description, table.c.group_name).where(table.c.as_of_date == as_of)
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).all(), columns=["stock_code", "description", "group_name"])
+
+
+def publish_scored_day(conn: Connection, as_of: dt.date) -> int:
+    """Replace the `as_of` rows of `customer_profiles` with the staged ones, scored across all of
+    them (`segments.quintile_score`'s rule: RANK() - 1 counts the strictly worse customers), and
+    empty the day's staging rows; returns the rows published. Run in the caller's transaction."""
+    staged = schema.customer_profiles_staging
+    profiles = schema.customer_profiles
+    n = func.count().over()
+    ranked = (
+        select(
+            *staged.c,
+            quintile_score_sql(func.rank().over(order_by=staged.c.recency_days.desc()) - 1, n).label("r_score"),
+            quintile_score_sql(func.rank().over(order_by=staged.c.frequency) - 1, n).label("f_score"),
+            quintile_score_sql(func.rank().over(order_by=staged.c.monetary) - 1, n).label("m_score"),
+        )
+        .where(staged.c.as_of_date == as_of)
+        .subquery()
+    )
+    scored = select(
+        *(ranked.c[column.name] for column in profiles.columns if column.name != "segment"),
+        segment_sql(ranked.c.r_score, ranked.c.f_score).label("segment"),
+    )
+    names = [column.name for column in profiles.columns if column.name != "segment"] + ["segment"]
+    conn.execute(delete(profiles).where(profiles.c.as_of_date == as_of))
+    published = conn.execute(insert(profiles).from_select(names, scored)).rowcount
+    conn.execute(delete(staged).where(staged.c.as_of_date == as_of))
+    return published
+
+
+def _day_numbers(dates: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 of DATE values (date objects or ISO text)."""
+    return pd.to_datetime(dates, format="ISO8601").to_numpy().astype("datetime64[D]").astype(np.int32)
+
+
+def _as_date(value: object) -> dt.date:
+    """A DATE as the driver returns it (SQLite through SQLAlchemy: a date; raw: ISO text)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
