@@ -3,9 +3,9 @@
 # and stop what was started. With arguments, one pytest run with them (e.g. a file and -x).
 #
 # Without arguments, the whole suite in two phases. Most tests keep one core busy, so first two
-# pytest processes share the two cores: the whole-history and model tests (-m slow) beside the
-# rest. Then the tests that run a whole Airflow deployment (tests/live, tests/ui: a scheduler and
-# its task processes) run alone, so that nothing else competes with the scheduler they time.
+# pytest processes share the two cores: the whole-history, model and live-scheduler tests (-m slow,
+# tests/live included) beside the rest. Then the UI tests run alone: the demo deployment they look
+# at (scheduler, task processes, api-server) takes both cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -24,11 +24,11 @@ if [ $# -gt 0 ]; then
 fi
 
 logs=$(mktemp -d)
-deployments=(--ignore=tests/live --ignore=tests/ui)
 echo "==> phase 1: two pytest processes side by side (output follows when both are done)"
-"${pytest[@]}" -p no:cacheprovider --basetemp="$logs/slow" -m slow "${deployments[@]}" >"$logs/slow.log" 2>&1 &
+"${pytest[@]}" -p no:cacheprovider --basetemp="$logs/slow" -m slow --ignore=tests/ui >"$logs/slow.log" 2>&1 &
 slow=$!
-"${pytest[@]}" -p no:cacheprovider --basetemp="$logs/rest" -m "not slow" "${deployments[@]}" >"$logs/rest.log" 2>&1 &
+"${pytest[@]}" -p no:cacheprovider --basetemp="$logs/rest" -m "not slow" --ignore=tests/live --ignore=tests/ui \
+    >"$logs/rest.log" 2>&1 &
 rest=$!
 status=()
 wait "$slow" && status+=("slow=0") || status+=("slow=$?")
@@ -37,8 +37,8 @@ for phase in slow rest; do
     echo "==> phase 1, -m ${phase/rest/not slow}:"
     cat "$logs/$phase.log"
 done
-echo "==> phase 2: the deployments (tests/live, tests/ui)"
-"${pytest[@]}" tests/live tests/ui && status+=("deployments=0") || status+=("deployments=$?")
+echo "==> phase 2: the UI over the demo deployment (tests/ui)"
+"${pytest[@]}" tests/ui && status+=("deployments=0") || status+=("deployments=$?")
 
 echo "==> pytest exit codes: ${status[*]}"
 failed=0

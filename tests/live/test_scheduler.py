@@ -148,7 +148,7 @@ def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(li
 
     # The export arrives: D7 flows through every stage and the patient campaign sends, once.
     live.release(LATE)
-    patient = live.wait("the patient campaign", lambda: _finished(live.runs(PATIENT), PATIENT), timeout=360)
+    patient = live.wait("the patient campaign", lambda: _finished(live.runs(PATIENT), PATIENT), timeout=720)
     assert [r["state"] for r in patient] == ["success"], live.marketflow("runs").stdout
     sent_row = _run_row(live, "patient_reminder")
     assert sent_row["send_mode"] == "live" and sent_row["inputs"] == {"orders": str(LATE), "profiles": str(LATE)}
