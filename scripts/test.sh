@@ -20,7 +20,8 @@ echo "==> PostgreSQL for the tests: $MARKETFLOW_TEST_PG_URL"
 scripts/browser.sh  # headless Chromium for tests/ui/test_browser.py
 pytest=(.venv/bin/python -m pytest --durations=15)
 if [ $# -gt 0 ]; then
-    exec "${pytest[@]}" "$@"
+    "${pytest[@]}" "$@"  # not exec: the EXIT trap stops PostgreSQL
+    exit 0
 fi
 
 logs=$(mktemp -d)

@@ -3,11 +3,14 @@ warehouse's SQL alike."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import column, select, table
 
+from marketflow.profiles.tables import orders_clause, read_orders
 from marketflow.shards import in_shard, in_shard_clause, shard_of
-from marketflow.warehouse import upgrade_to_head, warehouse_engine
+from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
 
 CUSTOMERS = [str(12346 + offset) for offset in range(4000)]
 
@@ -47,3 +50,34 @@ def test_the_warehouse_computes_the_same_shards_as_python(warehouse_url: str) ->
             for shard in range(shards):
                 query = select(customers.c.customer_id).where(in_shard_clause(customers.c.customer_id, shard, shards))
                 assert sorted(conn.execute(query).scalars()) == sorted(in_shard(ids, shard, shards))
+
+
+def test_a_shard_reads_the_order_lines_of_its_customers_only(warehouse_url: str) -> None:
+    """`orders_clause` (PostgreSQL: the stored hash of migration 0012) selects exactly the lines of
+    `in_shard`'s customers, guests in none, and follows a line whose customer id is rewritten."""
+    engine = warehouse_engine(warehouse_url)
+    upgrade_to_head(engine)
+    ids = CUSTOMERS[:60] + [None]
+    day = dt.date(2011, 3, 1)
+    lines = [
+        {"order_date": day, "source_line": line, "invoice_no": f"5{line:05d}", "stock_code": "22423",
+         "description": "REGENCY CAKESTAND", "quantity": 1, "invoice_ts": dt.datetime(2011, 3, 1, 9),
+         "unit_price": 12.75, "customer_id": customer, "country": "United Kingdom", "is_return": False,
+         "source_file": "2011-03-01.csv"}
+        for line, customer in enumerate(ids * 2)
+    ]
+    with engine.begin() as conn:
+        conn.execute(schema.orders.insert(), lines)
+
+    def shard_lines(shard: int, shards: int) -> list[str]:
+        frame = read_orders(engine, day, orders_clause(engine, shard, shards))
+        return sorted(frame["customer_id"].astype(str))
+
+    for shards in (1, 3):
+        for shard in range(shards):
+            assert shard_lines(shard, shards) == sorted(in_shard(CUSTOMERS[:60], shard, shards) * 2)
+    moved, target = CUSTOMERS[0], "99999"
+    with engine.begin() as conn:
+        conn.execute(schema.orders.update().where(schema.orders.c.customer_id == moved).values(customer_id=target))
+    assert shard_lines(shard_of(target, 3), 3).count(target) == 2
+    assert moved not in shard_lines(shard_of(moved, 3), 3)

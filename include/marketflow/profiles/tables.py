@@ -26,11 +26,12 @@ from sqlalchemy import (
     and_,
     cast,
     func,
+    literal_column,
     select,
 )
 
 from marketflow.profiles.history import EPOCH, ORDER_COLUMNS, TEXT_COLUMNS
-from marketflow.shards import in_shard_clause
+from marketflow.shards import check_shard, in_shard_clause
 from marketflow.warehouse import schema
 
 
@@ -40,6 +41,16 @@ def customers_clause(customer_id: ColumnElement, shard: int, shards: int) -> Col
     if shards == 1:
         return customer_id.is_not(None)
     return in_shard_clause(customer_id, shard, shards)
+
+
+def orders_clause(engine: Engine, shard: int, shards: int) -> ColumnElement[bool]:
+    """The order lines of the shard's customers. PostgreSQL stores each line's customer hash
+    (migration 0012), so a shard scans integers instead of hashing every line's id; `mod()` rather
+    than `%`, which the COPY text of `read_orders` would take for a placeholder."""
+    if shards == 1 or engine.dialect.name != "postgresql":
+        return customers_clause(schema.orders.c.customer_id, shard, shards)
+    check_shard(shard, shards)
+    return func.mod(literal_column("orders.customer_hash"), shards) == shard
 
 
 #: PostgreSQL COPY output above this size spills from memory to a temporary file.

@@ -40,7 +40,13 @@ from marketflow.profiles.queries import (
 )
 from marketflow.profiles.segments import SEGMENTS
 from marketflow.profiles.settings import ProfileSettings
-from marketflow.profiles.tables import customers_clause, insert_frame, read_consent_events, read_orders
+from marketflow.profiles.tables import (
+    customers_clause,
+    insert_frame,
+    orders_clause,
+    read_consent_events,
+    read_orders,
+)
 from marketflow.warehouse import schema
 
 __all__ = [
@@ -153,7 +159,7 @@ def build_shard(engine: Engine, plan: DayPlan, shard: int, settings: ProfileSett
     staged per day."""
     last = plan.days[-1]
     names = tuple(name for name in ORDER_COLUMNS if name != "description")
-    orders = read_orders(engine, last, customers_clause(schema.orders.c.customer_id, shard, plan.shards), names)
+    orders = read_orders(engine, last, orders_clause(engine, shard, plan.shards), names)
     history = prepare_history(orders, settings, descriptions=_NO_DESCRIPTIONS, sales_start=plan.sales_start)
     del orders
     consent = read_consent_events(
