@@ -1,0 +1,110 @@
+"""A capacity table for shops of 1M and 10M customers, projected from a `bench/scale/run.py` record.
+
+Each task's seconds are fitted on the two largest scales of the record as a line in what it reads
+(least squares through the two points, so no constant is assumed away):
+
+- ingest: the day's export lines (one task a day);
+- prepare_days: the history's order lines (SQL aggregates over the whole history, one task);
+- build_shard: the history's lines (each shard scans every line to find its customers: an integer
+  test on the stored `orders.customer_hash` of migration 0012, but a full scan, as `orders` is not
+  partitioned) and the shard's customers;
+- finish_days, selection, render, send: the customers (the campaign's audience grows with them);
+- score_shard: the customers (each shard scans the day's snapshot to find its own).
+
+A shop of N customers has the real shop's lines per customer, N / 100,000 shards (one per 100,000
+customers, as the bench), and W workers each with a core of its own and a PostgreSQL that keeps
+up; a mapped stage takes ceil(shards / W) rounds of its slowest task. The PostgreSQL column is the
+lines the shard tasks scan in a day (shards x history lines): the load a partitioned `orders`
+(one partition per shard) would divide by the number of shards.
+
+    .venv/bin/python bench/scale/capacity.py [bench/results/scale-<timestamp>.json]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+CUSTOMERS_PER_SHARD = 100_000
+SHOPS = [1_000_000, 10_000_000]
+WORKERS = [1, 4, 16]
+
+
+def _fit(xs: list[list[float]], ys: list[float]) -> np.ndarray:
+    """Non-negative coefficients of ys ~ xs (columns: the sizes a task reads)."""
+    solution, *_ = np.linalg.lstsq(np.array(xs, dtype=float), np.array(ys, dtype=float), rcond=None)
+    return np.clip(solution, 0.0, None)
+
+
+def fitted_costs(results: list[dict]) -> dict[str, np.ndarray]:
+    """Seconds per unit of what each task reads, from the two largest scales."""
+    top = sorted(results, key=lambda r: r["customers"])[-2:]
+    costs: dict[str, np.ndarray] = {}
+    def tasks(r: dict, stage: str) -> list[float]:
+        return r["stages"][stage]["task_s"]
+    costs["ingest"] = _fit([[r["day_lines"]] for r in top], [tasks(r, "ingest")[0] for r in top])
+    costs["prepare_days"] = _fit([[r["history_lines"]] for r in top], [tasks(r, "profiles")[0] for r in top])
+    costs["build_shard"] = _fit(
+        [[r["history_lines"], r["customers"] / r["shards"]] for r in top],
+        [max(tasks(r, "profiles")[1:-1]) for r in top],
+    )
+    costs["finish_days"] = _fit([[r["customers"]] for r in top], [tasks(r, "profiles")[-1] for r in top])
+    costs["score_shard"] = _fit([[r["customers"]] for r in top], [max(tasks(r, "scores")) for r in top])
+    for stage in ("selection", "render", "send"):
+        costs[stage] = _fit([[r["customers"]] for r in top], [r["stages"][stage]["serial_s"] for r in top])
+    return costs
+
+
+def project(results: list[dict], customers: int, workers: int) -> dict[str, float]:
+    """Seconds of each stage of one day for a shop of `customers`, on `workers` workers."""
+    top = max(results, key=lambda r: r["customers"])
+    k = customers / top["customers"]
+    lines, day_lines = top["history_lines"] * k, top["day_lines"] * k
+    shards = math.ceil(customers / CUSTOMERS_PER_SHARD)
+    rounds = math.ceil(shards / workers)
+    c = fitted_costs(results)
+    shard_s = float(c["build_shard"] @ [lines, customers / shards])
+    return {
+        "shards": shards,
+        "ingest": float(c["ingest"] @ [day_lines]),
+        "profiles": float(c["prepare_days"] @ [lines]) + rounds * shard_s + float(c["finish_days"] @ [customers]),
+        "scores": rounds * float(c["score_shard"] @ [customers]),
+        "campaign": sum(float(c[s] @ [customers]) for s in ("selection", "render", "send")),
+        "scanned_lines": shards * lines,
+        "history_lines": lines,
+    }
+
+
+def table(results: list[dict]) -> str:
+    rows = [
+        "| customers | history lines | shards | workers | ingest s | profiles s | scores s | one campaign s (select, render, send) | day total | lines the shards scan |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for customers in SHOPS:
+        for workers in WORKERS:
+            p = project(results, customers, workers)
+            total = p["ingest"] + p["profiles"] + p["scores"] + p["campaign"]
+            rows.append(
+                f"| {customers:,} | {p['history_lines'] / 1e6:,.0f}M | {p['shards']} | {workers} | {p['ingest']:,.0f} | "
+                f"{p['profiles']:,.0f} | {p['scores']:,.0f} | {p['campaign']:,.0f} | {total / 60:,.0f} min | "
+                f"{p['scanned_lines'] / 1e9:,.1f}G |"
+            )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else max(RESULTS.glob("scale-*.json"))
+    record = json.loads(path.read_text())
+    print(f"from {path.name}: fitted on x{', x'.join(str(r['scale']) for r in sorted(record['results'], key=lambda r: r['customers'])[-2:])}")
+    for name, coefficients in fitted_costs(record["results"]).items():
+        print(f"  {name}: {', '.join(f'{v:.3g}' for v in coefficients)} s per unit")
+    print(table(record["results"]))
+
+
+if __name__ == "__main__":
+    main()
