@@ -1,7 +1,8 @@
 """A capacity table for shops of 1M and 10M customers, projected from a `bench/scale/run.py` record.
 
-Each task's seconds are fitted on the two largest scales of the record as a line in what it reads
-(least squares through the two points, so no constant is assumed away):
+Each task's seconds are fitted on the two largest scales of the record as seconds per unit of what
+it reads, with no constant term (least squares over the two points; for `build_shard`, two sizes and
+two points, an exact solve), so a fixed per-task cost is spread over the units:
 
 - ingest: the day's export lines (one task a day);
 - prepare_days: the history's order lines (SQL aggregates over the whole history, one task);
@@ -60,14 +61,14 @@ def fitted_costs(results: list[dict]) -> dict[str, np.ndarray]:
     return costs
 
 
-def project(results: list[dict], customers: int, workers: int) -> dict[str, float]:
-    """Seconds of each stage of one day for a shop of `customers`, on `workers` workers."""
+def project(results: list[dict], c: dict[str, np.ndarray], customers: int, workers: int) -> dict[str, float]:
+    """Seconds of each stage of one day for a shop of `customers`, on `workers` workers, from the
+    fitted costs `c`."""
     top = max(results, key=lambda r: r["customers"])
     k = customers / top["customers"]
     lines, day_lines = top["history_lines"] * k, top["day_lines"] * k
     shards = math.ceil(customers / CUSTOMERS_PER_SHARD)
     rounds = math.ceil(shards / workers)
-    c = fitted_costs(results)
     shard_s = float(c["build_shard"] @ [lines, customers / shards])
     return {
         "shards": shards,
@@ -80,14 +81,14 @@ def project(results: list[dict], customers: int, workers: int) -> dict[str, floa
     }
 
 
-def table(results: list[dict]) -> str:
+def table(results: list[dict], costs: dict[str, np.ndarray]) -> str:
     rows = [
         "| customers | history lines | shards | workers | ingest s | profiles s | scores s | one campaign s (select, render, send) | day total | lines the shards scan |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for customers in SHOPS:
         for workers in WORKERS:
-            p = project(results, customers, workers)
+            p = project(results, costs, customers, workers)
             total = p["ingest"] + p["profiles"] + p["scores"] + p["campaign"]
             rows.append(
                 f"| {customers:,} | {p['history_lines'] / 1e6:,.0f}M | {p['shards']} | {workers} | {p['ingest']:,.0f} | "
@@ -101,9 +102,10 @@ def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else max(RESULTS.glob("scale-*.json"))
     record = json.loads(path.read_text())
     print(f"from {path.name}: fitted on x{', x'.join(str(r['scale']) for r in sorted(record['results'], key=lambda r: r['customers'])[-2:])}")
-    for name, coefficients in fitted_costs(record["results"]).items():
+    costs = fitted_costs(record["results"])
+    for name, coefficients in costs.items():
         print(f"  {name}: {', '.join(f'{v:.3g}' for v in coefficients)} s per unit")
-    print(table(record["results"]))
+    print(table(record["results"], costs))
 
 
 if __name__ == "__main__":

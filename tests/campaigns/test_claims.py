@@ -53,11 +53,12 @@ def _prose(text: str, products: list[ProductFact]) -> str:
 
 def _picks_a_campaign_can_get() -> list[tuple[str, str]]:
     """(campaign, basis) pairs: a `repeat_products` campaign only messages customers with products they re-order."""
+    sources = {name: campaign(name).message.product_source for name in CAMPAIGNS}
     return [
         (name, basis)
         for name in CAMPAIGNS
         for basis in sorted(PICKS)
-        if campaign(name).message.product_source != "repeat_products" or basis == "repeat"
+        if sources[name] != "repeat_products" or basis == "repeat"
     ]
 
 
