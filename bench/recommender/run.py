@@ -2,14 +2,17 @@
 
 Fit on purchases up to 2011-09-30, test on October 2011 (customers with history; "all" counts
 repeat purchases, "new" only items the customer never bought). Everything is tuned only on data
-before the test window: ours tunes its blend on 2011-09-03..09-30 with components fitted before
-it; each peer picks, per variant, the best of a small grid on that same validation window.
-Also times the weekly job (tune + evaluate + refit, as `train_recommender` runs it) on the whole
-history and reports samples/s.
+before the test window: ours tunes its blend on the split the library picks (here 2011-09-03..09-30
+with components fitted before it); each peer picks, per variant, the best of a small grid on that
+same validation window. Rows: the served default blend (every component we have; its tuning shows
+who earns weight), each component alone with its weight and fit time, the peers.
+Then the default configuration on the same purchases without time order (a random 75/25 split of
+each customer's items) beside EASE and popularity, and the weekly job (tune + evaluate + refit, as
+`train_recommender` runs it) on the whole history with samples/s.
 
     .venv/bin/python bench/recommender/run.py [--data DIR] [--device auto|cpu|cuda] [--threads N] [--skip-job]
 
-Prints one table and writes bench/results/recommender-<timestamp>.json.
+Prints the tables and writes bench/results/recommender-<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -87,40 +90,85 @@ def run_peers(train, test, validation_fit, validation, validation_start) -> list
     return rows
 
 
-def run_ours(train, test, params) -> tuple[list[dict], Any]:  # type: ignore[no-untyped-def]
+def _component_rows(model: Any, task: Any, history: Any, params: Any, label: str, weights_of: dict) -> list[dict]:
+    """One row per component of `params`: the blend's fitted one, or one fitted alone when the
+    tuning gave it weight 0 (the blend does not train those)."""
     from marketflow.recommend import models
-    from marketflow.recommend.blend import Recommender
-    from marketflow.recommend.evaluate import HoldoutTask
-    from marketflow.recommend.interactions import History
     from marketflow.recommend.runtime import cpu_threads, resolve_device
 
-    model, seconds = _timed(Recommender.fit, train, params, as_of=AS_OF)
-    task = HoldoutTask(model.history(train, as_of=AS_OF), test)
-    throughput = model.training["throughput"]
     rows = []
-    history = History.from_frame(train, as_of=AS_OF)
     for name in params.components:
         component = model.components.get(name)
-        note = f"blend weight {model.weights[name]}"
-        if component is None:  # switched off by the tuning: fit it alone to report it
+        note = ", ".join(f"{blend} weight {weights[name]}" for blend, weights in weights_of.items() if name in weights)
+        if component is None:
             component = models.build(name, params, resolve_device(params.device))
             with cpu_threads(params.cpu_threads):
                 component.fit(history)
             note += " (fitted here only for this row)"
         t = component.throughput.as_dict()
-        rows.append(_row(f"ours: {name}", "component", task.evaluate(component.score), t["seconds"], t["samples_per_s"] or None, note))
-    total_samples = sum(v["samples"] for v in throughput.values())
-    rows.append(
-        _row(
-            "ours: blend (promoted)",
-            "ours",
-            task.evaluate(model.score),
-            seconds,
-            total_samples / seconds,
-            f"tuning + refit; weights {model.weights}",
-        )
-    )
+        rows.append(_row(f"{label}{name}", "component", task.evaluate(component.score), t["seconds"], t["samples_per_s"] or None, note))
+    return rows
+
+
+def _blend_row(name: str, model: Any, task: Any, seconds: float) -> dict:
+    samples = sum(v["samples"] for v in model.training["throughput"].values())
+    samples += sum(v["samples"] for v in model.training["tuning"].get("fit_throughput", {}).values())
+    tuning = {k: v for k, v in model.training["tuning"].items() if k not in ("components", "fit_throughput", "objective")}
+    note = f"tuning + refit; weights {model.weights}; validation {json.dumps(tuning)}"
+    return _row(name, "ours", task.evaluate(model.score), seconds, samples / seconds, note)
+
+
+def run_ours(train, test, params) -> tuple[list[dict], Any]:  # type: ignore[no-untyped-def]
+    """The served default blend (every component; its tuning decides their weights) and each
+    component alone."""
+    from marketflow.recommend.blend import Recommender
+    from marketflow.recommend.evaluate import HoldoutTask
+    from marketflow.recommend.interactions import History
+
+    model, seconds = _timed(Recommender.fit, train, params, as_of=AS_OF)
+    task = HoldoutTask(model.history(train, as_of=AS_OF), test)
+    print(f"  served default blend fitted in {seconds:.0f} s: {model.weights}", flush=True)
+    history = History.from_frame(train, as_of=AS_OF)
+    rows = _component_rows(model, task, history, params, "ours: ", {"blend": model.weights})
+    rows.append(_blend_row("ours: blend (served default)", model, task, seconds))
     return rows, model
+
+
+def run_without_time_order(purchases, params) -> dict:  # type: ignore[no-untyped-def]
+    """The default configuration on a table without time order: every purchase up to TEST_END at
+    one moment, 75/25 of each customer's distinct items at random. Peers: EASE (ridge chosen on a
+    random 75/25 split of the training part) and all-time popularity."""
+    import pandas as pd
+
+    from marketflow.recommend.blend import Recommender
+    from marketflow.recommend.evaluate import HoldoutTask
+    from marketflow.recommend.interactions import History, split_at
+    from marketflow.recommend.validation import random_holdout
+    from peers import PEERS
+
+    moment = pd.Timestamp(TEST_END) - pd.Timedelta(days=1)
+    frame = split_at(purchases, TEST_END)[0].assign(timestamp=moment)
+    train, test = random_holdout(frame, 0.25, seed=params.seed + 1)
+    as_of = pd.Timestamp(TEST_END)
+    model, seconds = _timed(Recommender.fit, train, params, as_of=as_of)
+    history = History.from_frame(train, as_of=as_of)
+    task = HoldoutTask(history, test)
+    print(f"  without time order: blend fitted in {seconds:.0f} s: {model.weights}", flush=True)
+    rows = _component_rows(model, task, history, params, "ours: ", {"blend": model.weights})
+    rows.append(_blend_row("ours: blend (default configuration)", model, task, seconds))
+    inner_fit, inner_test = random_holdout(train, 0.25, seed=params.seed + 2)
+    inner_task = HoldoutTask(History.from_frame(inner_fit, as_of=as_of), inner_test)
+    for peer in (p for p in PEERS if p.name in ("EASE", "popularity")):
+        grid = [c for c in peer.grid if c.get("window_days", 0) == 0]  # all-time popularity: no time order
+        config = max(grid, key=lambda c: inner_task.evaluate(peer.fit(inner_task.history, c))["all"]["ndcg@10"])
+        scorer, spent = _timed(peer.fit, history, config)
+        rows.append(_row(peer.name, "peer", task.evaluate(scorer), spent, None, json.dumps(config)))
+    return {
+        "split": "purchases before " + TEST_END + " at one moment; 25% of each customer's distinct items held out",
+        "train_interactions": len(train),
+        "test_interactions": len(test),
+        "rows": rows,
+    }
 
 
 def time_weekly_job(purchases, params) -> dict:  # type: ignore[no-untyped-def]
@@ -178,7 +226,7 @@ def main() -> int:
     print()
     _print_table(rows)
 
-    blend = next(r for r in rows if r["kind"] == "ours")
+    blend = next(r for r in rows if r["model"] == "ours: blend (served default)")
     ratios = {}
     for variant in ("all", "new"):
         best = max((r for r in peers), key=lambda r: r["metrics"][variant]["ndcg@10"])
@@ -190,8 +238,21 @@ def main() -> int:
             f"NDCG@10 {variant}: blend {blend['metrics'][variant]['ndcg@10']:.4f} = "
             f"{ratios[variant]['ratio']:.3f}x the best peer ({best['model']}, {best['metrics'][variant]['ndcg@10']:.4f})"
         )
+    ease = {r["model"]: r["metrics"]["new"]["ndcg@10"] for r in rows if r["model"] in ("EASE", "ours: ease")}
+    sasrec = next(r for r in rows if r["model"] == "ours: sasrec")["metrics"]["new"]["ndcg@10"]
+    print(f"NDCG@10 new: the transformer alone {sasrec:.4f}; EASE {ease}")
     als = next(r for r in peers if r["model"] == "implicit ALS")
     print(f"blend fit time {blend['fit_s']:.1f} s = {blend['fit_s'] / als['fit_s']:.1f}x implicit ALS's {als['fit_s']:.1f} s")
+
+    print("\nwithout time order (random 75/25 per customer):", flush=True)
+    unordered = run_without_time_order(purchases, params)
+    _print_table(unordered["rows"])
+    default = next(r for r in unordered["rows"] if r["kind"] == "ours")
+    best = max((r for r in unordered["rows"] if r["kind"] == "component"), key=lambda r: r["metrics"]["all"]["ndcg@10"])
+    print(
+        f"without time order, NDCG@10 all: default blend {default['metrics']['all']['ndcg@10']:.4f}, "
+        f"best component alone {best['model']} {best['metrics']['all']['ndcg@10']:.4f}"
+    )
 
     job = None
     if not args.skip_job:
@@ -217,6 +278,7 @@ def main() -> int:
         "split": {"fit_before": AS_OF, "test": [AS_OF, TEST_END], "validation": [str(validation_start.date()), AS_OF]},
         "rows": rows,
         "blend_vs_best_peer": ratios,
+        "without_time_order": unordered,
         "weekly_job": job,
     }
     write_record("recommender", record)

@@ -1,8 +1,9 @@
 """The recommender: a tuned linear blend of its components' scores, with a popularity fallback.
 
 Each component's scores are scaled to [0, 1] per customer, then summed with weights tuned by
-coordinate ascent on a validation window (the last `validation_days` before the as-of date, with
-the components fitted on the data before it), maximising the mean of NDCG@10 "all" and "new".
+coordinate ascent on a validation split chosen from the data (`validation.py`: the last 28 days
+before the as-of date when enough returning customers buy in them, else a per-customer random
+hold-out; the components are fitted on the rest), maximising the mean of NDCG@10 "all" and "new".
 Customers without history get popularity alone.
 """
 
@@ -20,6 +21,7 @@ from marketflow.recommend.evaluate import HoldoutTask, seen_mask, top_k
 from marketflow.recommend.interactions import ITEM, USER, History, as_timestamp, normalise_frame, split_at
 from marketflow.recommend.params import RecommenderParams
 from marketflow.recommend.runtime import cpu_threads, resolve_device
+from marketflow.recommend.validation import TuningSplit, choose_split
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +56,13 @@ class Recommender:
         params: RecommenderParams | None = None,
         as_of: Any = None,
         weights: dict[str, float] | None = None,
+        earlier: Recommender | None = None,
     ) -> Recommender:
-        """Fit on `interactions` before `as_of`; weights: given, from params, or tuned on validation."""
+        """Fit on `interactions` before `as_of`; weights: given, from params, or tuned on validation.
+
+        `earlier`: a model of the same settings fitted as of the start of this fit's temporal tuning
+        window (the weekly job's evaluation model): its components are reused for the tuning instead
+        of being trained again on the same purchases."""
         params = params or RecommenderParams()
         frame = normalise_frame(interactions)
         if as_of is not None:
@@ -64,7 +71,7 @@ class Recommender:
         weights = weights or params.blend.weights
         tuning: dict[str, Any] = {}
         if weights is None:
-            weights, tuning = tune_weights(frame, params, history.as_of)
+            weights, tuning = tune_weights(frame, params, history.as_of, earlier)
         model = cls._fit_components(history, params, weights)
         model.training["tuning"] = tuning
         model.training["id_kinds"] = {USER: id_kind(interactions[USER]), ITEM: id_kind(interactions[ITEM])}
@@ -72,13 +79,23 @@ class Recommender:
 
     @classmethod
     def _fit_components(
-        cls, history: History, params: RecommenderParams, weights: dict[str, float]
+        cls,
+        history: History,
+        params: RecommenderParams,
+        weights: dict[str, float],
+        reusable: dict[str, models.Component] | None = None,
     ) -> Recommender:
+        """Train the components with weight (and popularity) on `history`; `reusable` ones, already
+        fitted on this very history, are taken as they are."""
         device = resolve_device(params.device)
+        reusable = reusable or {}
         fitted = {}
         # a component the tuning switched off is not trained; popularity always is (cold start)
         with cpu_threads(params.cpu_threads):
             for name in (n for n in params.components if weights.get(n) or n == "popularity"):
+                if name in reusable:
+                    fitted[name] = reusable[name]
+                    continue
                 component = models.build(name, params, device)
                 component.fit(history)
                 fitted[name] = component
@@ -87,7 +104,8 @@ class Recommender:
             "events": history.n_events,
             "customers": history.n_users,
             "items": history.n_items,
-            "throughput": {name: c.throughput.as_dict() for name, c in fitted.items()},
+            "throughput": {name: c.throughput.as_dict() for name, c in fitted.items() if name not in reusable},
+            "reused": sorted(set(fitted) & set(reusable)),
         }
         log.info("fitted %s as of %s on %s: %s", list(fitted), history.as_of.date(), device, training)
         return cls(params, history.item_ids, fitted, dict(weights), history.as_of, training)
@@ -211,22 +229,24 @@ def _objective(metrics: dict[str, dict[str, float]]) -> float:
 
 
 def tune_weights(
-    frame: pd.DataFrame, params: RecommenderParams, as_of: pd.Timestamp
+    frame: pd.DataFrame, params: RecommenderParams, as_of: pd.Timestamp, earlier: Recommender | None = None
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Blend weights by coordinate ascent on the last `validation_days` before `as_of`.
+    """Blend weights by coordinate ascent on the validation split `params.validation` picks.
 
-    The components are fitted on the data before that window; nothing at or after `as_of` is read.
+    The components are fitted on the split's fit part (or taken from `earlier` when it was fitted
+    on exactly that part); nothing at or after `as_of` is read.
     """
-    cutoff = as_timestamp(as_of) - pd.Timedelta(days=params.validation_days)
-    fit_part, validation = split_at(frame, cutoff, as_of)
-    if fit_part.empty or validation.empty:
+    split = choose_split(frame, params.validation, as_of, params.seed)
+    if split.fit_part.empty or split.validation.empty:
         raise ValueError(
-            f"cannot tune blend weights: need purchases before {cutoff.date()} and in "
-            f"[{cutoff.date()}, {as_timestamp(as_of).date()}); give blend.weights instead"
+            f"cannot tune blend weights on the {split.description['kind']} split before "
+            f"{as_timestamp(as_of).date()}: it leaves no purchases to fit on or none to validate on "
+            f"({split.description}); give blend.weights instead"
         )
     equal = {name: 1.0 for name in params.components}
-    inner = Recommender._fit_components(History.from_frame(fit_part, as_of=cutoff), params, equal)
-    task = HoldoutTask(inner.history(fit_part, as_of=cutoff), validation)
+    fit_history = History.from_frame(split.fit_part, as_of=split.fit_as_of)
+    inner = Recommender._fit_components(fit_history, params, equal, _reusable(earlier, split, fit_history, params))
+    task = HoldoutTask(inner.history(split.fit_part, as_of=split.fit_as_of), split.validation)
     parts = inner.component_scores(task.history, task.rows)
     components = {name: task.evaluate_scores(parts[name]) for name in parts}
 
@@ -240,11 +260,28 @@ def tune_weights(
                 score = _objective(task.evaluate_scores(blend(parts, trial)))
                 if score > best + 1e-9:
                     weights, best = trial, score
-    log.info("tuned blend weights %s on %s..%s: objective %.4f", weights, cutoff.date(), as_of.date(), best)
+    log.info("tuned blend weights %s on %s: objective %.4f", weights, split.description, best)
     summary = {
-        "window": [str(cutoff.date()), str(as_timestamp(as_of).date())],
+        **split.description,
         "objective": best,
         "components": components,
         "fit_throughput": inner.training["throughput"],
+        "reused": inner.training["reused"],
     }
     return weights, summary
+
+
+def _reusable(
+    earlier: Recommender | None, split: TuningSplit, history: History, params: RecommenderParams
+) -> dict[str, models.Component]:
+    """`earlier`'s components when they were fitted with the same settings on the same purchases
+    (a temporal split starting where `earlier` was fitted, over the same catalogue), else none."""
+    if (
+        earlier is None
+        or split.description["kind"] != "temporal"
+        or earlier.fitted_as_of != split.fit_as_of
+        or earlier.params != params
+        or not np.array_equal(earlier.item_ids, history.item_ids)
+    ):
+        return {}
+    return dict(earlier.components)

@@ -1,7 +1,8 @@
-"""Interactions (user, item, timestamp, optional weight) encoded for the models, and temporal splits.
+"""Interactions (user, item, timestamp, optional weight and text) encoded for the models, and temporal splits.
 
 The library takes any such table: shop purchases, MovieLens ratings, clicks. `History` fixes an item
-vocabulary (the one a model was fitted on) so the same model can score newer histories later.
+vocabulary (the one a model was fitted on) so the same model can score newer histories later. The
+optional `text` is the item's description at that interaction, for content models.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-USER, ITEM, TIME, WEIGHT = "user", "item", "timestamp", "weight"
+USER, ITEM, TIME, WEIGHT, TEXT = "user", "item", "timestamp", "weight", "text"
 SECONDS_PER_DAY = 86_400.0
 
 
@@ -27,19 +28,20 @@ def as_timestamp(day: dt.date | dt.datetime | str | pd.Timestamp) -> pd.Timestam
 
 
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Check the columns and types of an interactions table; add weight 1 where none is given."""
+    """Check the columns and types of an interactions table; add weight 1 where none is given; keep
+    `text` when present (missing stays missing)."""
     missing = {USER, ITEM, TIME} - set(frame.columns)
     if missing:
         raise ValueError(f"interactions need columns {USER!r}, {ITEM!r}, {TIME!r}; missing {sorted(missing)}")
-    out = pd.DataFrame(
-        {
-            USER: frame[USER].astype(str),
-            ITEM: frame[ITEM].astype(str),
-            TIME: pd.to_datetime(frame[TIME]).astype("datetime64[s]"),
-            WEIGHT: frame[WEIGHT].astype("float32") if WEIGHT in frame else np.float32(1.0),
-        }
-    )
-    return out.reset_index(drop=True)
+    columns = {
+        USER: frame[USER].astype(str),
+        ITEM: frame[ITEM].astype(str),
+        TIME: pd.to_datetime(frame[TIME]).astype("datetime64[s]"),
+        WEIGHT: frame[WEIGHT].astype("float32") if WEIGHT in frame else np.float32(1.0),
+    }
+    if TEXT in frame:
+        columns[TEXT] = frame[TEXT].astype(str).where(frame[TEXT].notna())
+    return pd.DataFrame(columns).reset_index(drop=True)
 
 
 def purchases_to_interactions(
@@ -51,7 +53,8 @@ def purchases_to_interactions(
 ) -> pd.DataFrame:
     """Shop order lines -> interactions: what known customers bought (no returns, no guests), less
     the shop's services (postage, fees, vouchers): stock codes in `service_codes` or starting with
-    one of `service_prefixes`, case-insensitive. The warehouse passes `ProfileSettings`' lists."""
+    one of `service_prefixes`, case-insensitive. The warehouse passes `ProfileSettings`' lists. An
+    orders `description` column becomes the interactions' `text`."""
     keep = orders["customer_id"].notna() & (orders["quantity"] > 0) & ~orders["is_return"].astype(bool)
     codes = orders["stock_code"].astype(str).str.upper()
     keep &= ~codes.isin({code.upper() for code in service_codes})
@@ -59,16 +62,24 @@ def purchases_to_interactions(
         keep &= ~codes.str.startswith(prefix.upper())
     lines = orders.loc[keep]
     values = np.log1p(lines["quantity"].to_numpy(dtype="float32")) if weight == "log1p_quantity" else 1.0
-    return normalise_frame(
-        pd.DataFrame(
-            {
-                USER: lines["customer_id"].to_numpy(),
-                ITEM: lines["stock_code"].to_numpy(),
-                TIME: lines["invoice_ts"].to_numpy(),
-                WEIGHT: values,
-            }
-        )
-    )
+    columns = {
+        USER: lines["customer_id"].to_numpy(),
+        ITEM: lines["stock_code"].to_numpy(),
+        TIME: lines["invoice_ts"].to_numpy(),
+        WEIGHT: values,
+    }
+    if "description" in orders:
+        columns[TEXT] = lines["description"].to_numpy()
+    return normalise_frame(pd.DataFrame(columns))
+
+
+def _latest_text(frame: pd.DataFrame, n_items: int) -> np.ndarray:
+    """Each item's text at its latest interaction that has one: products get renamed, the newest name wins."""
+    texts = np.full(n_items, "", dtype=object)
+    named = frame[frame[TEXT].fillna("").str.strip() != ""]
+    latest = named.sort_values(TIME, kind="stable").drop_duplicates("_item", keep="last")
+    texts[latest["_item"].to_numpy()] = latest[TEXT].to_numpy(dtype=object)
+    return texts
 
 
 def split_at(
@@ -87,7 +98,8 @@ def split_at(
 class History:
     """Interactions encoded against a fixed item vocabulary, sorted by user then time.
 
-    `as_of` is the moment the history is scored for: recency is measured from it.
+    `as_of` is the moment the history is scored for: recency is measured from it. `item_text` is each
+    item's latest non-empty text ("" for items without one), None when the table has no text.
     """
 
     user_ids: np.ndarray
@@ -97,6 +109,7 @@ class History:
     seconds: np.ndarray
     weight: np.ndarray
     as_of: pd.Timestamp
+    item_text: np.ndarray | None = None
 
     @classmethod
     def from_frame(
@@ -126,6 +139,7 @@ class History:
             seconds=seconds[order],
             weight=frame[WEIGHT].to_numpy()[order].astype(np.float32),
             as_of=as_timestamp(as_of),
+            item_text=_latest_text(frame, len(item_ids)) if TEXT in frame else None,
         )
 
     @property

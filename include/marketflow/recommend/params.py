@@ -6,12 +6,16 @@ override any field through its `params`, and a typo or a wrong type fails at loa
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ComponentName = Literal["popularity", "repeat", "ease", "transition", "bpr", "sasrec"]
-ALL_COMPONENTS: tuple[ComponentName, ...] = ("popularity", "repeat", "ease", "transition", "bpr", "sasrec")
+ComponentName = Literal[
+    "popularity", "repeat", "ease", "transition", "bpr", "sasrec", "content", "lightgcn", "item2vec", "gru4rec", "rebuy"
+]
+#: every component the library has; all of them earned weight when the blend was tuned on the
+#: shop's September 2011 (bench/recommender), so all are the default
+COMPONENT_NAMES: tuple[ComponentName, ...] = get_args(ComponentName)
 
 
 class _Strict(BaseModel):
@@ -24,6 +28,15 @@ class PopularityParams(_Strict):
 
 class RepeatParams(_Strict):
     half_life_days: float = Field(180.0, gt=0, description="a purchase this old counts half")
+
+
+class RebuyParams(_Strict):
+    windows: int = Field(6, ge=1, description="training cutoffs, stepping back from the as-of date")
+    window_days: int = Field(28, ge=1, description="days after each cutoff whose re-purchases are the label")
+    rounds: int = Field(200, ge=1, description="boosting rounds")
+    learning_rate: float = Field(0.05, gt=0)
+    num_leaves: int = Field(31, ge=2)
+    min_data_in_leaf: int = Field(50, ge=1)
 
 
 class EaseParams(_Strict):
@@ -41,11 +54,47 @@ class TransitionParams(_Strict):
 
 
 class BprParams(_Strict):
+    dim: int = Field(128, ge=2)
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(4096, ge=1, description="samples per SGD step; the loss is summed, not averaged")
+    lr: float = Field(0.01, gt=0, description="plain SGD: how far each sample moves the rows it touches")
+    l2: float = Field(1e-3, ge=0, description="per-sample penalty on the customer, item and bias rows it touches")
+
+
+class LightgcnParams(_Strict):
     dim: int = Field(64, ge=2)
-    epochs: int = Field(20, ge=1)
-    batch_size: int = Field(4096, ge=1)
-    lr: float = Field(0.01, gt=0)
-    l2: float = Field(1e-5, ge=0)
+    layers: int = Field(2, ge=0, description="propagation steps over the customer-item graph; 0 = plain BPR")
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(8192, ge=1, description="every step propagates the whole graph: large batches pay")
+    lr: float = Field(0.01, gt=0, description="Adam's learning rate")
+    l2: float = Field(1e-4, ge=0, description="penalty on the batch's layer-0 vectors")
+    popular_negatives: bool = Field(False, description="negatives drawn by popularity (as BPR's); False = uniformly")
+
+
+class Item2vecParams(_Strict):
+    sentence: Literal["sequence", "basket"] = Field(
+        "sequence", description="a 'sentence' is the customer's purchase sequence, or one invoice's items"
+    )
+    dim: int = Field(64, ge=2)
+    window: int = Field(10, ge=1, description="context purchases each side; one larger than any basket makes it a set")
+    epochs: int = Field(10, ge=1)
+    negative: int = Field(5, ge=1, description="negative samples per positive pair")
+    ns_exponent: float = Field(0.75, description="negatives drawn with frequency ** ns_exponent")
+    half_life_days: float | None = Field(
+        60.0, gt=0, description="a purchase this old counts half in the customer's vector; None = all count 1"
+    )
+
+
+#: the sequence models' epochs: 4 keeps a CPU fit on the shop's data (265k purchases) near a minute on
+#: one thread; validation NDCG still creeps up after it, so a GPU run can afford more (early stopping ends it)
+_EPOCHS = "at most; training stops earlier when the held-out last purchases stop improving"
+
+
+_TARGETS = (
+    "next: every next purchase is a target; new: only purchases of items not earlier in the window, ranked "
+    "with those items masked (what the 'new' evaluation variant rewards), and validated the same way; future: "
+    "as new, the target drawn from all later purchases of the window new to the prefix, not only the next"
+)
 
 
 class SasrecParams(_Strict):
@@ -54,16 +103,50 @@ class SasrecParams(_Strict):
     blocks: int = Field(2, ge=1)
     max_len: int = Field(50, ge=2, description="most recent purchases the model reads")
     dropout: float = Field(0.2, ge=0, lt=1)
-    epochs: int = Field(4, ge=1)
-    batch_size: int = Field(128, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    negatives: int = Field(512, ge=0, description="sampled negatives per batch; 0 = softmax over all items")
+    epochs: int = Field(4, ge=1, description=_EPOCHS)
+    patience: int = Field(2, ge=1, description="stop after N epochs without a better validation NDCG@10")
+    batch_size: int = Field(32, ge=1, description="windows per step; small batches learn in fewer epochs")
+    lr: float = Field(2e-3, gt=0)
+    negatives: int = Field(0, ge=0, description="sampled negatives per batch; 0 = softmax over all items")
+    targets: Literal["next", "new", "future"] = Field("next", description=_TARGETS)
 
     @model_validator(mode="after")
     def _heads_divide_dim(self) -> SasrecParams:
         if self.dim % self.heads:
             raise ValueError(f"sasrec.dim ({self.dim}) must be a multiple of sasrec.heads ({self.heads})")
         return self
+
+
+class Gru4recParams(_Strict):
+    dim: int = Field(64, ge=2)
+    layers: int = Field(1, ge=1)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    max_len: int = Field(50, ge=2, description="most recent purchases the model reads")
+    epochs: int = Field(4, ge=1, description=_EPOCHS)
+    patience: int = Field(2, ge=1, description="stop after N epochs without a better validation NDCG@10")
+    batch_size: int = Field(32, ge=1, description="windows per step; small batches learn in fewer epochs")
+    lr: float = Field(3e-3, gt=0)
+    targets: Literal["next", "new", "future"] = Field("next", description=_TARGETS)
+
+
+class ValidationParams(_Strict):
+    """How blend weights are validated (see recommend/validation.py for the rule "auto" applies)."""
+
+    kind: Literal["auto", "temporal", "random"] = Field(
+        "auto", description="temporal: the last `days`; random: a per-customer hold-out; auto: chosen from the data"
+    )
+    days: int = Field(28, ge=1, description="temporal window: the last N days before the as-of date")
+    min_customers: int = Field(200, ge=1, description="auto: returning customers the window needs")
+    min_share: float = Field(
+        0.05, ge=0, le=1, description="auto: ... and as a share of the customers with history before it"
+    )
+    holdout_share: float = Field(0.25, gt=0, lt=1, description="random: share of each customer's items held out")
+
+
+class ContentParams(_Strict):
+    half_life_days: float | None = Field(
+        14.0, gt=0, description="a purchase this old counts half in the customer's taste; None = all count 1"
+    )
 
 
 class BlendParams(_Strict):
@@ -76,18 +159,23 @@ class BlendParams(_Strict):
 
 
 class RecommenderParams(_Strict):
-    components: tuple[ComponentName, ...] = ALL_COMPONENTS
+    components: tuple[ComponentName, ...] = COMPONENT_NAMES
     interaction_weight: Literal["binary", "log1p_quantity"] = "binary"
-    validation_days: int = Field(28, ge=1, description="tuning window: the last N days before the as-of date")
+    validation: ValidationParams = ValidationParams()
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"
     cpu_threads: int | None = Field(1, ge=1, description="torch threads for CPU work; None = torch's default")
     popularity: PopularityParams = PopularityParams()
     repeat: RepeatParams = RepeatParams()
+    rebuy: RebuyParams = RebuyParams()
     ease: EaseParams = EaseParams()
     transition: TransitionParams = TransitionParams()
     bpr: BprParams = BprParams()
     sasrec: SasrecParams = SasrecParams()
+    gru4rec: Gru4recParams = Gru4recParams()
+    content: ContentParams = ContentParams()
+    lightgcn: LightgcnParams = LightgcnParams()
+    item2vec: Item2vecParams = Item2vecParams()
     blend: BlendParams = BlendParams()
 
     @model_validator(mode="after")

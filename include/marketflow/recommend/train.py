@@ -2,11 +2,12 @@
 
 For day D (purchases on or before D, as every stage counts days; `cutoff(D)` = D+1 is the first
 day left out):
-1. `train_challenger`: blend weights tuned on the 4 weeks before the hold-out with components
-   fitted before them; the *evaluation* model is fitted before the hold-out, the last 4 weeks up to
-   D, and scored on it; the *serving* model is refitted on everything up to D with the same weights.
-   Both are saved, the model is registered as a challenger with its metrics (`trained_as_of` = D),
-   overall and per customer segment and country (`fairness.py`).
+1. `train_challenger`: one procedure, `Recommender.fit` (the library's, the bench's and the CLI's),
+   run twice: as of the hold-out's start (the last 4 weeks up to D) it gives the *evaluation* model,
+   scored on the hold-out; as of C it gives the *serving* model. Each tunes its blend weights on the
+   split `validation.py` picks before its own as-of date, so what serves is exactly what was
+   evaluated, four weeks later. Both are saved, the model is registered as a challenger with its
+   metrics (`trained_as_of` = D), overall and per customer segment and country (`fairness.py`).
 2. `evaluate_against_champion`: the champion's evaluation model is loaded and scored on the
    challenger's hold-out, with the same history and groups, so both are judged on identical data.
 3. `promote_or_keep`: promote only if the challenger's NDCG@10 ("all") is higher; otherwise keep
@@ -41,6 +42,8 @@ HOLDOUT_DAYS = 28
 TOP_K = 20
 ACTIVE_DAYS = 365
 EVALUATION_FILE, SERVING_FILE = "evaluation.pt", "serving.pt"
+#: per-component metrics and throughput of a tuning fit stay in the artifact, not in the registry row
+_TUNING_DETAIL = ("components", "fit_throughput")
 
 
 def model_id_for(day: dt.date, params: RecommenderParams) -> str:
@@ -78,8 +81,8 @@ def fit_and_evaluate(
     purchases: pd.DataFrame, params: RecommenderParams, as_of: dt.date, groups: fairness.CustomerGroups | None = None
 ) -> Trained:
     """The training itself, without the warehouse (the bench times this): the evaluation model and
-    its hold-out metrics (per group too, given the customers' `groups`), then the serving model
-    refitted on everything with the same weights."""
+    its hold-out metrics (per group too, given the customers' `groups`), then the serving model: the
+    same `Recommender.fit` on everything up to `as_of`, tuning its weights on its own latest data."""
     start = holdout_start(as_of)
     before_holdout, holdout = split_at(purchases, start, as_of)
     if before_holdout.empty or holdout.empty:
@@ -93,11 +96,11 @@ def fit_and_evaluate(
         metrics[fairness.METRICS_KEY] = fairness.quality_by_group(task, scores, groups)
     # the simplest model on the same weeks: what the Models page's verdict compares against
     metrics["popularity_baseline"] = task.evaluate(evaluation.components["popularity"].score)
-    serving = Recommender.fit(purchases, params, as_of=as_of, weights=evaluation.weights)
+    # its tuning window is the hold-out: the evaluation model's components are the ones to tune
+    serving = Recommender.fit(purchases, params, as_of=as_of, earlier=evaluation)
     seconds = time.perf_counter() - started
-    fits = [evaluation.training["throughput"], serving.training["throughput"]]
-    if evaluation.training["tuning"]:
-        fits.append(evaluation.training["tuning"]["fit_throughput"])
+    fits = [model.training["throughput"] for model in (evaluation, serving)]
+    fits += [model.training["tuning"]["fit_throughput"] for model in (evaluation, serving) if model.training["tuning"]]
     samples = sum(t["samples"] for fit in fits for t in fit.values())
     # metrics hold numbers worth charting over time (the UI plots every numeric leaf)
     metrics.update(
@@ -130,7 +133,6 @@ def train_challenger(
     folder = f"{(store or artifacts.model_store()).rstrip('/')}/{registry.KIND}/{model_id}"
     artifacts.save(evaluation, f"{folder}/{EVALUATION_FILE}")
     artifacts.save(serving, f"{folder}/{SERVING_FILE}")
-    tuning = evaluation.training["tuning"]
     record = registry.ModelRecord(
         model_id=model_id,
         model_kind=registry.KIND,
@@ -139,8 +141,12 @@ def train_challenger(
         data_end=day,
         params={
             **params.model_dump(mode="json"),
-            "tuned_weights": evaluation.weights,
-            "tuning": {"window": tuning.get("window"), "validation_objective": tuning.get("objective")},
+            "tuned_weights": serving.weights,
+            "evaluated_weights": evaluation.weights,
+            "tuning": {
+                role: {key: value for key, value in model.training["tuning"].items() if key not in _TUNING_DETAIL}
+                for role, model in (("serving", serving), ("evaluation", evaluation))
+            },
             "trained_on": serving.training["device"],
             "samples_per_s": {name: t["samples_per_s"] for name, t in serving.training["throughput"].items()},
         },
@@ -151,8 +157,9 @@ def train_challenger(
     )
     registry.register(engine, record)
     log.info(
-        "registered %s: NDCG@10 all %.4f new %.4f on %s..%s (weights %s)",
+        "registered %s: NDCG@10 all %.4f new %.4f on %s..%s (evaluated weights %s, serving weights %s)",
         model_id, metrics["all"]["ndcg@10"], metrics["new"]["ndcg@10"], *metrics["holdout"], evaluation.weights,
+        serving.weights,
     )
     return _summary(record)
 

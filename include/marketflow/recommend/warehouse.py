@@ -13,9 +13,9 @@ from marketflow.warehouse import schema
 
 
 def load_purchases(engine: Engine, before: dt.date, weight: str = "binary") -> pd.DataFrame:
-    """Interactions (user, item, timestamp, weight) from order lines dated before `before`."""
+    """Interactions (user, item, timestamp, weight, text) from order lines dated before `before`."""
     o = schema.orders.c
-    query = select(o.customer_id, o.stock_code, o.invoice_ts, o.quantity, o.is_return).where(
+    query = select(o.customer_id, o.stock_code, o.invoice_ts, o.quantity, o.is_return, o.description).where(
         and_(o.order_date < before, o.customer_id.is_not(None), o.quantity > 0, o.is_return.is_(False))
     )
     with engine.connect() as conn:
