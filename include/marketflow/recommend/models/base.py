@@ -4,12 +4,13 @@ can treat popularity, repeat purchase, EASE, BPR and SASRec alike."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from marketflow.recommend.interactions import History
+from marketflow.recommend.interactions import SECONDS_PER_DAY, History
 from marketflow.recommend.runtime import Throughput
 
 
@@ -48,3 +49,16 @@ def decayed(history: History, half_life_days: float | None) -> np.ndarray:
     if half_life_days is None:
         return history.weight
     return (history.weight * np.power(0.5, history.age_days() / half_life_days)).astype(np.float32)
+
+
+def target_windows(history: History, windows: int, window_days: int) -> Iterator[tuple[int, float, np.ndarray, np.ndarray]]:
+    """The windows models learn "what comes next" from, stepping back from the as-of date: for the
+    k-th (0 = most recent) with buyers, (k, its start in seconds, mask of its events, its buyers)."""
+    as_of = history.as_of.value // 10**9
+    length = window_days * SECONDS_PER_DAY
+    for k in range(windows):
+        start = as_of - (k + 1) * length
+        inside = (history.seconds >= start) & (history.seconds < start + length)
+        buyers = np.unique(history.user[inside])
+        if len(buyers):
+            yield k, start, inside, buyers

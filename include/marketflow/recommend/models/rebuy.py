@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from marketflow.recommend.interactions import SECONDS_PER_DAY, History
-from marketflow.recommend.models.base import Component
+from marketflow.recommend.models.base import Component, target_windows
 from marketflow.recommend.params import RebuyParams
 
 log = logging.getLogger(__name__)
@@ -96,17 +96,9 @@ class Rebuy(Component):
     params: RebuyParams
 
     def fit(self, history: History) -> None:
-        p = self.params
-        as_of = history.as_of.value // 10**9
-        window = p.window_days * SECONDS_PER_DAY
         frames = []
         with self.throughput.timing():
-            for k in range(p.windows):
-                start = as_of - (k + 1) * window
-                inside = (history.seconds >= start) & (history.seconds < start + window)
-                buyers = np.unique(history.user[inside])
-                if not len(buyers):
-                    continue
+            for _, start, inside, buyers in target_windows(history, self.params.windows, self.params.window_days):
                 rows = pair_features(history, start, buyers)
                 if rows.empty:
                     continue

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from marketflow.recommend.interactions import SECONDS_PER_DAY, History
-from marketflow.recommend.models.base import Component
+from marketflow.recommend.interactions import History
+from marketflow.recommend.models.base import Component, target_windows
 from marketflow.recommend.params import TransitionParams
 
 
@@ -38,16 +38,10 @@ class Transition(Component):
 
     def fit(self, history: History) -> None:
         p = self.params
-        as_of = history.as_of.value // 10**9
         gram = torch.zeros((history.n_items, history.n_items), dtype=torch.float64, device=self.device)
         cross = torch.zeros_like(gram)
         with self.throughput.timing():
-            for k in range(p.windows):
-                start = as_of - (k + 1) * p.window_days * SECONDS_PER_DAY
-                in_window = (history.seconds >= start) & (history.seconds < start + p.window_days * SECONDS_PER_DAY)
-                buyers = np.unique(history.user[in_window])
-                if not len(buyers):
-                    continue
+            for k, start, in_window, buyers in target_windows(history, p.windows, p.window_days):
                 inputs = log_counts(history, start)[buyers]
                 targets = sparse.csr_matrix(
                     (np.ones(in_window.sum(), np.float32), (history.user[in_window], history.item[in_window])),
