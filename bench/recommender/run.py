@@ -4,8 +4,8 @@ Fit on purchases up to 2011-09-30, test on October 2011 (customers with history;
 repeat purchases, "new" only items the customer never bought). Everything is tuned only on data
 before the test window: ours tunes its blend on the split the library picks (here 2011-09-03..09-30
 with components fitted before it); each peer picks, per variant, the best of a small grid on that
-same validation window. Rows: the served default blend (every component we have; its tuning shows
-who earns weight), each component alone with its weight and fit time, the peers.
+same validation window. Rows: the served default blend, every component we have alone with its
+weight and fit time, the peers.
 Then the default configuration on the same purchases without time order (a random 75/25 split of
 each customer's items) beside EASE and popularity, and the weekly job (tune + evaluate + refit, as
 `train_recommender` runs it) on the whole history with samples/s.
@@ -91,15 +91,17 @@ def run_peers(train, test, validation_fit, validation, validation_start) -> list
 
 
 def _component_rows(model: Any, task: Any, history: Any, params: Any, label: str, weights_of: dict) -> list[dict]:
-    """One row per component of `params`: the blend's fitted one, or one fitted alone when the
-    tuning gave it weight 0 (the blend does not train those)."""
+    """One row per component the library has: the blend's fitted one, or one fitted alone when the
+    tuning gave it weight 0 or it is not in the default list (the blend does not train those)."""
     from marketflow.recommend import models
+    from marketflow.recommend.params import COMPONENT_NAMES
     from marketflow.recommend.runtime import cpu_threads, resolve_device
 
     rows = []
-    for name in params.components:
+    for name in COMPONENT_NAMES:
         component = model.components.get(name)
         note = ", ".join(f"{blend} weight {weights[name]}" for blend, weights in weights_of.items() if name in weights)
+        note = note or "not in the default list"
         if component is None:
             component = models.build(name, params, resolve_device(params.device))
             with cpu_threads(params.cpu_threads):
@@ -119,7 +121,7 @@ def _blend_row(name: str, model: Any, task: Any, seconds: float) -> dict:
 
 
 def run_ours(train, test, params) -> tuple[list[dict], Any]:  # type: ignore[no-untyped-def]
-    """The served default blend (every component; its tuning decides their weights) and each
+    """The served default blend (its tuning decides the default components' weights) and every
     component alone."""
     from marketflow.recommend.blend import Recommender
     from marketflow.recommend.evaluate import HoldoutTask

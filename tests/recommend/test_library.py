@@ -15,7 +15,7 @@ from marketflow.recommend import artifacts, models
 from marketflow.recommend.blend import Recommender
 from marketflow.recommend.evaluate import HoldoutTask
 from marketflow.recommend.interactions import History, purchases_to_interactions, split_at
-from marketflow.recommend.params import COMPONENT_NAMES, RecommenderParams
+from marketflow.recommend.params import DEFAULT_COMPONENTS, RecommenderParams
 from marketflow.recommend.runtime import cpu_threads, resolve_device
 from tests.recommend.conftest import FAST, FAST_FIXED, planted_interactions
 
@@ -111,7 +111,7 @@ def test_sasrec_learns_what_comes_next_in_a_sequence() -> None:
 
 def test_two_fits_with_the_same_seed_give_identical_top_k(planted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     params = RecommenderParams.model_validate(
-        {**FAST, "blend": {"weights": dict.fromkeys(COMPONENT_NAMES, 1.0)}}
+        {**FAST, "blend": {"weights": dict.fromkeys(DEFAULT_COMPONENTS, 1.0)}}
     )
     first, second = (Recommender.fit(planted[0], params, as_of=CUTOFF).recommend(planted[0], k=10) for _ in range(2))
     pd.testing.assert_frame_equal(first, second)
