@@ -10,10 +10,10 @@ HANGING HEART T-LIGHT HOLDER", "you buy this often", "popular this week").
 **Tasks**
 0. `wait_for_inputs`: waits until the orders of D are ingested (reschedule mode), up to
    `MARKETFLOW_INPUT_WAIT_S` (6 h) after the run was due; then fails, naming the newest day ingested.
-1. `train_challenger`: blend weights tuned on the 4 weeks before the hold-out; the evaluation model
-   (fitted before the hold-out) is scored on the **last 4 weeks up to D**: NDCG@10,
-   Recall@10, HitRate@10 and coverage, variants "all" and "new"; the serving model is refitted on
-   everything. Both go to the model store (`$MARKETFLOW_MODEL_STORE`, any fsspec URL; default
+1. `train_challenger`: the library's `Recommender.fit` twice: as of the hold-out's start (blend
+   weights tuned on the split it picks, usually the 4 weeks before), scored on the **last 4 weeks
+   up to D**: NDCG@10, Recall@10, HitRate@10 and coverage, variants "all" and "new"; then as of D,
+   tuned on those last 4 weeks, as the serving model. Both go to the model store (`$MARKETFLOW_MODEL_STORE`, any fsspec URL; default
    `$AIRFLOW_HOME/models`), the metrics to `model_registry`.
 2. `evaluate_against_champion`: the champion's evaluation model is scored on the same hold-out.
 3. `promote_or_keep`: promotes only if the challenger's NDCG@10 ("all") is higher; otherwise the
@@ -34,7 +34,7 @@ point it at a queue served by a CUDA worker and training uses the GPU with mixed
 CPU worker it trains on the CPU (a few minutes on 2 cores).
 
 **Settings**: trigger with params `{"recommender": {...}}` to override any field of
-`RecommenderParams` (e.g. `{"recommender": {"sasrec": {"epochs": 8}}}`); a wrong field fails the run.
+`RecommenderParams` (e.g. `{"recommender": {"bpr": {"epochs": 50}}}`); a wrong field fails the run.
 
 **Roll back**: `marketflow recommender list`, then `marketflow recommender rollback --to MODEL_ID`
 (makes it the champion and rewrites the recommendations from it).
