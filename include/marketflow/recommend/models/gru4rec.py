@@ -39,9 +39,6 @@ class _Gru4Rec(SequenceNetwork):
         hidden = hidden.gather(1, to_left[:, :, None].expand_as(hidden))
         return self.out(F.dropout(hidden, self.dropout, self.training))
 
-    def item_vectors(self) -> torch.Tensor:
-        return self.items.weight[1:]
-
 
 class Gru4Rec(SequenceModel):
     name = "gru4rec"

@@ -71,9 +71,6 @@ class _SasRec(SequenceNetwork):
             x = block(x, mask)
         return self.norm(x)
 
-    def item_vectors(self) -> torch.Tensor:
-        return self.items.weight[1:]
-
 
 class SasRec(SequenceModel):
     name = "sasrec"

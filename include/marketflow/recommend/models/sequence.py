@@ -56,15 +56,18 @@ _SCORE_CHUNK = 1024
 
 
 class SequenceNetwork(nn.Module):
-    """A network reading left-padded token sequences; its hidden states are dotted with item vectors."""
+    """A network reading left-padded token sequences; its hidden states are dotted with the item
+    vectors of its token embedding `items` (tied input and output)."""
+
+    items: nn.Embedding
 
     @abstractmethod
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Hidden state (batch, length, dim) after each position of left-padded `tokens`."""
 
-    @abstractmethod
     def item_vectors(self) -> torch.Tensor:
-        """(n_items, dim): the logit of item i after a position is hidden . vectors[i]."""
+        """(n_items, dim): the logit of item i after a position is hidden . vectors[i] (PAD left out)."""
+        return self.items.weight[1:]
 
 
 def init_item_embedding(n_items: int, dim: int) -> nn.Embedding:
