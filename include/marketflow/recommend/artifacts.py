@@ -38,6 +38,7 @@ def save(model: Recommender, url: str) -> None:
         "params": json.dumps(model.params.model_dump(mode="json")),
         "item_ids": [str(i) for i in model.item_ids],
         "weights": dict(model.weights),
+        "seen_items": model.seen_items,
         "fitted_as_of": str(model.fitted_as_of),
         "training": json.dumps(model.training, default=str),
         "components": {name: c.state() for name, c in model.components.items()},
@@ -66,4 +67,5 @@ def load(url: str, device: str = "cpu") -> Recommender:
         weights={k: float(v) for k, v in payload["weights"].items()},
         fitted_as_of=pd.Timestamp(payload["fitted_as_of"]),
         training=json.loads(payload["training"]),
+        seen_items=payload.get("seen_items", "rank"),
     )

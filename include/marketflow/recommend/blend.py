@@ -4,6 +4,8 @@ Each component's scores are scaled to [0, 1] per customer, then summed with weig
 coordinate ascent on a validation split chosen from the data (`validation.py`: the last 28 days
 before the as-of date when enough returning customers buy in them, else a per-customer random
 hold-out; the components are fitted on the rest), maximising the mean of NDCG@10 "all" and "new".
+Where the tuning split shows that customers do not come back to items they bought (a ratings
+table: nobody rates an item twice), the blend learns to put those items last (`seen_items`).
 Customers without history get popularity alone.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SCORE_CHUNK = 2048
 _TUNING_PASSES = 2
+SeenItems = Literal["rank", "last"]
 
 
 def unit_scale(scores: np.ndarray) -> np.ndarray:
@@ -46,6 +49,7 @@ class Recommender:
     weights: dict[str, float]
     fitted_as_of: pd.Timestamp
     training: dict[str, Any] = field(default_factory=dict)
+    seen_items: SeenItems = "rank"
 
     # --- fitting ----------------------------------------------------------------------------------
 
@@ -70,9 +74,11 @@ class Recommender:
         history = History.from_frame(frame, as_of=as_of)
         weights = weights or params.blend.weights
         tuning: dict[str, Any] = {}
+        seen_items: SeenItems = "rank" if params.blend.seen_items == "auto" else params.blend.seen_items
         if weights is None:
-            weights, tuning = tune_weights(frame, params, history.as_of, earlier)
+            weights, seen_items, tuning = tune_weights(frame, params, history.as_of, earlier)
         model = cls._fit_components(history, params, weights)
+        model.seen_items = seen_items
         model.training["tuning"] = tuning
         model.training["id_kinds"] = {USER: id_kind(interactions[USER]), ITEM: id_kind(interactions[ITEM])}
         return model
@@ -125,8 +131,15 @@ class Recommender:
         out = np.empty((len(rows), len(self.item_ids)), dtype=np.float32)
         for start in range(0, len(rows), SCORE_CHUNK):
             chunk = rows[start : start + SCORE_CHUNK]
-            out[start : start + len(chunk)] = blend(self.component_scores(history, chunk), self.weights)
+            scores = blend(self.component_scores(history, chunk), self.weights)
+            out[start : start + len(chunk)] = self._place_seen(scores, history, chunk)
         return out
+
+    def _place_seen(self, scores: np.ndarray, history: History, rows: np.ndarray) -> np.ndarray:
+        """`scores` with the customers' bought items after all others when `seen_items` is "last"."""
+        if self.seen_items == "rank":
+            return scores
+        return seen_last(scores, seen_mask(history, rows), self.weights)
 
     def recommend(
         self,
@@ -156,7 +169,7 @@ class Recommender:
         for start in range(0, len(known), SCORE_CHUNK):
             chunk = rows[rows >= 0][start : start + SCORE_CHUNK]
             parts = self.component_scores(history, chunk)
-            scores = blend(parts, self.weights)
+            scores = self._place_seen(blend(parts, self.weights), history, chunk)
             if exclude_seen:
                 scores = np.where(seen_mask(history, chunk), -np.inf, scores)
             frames.append(self._ranked(history.user_ids[chunk], scores, parts, k))
@@ -224,14 +237,21 @@ def blend(parts: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray
     return total
 
 
+def seen_last(scores: np.ndarray, seen: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+    """Blended `scores` (each within [0, sum of weights]) with the `seen` items moved below every
+    other item, their order among themselves kept."""
+    return np.where(seen, scores - np.float32(sum(weights.values()) + 1), scores)
+
+
 def _objective(metrics: dict[str, dict[str, float]]) -> float:
     return (metrics["all"]["ndcg@10"] + metrics["new"]["ndcg@10"]) / 2
 
 
 def tune_weights(
     frame: pd.DataFrame, params: RecommenderParams, as_of: pd.Timestamp, earlier: Recommender | None = None
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """Blend weights by coordinate ascent on the validation split `params.validation` picks.
+) -> tuple[dict[str, float], SeenItems, dict[str, Any]]:
+    """Blend weights by coordinate ascent on the validation split `params.validation` picks, and
+    where seen items go (`params.blend.seen_items`; "auto": "last" only when it scores better).
 
     The components are fitted on the split's fit part (or taken from `earlier` when it was fitted
     on exactly that part); nothing at or after `as_of` is read.
@@ -250,25 +270,43 @@ def tune_weights(
     parts = inner.component_scores(task.history, task.rows)
     components = {name: task.evaluate_scores(parts[name]) for name in parts}
 
-    weights, best = dict(equal), _objective(task.evaluate_scores(blend(parts, equal)))
+    def objective(trial: dict[str, float], seen_items: SeenItems) -> float:
+        scores = blend(parts, trial)
+        return _objective(task.evaluate_scores(seen_last(scores, task.seen, trial) if seen_items == "last" else scores))
+
+    seen_items: SeenItems = "last" if params.blend.seen_items == "last" else "rank"
+    weights, best = _coordinate_ascent(objective, equal, seen_items, params)
+    # "auto": try the tuned blend with seen items last; a split where they come back keeps "rank"
+    if params.blend.seen_items == "auto" and objective(weights, "last") > best + 1e-9:
+        seen_items = "last"
+        weights, best = _coordinate_ascent(objective, weights, seen_items, params)
+    log.info("tuned blend weights %s, seen items %s, on %s: objective %.4f", weights, seen_items, split.description, best)
+    summary = {
+        **split.description,
+        "seen_items": seen_items,
+        "objective": best,
+        "components": components,
+        "fit_throughput": inner.training["throughput"],
+        "reused": inner.training["reused"],
+    }
+    return weights, seen_items, summary
+
+
+def _coordinate_ascent(
+    objective: Any, start: dict[str, float], seen_items: SeenItems, params: RecommenderParams
+) -> tuple[dict[str, float], float]:
+    """From `start`, each component's weight in turn set to the grid value that scores best."""
+    weights, best = dict(start), objective(start, seen_items)
     for _ in range(_TUNING_PASSES):
         for name in params.components:
             for value in params.blend.grid:
                 trial = {**weights, name: value}
                 if not any(trial.values()):
                     continue
-                score = _objective(task.evaluate_scores(blend(parts, trial)))
+                score = objective(trial, seen_items)
                 if score > best + 1e-9:
                     weights, best = trial, score
-    log.info("tuned blend weights %s on %s: objective %.4f", weights, split.description, best)
-    summary = {
-        **split.description,
-        "objective": best,
-        "components": components,
-        "fit_throughput": inner.training["throughput"],
-        "reused": inner.training["reused"],
-    }
-    return weights, summary
+    return weights, best
 
 
 def _reusable(

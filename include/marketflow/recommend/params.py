@@ -151,10 +151,18 @@ class ContentParams(_Strict):
     )
 
 
+_SEEN_ITEMS = (
+    "where items the customer already bought go in the ranking: rank = scored like any other; last = after "
+    "every item they never bought (ratings tables, where nobody rates an item twice); auto = whichever scores "
+    "better on the tuning split (rank when the weights are fixed)"
+)
+
+
 class BlendParams(_Strict):
     weights: dict[ComponentName, float] | None = Field(
         None, description="fixed component weights; None = tune them on the validation window"
     )
+    seen_items: Literal["auto", "rank", "last"] = Field("auto", description=_SEEN_ITEMS)
     grid: tuple[float, ...] = Field(
         (0.0, 0.25, 0.5, 1.0, 2.0, 4.0), description="candidate weights tried per component when tuning"
     )
