@@ -1,8 +1,11 @@
 """The pipeline run by Airflow's real scheduler (scheduler, dag-processor, triggerer, api-server,
 LocalExecutor), with the shop's exports arriving one day at a time.
 
-A week of the sample, re-dated to end yesterday (D1..D7), is replayed: the test drops each day's
-export into the landing folder once the previous day is ingested, and holds the last one back.
+Four days of the sample, re-dated to end yesterday (D1..D4), are replayed: the test drops each day's
+export into the landing folder once the previous day is ingested, and holds the last one back. (The
+demo's run, tests/ui/test_demo_run.py, checks a whole week of stages started by their inputs under
+the scheduler; four days are what the late export, the backfill over two past days and the two
+coalesced events below need.)
 Two campaigns (the re-order reminder on a daily 00:00 schedule) are unpaused before it arrives:
 `strict_reminder` may not wait for late inputs, `patient_reminder` may. The test asserts:
 - every stage ran once per day, started by its input (schedule for ingest, asset events after it);
@@ -40,7 +43,7 @@ from tests.live.deployment import Deployment, deployment
 pytestmark = pytest.mark.slow
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
-DAYS = [TODAY - dt.timedelta(days=n) for n in range(7, 0, -1)]  # D1..D7, D7 = yesterday
+DAYS = [TODAY - dt.timedelta(days=n) for n in range(4, 0, -1)]  # D1..D4, D4 = yesterday
 LATE = DAYS[-1]
 DATA_DAGS = ("ingest_orders", "build_profiles", "score_audiences")
 STRICT, PATIENT = "campaign__strict_reminder", "campaign__patient_reminder"
@@ -102,23 +105,23 @@ def _run_row(live: Deployment, campaign: str) -> dict[str, Any]:
         return dict(row)
 
 
-def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(live: Deployment) -> None:
+def test_days_replayed_by_the_scheduler_hold_block_and_send_exactly_once(live: Deployment) -> None:
     live.marketflow("runs")  # the CLI reaches the deployment's metadata database
     live.release(DAYS[0])
     live.airflow("dags", "unpause", "build_profiles")
     live.airflow("dags", "unpause", "score_audiences")
     live.airflow("dags", "unpause", "ingest_orders")
 
-    # D1..D6 arrive one a day: each once the day before is ingested.
+    # D1..D3 arrive one a day: each once the day before is ingested.
     for day in DAYS[:-1]:
         live.release(day)
         live.wait(
             f"ingest of {day}",
             lambda day=day: [r for r in _finished(live.runs("ingest_orders"), "ingest_orders") if str(day) in r["days"]],
         )
-    live.wait("the profiles of D6", lambda: str(DAYS[-2]) in _days_built(live.runs("build_profiles"), "build_profiles"))
+    live.wait("the profiles of D3", lambda: str(DAYS[-2]) in _days_built(live.runs("build_profiles"), "build_profiles"))
 
-    # D7's export is late: its ingest run waits, nothing downstream runs for D7.
+    # D4's export is late: its ingest run waits, nothing downstream runs for D4.
     live.airflow("dags", "unpause", STRICT)
     live.airflow("dags", "unpause", PATIENT)
     strict = live.wait("the strict campaign to be blocked", lambda: _finished(live.runs(STRICT), STRICT))
@@ -137,7 +140,7 @@ def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(li
     ingest_late = [r for r in live.runs("ingest_orders") if str(LATE) in r["days"]]
     assert [r["state"] for r in ingest_late] == ["running"]
     live.wait(
-        "profiles and scores of D1..D6",
+        "profiles and scores of D1..D3",
         lambda: set(_days_built(live.runs("score_audiences"), "score_audiences")) >= {str(d) for d in DAYS[:-1]},
     )
     assert _count(live, customer_profiles, customer_profiles.c.as_of_date == LATE) == 0
@@ -146,7 +149,7 @@ def test_a_week_replayed_by_the_scheduler_holds_blocks_and_sends_exactly_once(li
     assert [r["state"] for r in patient] == ["running"]  # waiting for its inputs, contacting nobody
     assert _count(live, messages) == 0 and _sent_emails(live) == []
 
-    # The export arrives: D7 flows through every stage and the patient campaign sends, once.
+    # The export arrives: D4 flows through every stage and the patient campaign sends, once.
     live.release(LATE)
     patient = live.wait("the patient campaign", lambda: _finished(live.runs(PATIENT), PATIENT), timeout=720)
     assert [r["state"] for r in patient] == ["success"], live.marketflow("runs").stdout
