@@ -12,6 +12,7 @@ Customers without history get popularity alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -293,7 +294,7 @@ def tune_weights(
 
 
 def _coordinate_ascent(
-    objective: Any, start: dict[str, float], seen_items: SeenItems, params: RecommenderParams
+    objective: Callable[[dict[str, float], SeenItems], float], start: dict[str, float], seen_items: SeenItems, params: RecommenderParams
 ) -> tuple[dict[str, float], float]:
     """From `start`, each component's weight in turn set to the grid value that scores best."""
     weights, best = dict(start), objective(start, seen_items)
