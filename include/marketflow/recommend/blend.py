@@ -170,9 +170,11 @@ class Recommender:
         for start in range(0, len(known), SCORE_CHUNK):
             chunk = rows[rows >= 0][start : start + SCORE_CHUNK]
             parts = self.component_scores(history, chunk)
-            scores = self._place_seen(blend(parts, self.weights), history, chunk)
-            if exclude_seen:
+            scores = blend(parts, self.weights)
+            if exclude_seen:  # removed outright, so where "last" would place them does not matter
                 scores = np.where(seen_mask(history, chunk), -np.inf, scores)
+            else:
+                scores = self._place_seen(scores, history, chunk)
             frames.append(self._ranked(history.user_ids[chunk], scores, parts, k))
         if len(cold):
             popular = self.components["popularity"].score(history, np.zeros(len(cold), dtype=np.int64))
