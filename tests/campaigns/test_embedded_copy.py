@@ -3,6 +3,8 @@ transformers, drafting copy that the guardrails judge and the renderer falls bac
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from marketflow.campaigns.config import templates_dir
 from marketflow.copy import embedded
@@ -49,6 +51,23 @@ def test_drafts_are_text_deterministic_and_judged(writer: Copywriter) -> None:
         rules = [v.rule for v in check_copy(draft, facts.products, max_subject_chars=80, max_preheader_chars=110,
                                             max_intro_chars=600)]
         assert all(rule != "empty" for rule in rules), (draft, rules)
+
+
+def test_customers_drafted_together_get_the_copy_each_gets_alone(writer: Copywriter) -> None:
+    """`prepare` drafts many customers at once (each part's prompts batched, their common beginning
+    read once, the rest padded and masked): the same text as drafting each customer by itself (one
+    prompt per batch), and `write` then finds it all remembered."""
+    style = Draft("", "", "")
+    model = embedded.embedded_model()
+    customers = [replace(FACTS[0], customer_id=str(n), favourite_group=group)
+                 for n, group in enumerate(["bags", None, "party supplies"])]
+    alone = [writer.write(facts, style) for facts in customers]
+    model._replies.clear()  # forget them: the batched run must generate every prompt again
+    generated = model.generated
+    writer.prepare(customers)
+    assert model.generated == generated + 3 * len(customers)  # subject, preheader, intro: each group's own
+    assert [writer.write(facts, style) for facts in customers] == alone
+    assert model.generated == generated + 3 * len(customers), "written from what prepare drafted"
 
 
 def test_the_renderer_uses_an_accepted_draft_or_the_template_with_the_reason(writer: Copywriter) -> None:

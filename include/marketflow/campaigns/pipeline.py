@@ -239,6 +239,9 @@ def render_messages(
     ids = [m.customer_id for m in to_render]
     facts, emails = _facts(engine, config, plan.day, inputs, ids), _emails(engine, ids)
     renderer = MessageRenderer(config, templates or templates_dir(), copywriter)
+    renderable = [m for m in to_render if m.customer_id in facts and m.customer_id in emails]
+    log.info("%s: drafting the copy of %d e-mails", plan.run_key, len(renderable))
+    renderer.prepare((facts[m.customer_id], m.variant or config.message.variants[0].name) for m in renderable)
     rows = []
     missing = 0
     progress_at = time.monotonic() + PROGRESS_EVERY_S
@@ -320,8 +323,10 @@ def preview_run(
     chosen = audience.treatment[:n]
     facts = _facts(engine, config, day, inputs, [m.customer_id for m in chosen])
     renderer = MessageRenderer(config, templates or templates_dir(), copywriter)
+    variant_of = {m.customer_id: m.variant or config.message.variants[0].name for m in chosen}
+    renderer.prepare((facts[customer], variant) for customer, variant in variant_of.items() if customer in facts)
     messages = [
-        renderer.render(facts[m.customer_id], m.variant or config.message.variants[0].name, new_message_id(renderer.domain))
+        renderer.render(facts[m.customer_id], variant_of[m.customer_id], new_message_id(renderer.domain))
         for m in chosen
         if m.customer_id in facts
     ]

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from marketflow.copy.draft import LANGUAGES, Draft
 from marketflow.copy.facts import CustomerFacts
+
+if TYPE_CHECKING:
+    from marketflow.copy.embedded import ChatRequest
 
 
 class CopywriterError(RuntimeError):
@@ -208,6 +212,29 @@ class Copywriter:
             return self._write_embedded(facts)
         return self._write_http(facts, style)
 
+    def prepare(self, customers: Iterable[CustomerFacts]) -> None:
+        """Draft these customers' copy with the embedded model all at once (its prompts batched), so
+        that `write` finds it remembered; nothing for an HTTP model, nor when the model is missing
+        (`write` says so for each message)."""
+        if self.settings.backend != EMBEDDED:
+            return
+        from marketflow.copy.embedded import EmbeddedModelMissing, embedded_model
+
+        try:
+            model = embedded_model()
+        except EmbeddedModelMissing:
+            return
+        model.chat_many([request for facts in customers for request in self._embedded_requests(facts)])
+
+    def _embedded_requests(self, facts: CustomerFacts) -> list[ChatRequest]:
+        """The small model's three prompts for this customer: subject, preheader, intro."""
+        from marketflow.copy.embedded import ChatRequest
+
+        return [
+            ChatRequest(_field_prompt(facts, self.brief, self.shop, self.language, part), tokens, start)
+            for part, (_, _, start, tokens) in _SMALL_MODEL_PARTS.items()
+        ]
+
     def _write_embedded(self, facts: CustomerFacts) -> Draft:
         from marketflow.copy.embedded import EmbeddedModelMissing, embedded_model
 
@@ -215,11 +242,8 @@ class Copywriter:
             model = embedded_model()
         except EmbeddedModelMissing as exc:
             raise CopywriterError("model_missing", str(exc)) from exc
-        replies = {
-            part: model.chat(_field_prompt(facts, self.brief, self.shop, self.language, part), tokens, start)
-            for part, (_, _, start, tokens) in _SMALL_MODEL_PARTS.items()
-        }
-        return Draft(_one_line(replies["subject"]), _one_line(replies["preheader"]), _two_sentences(replies["intro"]))
+        subject, preheader, intro = model.chat_many(self._embedded_requests(facts))
+        return Draft(_one_line(subject), _one_line(preheader), _two_sentences(intro))
 
     def _write_http(self, facts: CustomerFacts, style: Draft) -> Draft:
         payload = {

@@ -10,6 +10,7 @@ carries the preheader as hidden text at the top of the body, where inboxes read 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,10 +94,20 @@ class MessageRenderer:
         context = self._context(facts)
         return Draft(*(part.render(context) for part in self._variants[variant_name])).tidy()
 
+    def _uses_llm(self, variant: str) -> bool:
+        llm = self.config.message.llm
+        return llm.enabled and (not llm.variants or variant in llm.variants)
+
+    def prepare(self, messages: Iterable[tuple[CustomerFacts, str]]) -> None:
+        """Let the copywriter draft, at once, the copy of the (facts, variant) messages about to be
+        rendered whose variant it writes (the embedded model batches its prompts)."""
+        if self.copywriter is not None:
+            self.copywriter.prepare(facts for facts, variant in messages if self._uses_llm(variant))
+
     def _llm_copy(self, facts: CustomerFacts, variant: str, template_copy: Draft) -> tuple[Draft, str]:
         """(copy, copy_source): the LLM's copy if it passes the guardrails, else the template's."""
         llm = self.config.message.llm
-        if not llm.enabled or (llm.variants and variant not in llm.variants):
+        if not self._uses_llm(variant):
             return template_copy, "template"
         if self.copywriter is None:
             return template_copy, "template_fallback:llm_not_configured"
