@@ -53,23 +53,6 @@ def test_drafts_are_text_deterministic_and_judged(writer: Copywriter) -> None:
         assert all(rule != "empty" for rule in rules), (draft, rules)
 
 
-def test_customers_drafted_together_get_the_copy_each_gets_alone(writer: Copywriter) -> None:
-    """`prepare` drafts many customers at once (each part's prompts batched, their common beginning
-    read once, the rest padded and masked): the same text as drafting each customer by itself (one
-    prompt per batch), and `write` then finds it all remembered."""
-    style = Draft("", "", "")
-    model = embedded.embedded_model()
-    customers = [replace(FACTS[0], customer_id=str(n), favourite_group=group)
-                 for n, group in enumerate(["bags", None, "party supplies"])]
-    alone = [writer.write(facts, style) for facts in customers]
-    model._replies.clear()  # forget them: the batched run must generate every prompt again
-    generated = model.generated
-    writer.prepare(customers)
-    assert model.generated == generated + 3 * len(customers)  # subject, preheader, intro: each group's own
-    assert [writer.write(facts, style) for facts in customers] == alone
-    assert model.generated == generated + 3 * len(customers), "written from what prepare drafted"
-
-
 def test_the_renderer_uses_an_accepted_draft_or_the_template_with_the_reason(writer: Copywriter) -> None:
     data = config_dict()
     data["message"]["llm"] = {"enabled": True, "stop_after_failures": 10}
@@ -78,3 +61,20 @@ def test_the_renderer_uses_an_accepted_draft_or_the_template_with_the_reason(wri
         msg = renderer.render(facts, "a", f"<0123456789abcdef0123456789abcde{n}@giftshop.example>")
         assert msg.copy_source == "llm" or msg.copy_source.startswith("template_fallback:guardrail:"), msg.copy_source
         assert msg.unsubscribe_url in msg.body_text
+
+
+def test_customers_drafted_together_get_the_copy_each_gets_alone(writer: Copywriter) -> None:
+    """`prepare` drafts many customers at once (each part's prompts batched, their common beginning
+    read once, the rest padded and masked): the same text as drafting each customer by itself (one
+    prompt per batch), and `write` then finds it all remembered."""
+    style = Draft("", "", "")
+    model = embedded.embedded_model()
+    customers = [replace(FACTS[0], customer_id=str(n), favourite_group=group)
+                 for n, group in enumerate(["bags", None])]
+    alone = [writer.write(facts, style) for facts in customers]
+    model._replies.clear()  # forget them (the module's last test): the batched run generates every prompt again
+    generated = model.generated
+    writer.prepare(customers)
+    assert model.generated == generated + 3 * len(customers)  # subject, preheader, intro: each group's own
+    assert [writer.write(facts, style) for facts in customers] == alone
+    assert model.generated == generated + 3 * len(customers), "written from what prepare drafted"
