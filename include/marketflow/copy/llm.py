@@ -215,8 +215,11 @@ class Copywriter:
     def prepare(self, customers: Iterable[CustomerFacts]) -> None:
         """Draft these customers' copy with the embedded model all at once (its prompts batched), so
         that `write` finds it remembered; nothing for an HTTP model, nor when the model is missing
-        (`write` says so for each message)."""
+        (`write` says so for each message). Without customers the model is not even loaded."""
         if self.settings.backend != EMBEDDED:
+            return
+        requests = [request for facts in customers for request in self._embedded_requests(facts)]
+        if not requests:
             return
         from marketflow.copy.embedded import EmbeddedModelMissing, embedded_model
 
@@ -224,7 +227,7 @@ class Copywriter:
             model = embedded_model()
         except EmbeddedModelMissing:
             return
-        model.chat_many([request for facts in customers for request in self._embedded_requests(facts)])
+        model.chat_many(requests)
 
     def _embedded_requests(self, facts: CustomerFacts) -> list[ChatRequest]:
         """The small model's three prompts for this customer: subject, preheader, intro."""
