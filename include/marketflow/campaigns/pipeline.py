@@ -239,22 +239,24 @@ def render_messages(
     ids = [m.customer_id for m in to_render]
     facts, emails = _facts(engine, config, plan.day, inputs, ids), _emails(engine, ids)
     renderer = MessageRenderer(config, templates or templates_dir(), copywriter)
-    renderable = [m for m in to_render if m.customer_id in facts and m.customer_id in emails]
-    log.info("%s: drafting the copy of %d e-mails", plan.run_key, len(renderable))
-    renderer.prepare((facts[m.customer_id], m.variant or config.message.variants[0].name) for m in renderable)
+    # a member whose profile or address is gone since selection has nothing to render
+    variant_of = {
+        m.customer_id: m.variant or config.message.variants[0].name
+        for m in to_render
+        if m.customer_id in facts and m.customer_id in emails
+    }
+    missing = len(to_render) - len(variant_of)
+    if copywriter is not None:
+        log.info("%s: drafting the copy of %d e-mails", plan.run_key, len(variant_of))
+    renderer.prepare((facts[customer], variant) for customer, variant in variant_of.items())
     rows = []
-    missing = 0
     progress_at = time.monotonic() + PROGRESS_EVERY_S
-    for done, member in enumerate(to_render):
-        if time.monotonic() >= progress_at:  # drafting with a language model can take minutes
-            log.info("%s: %d of %d e-mails rendered", plan.run_key, done, len(to_render))
+    for done, (customer, variant) in enumerate(variant_of.items()):
+        if time.monotonic() >= progress_at:  # an HTTP language model drafts message by message
+            log.info("%s: %d of %d e-mails rendered", plan.run_key, done, len(variant_of))
             progress_at = time.monotonic() + PROGRESS_EVERY_S
-        if member.customer_id not in facts or member.customer_id not in emails:
-            missing += 1  # profile or address gone since selection: nothing to render
-            continue
-        message_id = existing.get(member.customer_id, (None, None))[1] or new_message_id(renderer.domain)
-        msg = renderer.render(facts[member.customer_id], member.variant or config.message.variants[0].name, message_id)
-        rows.append(_ledger_row(plan.run_key, msg, emails[member.customer_id]))
+        message_id = existing.get(customer, (None, None))[1] or new_message_id(renderer.domain)
+        rows.append(_ledger_row(plan.run_key, renderer.render(facts[customer], variant, message_id), emails[customer]))
     with engine.begin() as conn:
         conn.execute(
             messages.delete().where(
