@@ -213,25 +213,28 @@ def recommender_backfills(campaigns: list[str]) -> list[dt.date]:
     return sorted(weeks)
 
 
+def _orders_ingested(day: dt.date) -> bool:
+    """Whether the recommender's input sensor would find the orders of `day` (its own rule)."""
+    from marketflow.freshness import orders_as_of
+
+    with warehouse_engine().connect() as conn:
+        return orders_as_of(conn, day) == day
+
+
 def run_deployment(campaigns: list[str], yesterday: dt.date, task_logs: Path) -> None:
-    """Unpause the DAGs phase by phase and wait for each phase's runs."""
+    """Unpause the DAGs as their inputs arrive and wait for their runs: the recommender trains
+    beside the later days' profiles and scores once its week's orders are in; the campaigns start
+    when every input they read is there."""
     watcher = Watcher(task_logs)
     print(f"==> unpaused {', '.join(DATA_DAGS)}: the scheduler catches up to {yesterday}", flush=True)
     set_paused(DATA_DAGS, paused=False)
 
-    def data_caught_up(runs: list[RunRecord]) -> bool:
-        ingested = [r for r in runs if r.dag_id == "ingest_orders" and r.finished and yesterday in r.days]
-        return (
-            bool(ingested)
-            and _has_day(schema.customer_profiles, "as_of_date", yesterday)
-            and _has_day(schema.audience_scores, "as_of_date", yesterday)
-            and _idle(runs, DATA_DAGS)
-        )
-
-    watcher.wait("the daily pipeline", data_caught_up, DATA_DAGS)
-    print(f"==> unpaused {RECOMMENDER}: its latest weekly run trains on the purchases up to last Sunday", flush=True)
+    trained_week = latest_due_day(RECOMMENDER)
+    watcher.wait(f"the orders up to {trained_week}", lambda runs: _orders_ingested(trained_week), DATA_DAGS)
+    print(f"==> unpaused {RECOMMENDER}: its latest weekly run trains on the purchases up to {trained_week}, "
+          "beside the later days' runs", flush=True)
     set_paused([RECOMMENDER], paused=False)
-    weeks = recommender_backfills(campaigns)
+    weeks = recommender_backfills(campaigns)  # plans backfills: only of an unpaused DAG
     for week in weeks:
         from marketflow.backfill import create_backfill, plan_backfill
 
@@ -239,12 +242,19 @@ def run_deployment(campaigns: list[str], yesterday: dt.date, task_logs: Path) ->
               "before this week's training read that week's recommendations", flush=True)
         create_backfill(plan_backfill(RECOMMENDER, week, week))
     expected = 1 + len(weeks)
-    watcher.wait(
-        "the recommender",
-        lambda runs: sum(r.dag_id == RECOMMENDER and r.finished for r in runs) >= expected
-        and _idle(runs, (RECOMMENDER,)),
-        (RECOMMENDER,),
-    )
+
+    def caught_up(runs: list[RunRecord]) -> bool:
+        ingested = [r for r in runs if r.dag_id == "ingest_orders" and r.finished and yesterday in r.days]
+        return (
+            bool(ingested)
+            and _has_day(schema.customer_profiles, "as_of_date", yesterday)
+            and _has_day(schema.audience_scores, "as_of_date", yesterday)
+            and _idle(runs, DATA_DAGS)
+            and sum(r.dag_id == RECOMMENDER and r.finished for r in runs) >= expected
+            and _idle(runs, (RECOMMENDER,))
+        )
+
+    watcher.wait("the daily pipeline and the recommender", caught_up, (*DATA_DAGS, RECOMMENDER))
     print(f"==> unpaused {len(campaigns)} campaigns: each runs its latest due run", flush=True)
     set_paused(campaigns, paused=False)
     watcher.wait(
