@@ -176,10 +176,22 @@ def _distinct_values(suite: Any, frame: Any) -> Any | None:
     return pd.concat(padded + [pd.Series(np.arange(length), name=_VALUE_ROW)], axis=1)
 
 
-def _failing_rows(frame: Any, values: Any, domain: tuple[str, ...], value_rows: list[int]) -> list[tuple]:
-    """(file_date, source_line) of the rows holding the failing distinct values (nulls match nulls)."""
-    failing = values.loc[values[_VALUE_ROW].isin(value_rows), list(domain)].drop_duplicates()
-    rows = frame[list(dict.fromkeys(list(domain) + _KEY_COLUMNS))].merge(failing, on=list(domain), how="inner")
+def _failing_rows(frame: Any, expectation: Any) -> list[tuple]:
+    """(file_date, source_line) of the rows holding the values `expectation` fails (nulls match nulls).
+
+    GX validates the domain's distinct values alone, not the padded frame: there a failing value
+    repeated by the padding would be listed once per repeat (GX looks each one up row by row)."""
+    import numpy as np
+
+    from marketflow.quality.gx_context import batch_definition
+
+    domain = list(_domain(expectation))
+    values = frame[domain].drop_duplicates(ignore_index=True).assign(**{_VALUE_ROW: lambda f: np.arange(len(f))})
+    batch = batch_definition(f"{expectation.meta['rule']}:values").get_batch(batch_parameters={"dataframe": values})
+    complete = _checked(batch.validate(expectation, result_format=_rows_format([_VALUE_ROW])))
+    value_rows = [int(key[0]) for key in _failing_keys(complete, [_VALUE_ROW])]
+    failing = values.loc[values[_VALUE_ROW].isin(value_rows), domain]
+    rows = frame[list(dict.fromkeys(domain + _KEY_COLUMNS))].merge(failing, on=domain, how="inner")
     return list(zip(rows["file_date"], rows["source_line"]))
 
 
@@ -210,9 +222,7 @@ def validate_files(suite: Any, frame: Any) -> FilesValidation:
                 complete = _checked(batch.validate(expectation, result_format=_rows_format(_KEY_COLUMNS)))
                 keys = _failing_keys(complete, _KEY_COLUMNS)
             else:
-                complete = _checked(batch.validate(expectation, result_format=_rows_format([_VALUE_ROW])))
-                value_rows = [int(key[0]) for key in _failing_keys(complete, [_VALUE_ROW])]
-                keys = _failing_rows(checked, values, _domain(expectation), value_rows)
+                keys = _failing_rows(checked, expectation)
             for file_date, line in keys:
                 failing.setdefault(str(file_date), []).append(int(line))
         verdicts.append(
