@@ -27,12 +27,7 @@ fi
 
 logs=$(mktemp -d)
 echo "==> phase 1: two pytest processes side by side (output follows when both are done)"
-# tests/live first: its deployment is then over before the demo's (phase 2) starts; the two side by
-# side need more than the two cores (measured: the live test 315 s and the demo 335 s when they
-# overlapped, 228 s and 280 s when they did not)
-slow_first=(tests/live $(find tests -mindepth 1 -maxdepth 1 \( -type d -o -name 'test_*.py' \) \
-    ! -name live ! -name ui ! -name __pycache__ | sort))  # pytest folds `tests/live tests` back into tests' order
-"${pytest[@]}" -p no:cacheprovider --basetemp="$logs/slow" -m slow "${slow_first[@]}" >"$logs/slow.log" 2>&1 &
+"${pytest[@]}" -p no:cacheprovider --basetemp="$logs/slow" -m slow --ignore=tests/ui >"$logs/slow.log" 2>&1 &
 declare -A phase_of=([$!]=slow)
 "${pytest[@]}" -p no:cacheprovider --basetemp="$logs/rest" -m "not slow" --ignore=tests/live --ignore=tests/ui \
     >"$logs/rest.log" 2>&1 &
