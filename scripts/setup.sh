@@ -15,7 +15,7 @@ echo "==> creating .venv with $($PYTHON --version) (first time: under a minute)"
 # uv installs the same pins as pip in a quarter of the time (17 s against 65 s here), from where pip
 # would: pip's configuration (find-links, constraints, extra indexes) is handed to it. torch is
 # pinned to the CPU build; on this project's machines it is found on local disk.
-.venv/bin/pip install --quiet uv
+.venv/bin/pip install --quiet uv==0.13.9
 uv_args=()
 while IFS='=' read -r key value; do
   value=${value#\'}
