@@ -79,23 +79,26 @@ def _csv_field(value: Any) -> str:
 
 
 def _csv_column(column: Any) -> list[str]:
-    """A column's fields, vectorised by type; text is converted once per distinct value."""
+    """A column's fields, each distinct value converted once (a day repeats its dates, invoices,
+    products and prices on many lines); a missing value is an empty field."""
     import numpy as np
+    import pandas as pd
 
     kind = column.dtype.kind
-    missing = column.isna().to_numpy()
-    if kind == "M":
-        fields = np.datetime_as_string(column.to_numpy(), unit="us").astype(object)
-    elif kind == "f":
-        fields = np.array(list(map(repr, column.tolist())), dtype=object)
-    elif kind in "iu" and not missing.any():
+    if kind in "iu" and not column.hasnans:
         return list(map(str, column.tolist()))
+    if kind == "f":  # by bit pattern: -0.0 keeps its sign
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        codes, distinct = pd.factorize(values.view(np.int64))
+        fields = np.array(list(map(repr, distinct.view(np.float64).tolist())), dtype=object)[codes]
+        fields[column.isna().to_numpy()] = ""
+        return fields.tolist()
+    codes, distinct = pd.factorize(column)
+    if kind == "M":
+        texts = np.datetime_as_string(np.asarray(distinct), unit="us").tolist()
     else:
-        values = column.astype(object).where(~missing, None).tolist()
-        text = {value: _csv_field(value) for value in set(values)}
-        return list(map(text.__getitem__, values))
-    fields[missing] = ""
-    return fields.tolist()
+        texts = [_csv_field(value) for value in distinct.tolist()]
+    return np.array(texts + [""], dtype=object)[codes].tolist()  # code -1 (missing): the last, ""
 
 
 def _copy(conn: Connection, table: str, columns: tuple[str, ...], frame: Any) -> None:
