@@ -363,15 +363,28 @@ def record_no_trading_day(
 ) -> list[IngestReport]:
     """Mark `day` as `no_trading` for both exports, with the calendar's reason (replacing any data the
     day had). Refuses a trading day: a missing export on a trading day is late, not absent."""
+    return record_no_trading_days(engine, [day], settings)
+
+
+def record_no_trading_days(
+    engine: Engine, days: Sequence[dt.date], settings: IngestSettings | None = None
+) -> list[IngestReport]:
+    """`record_no_trading_day` for several closed days, one transaction per export (a backfill's
+    closed days: two transactions a batch, not two a day)."""
     import pandas as pd
 
+    if not days:
+        return []
     settings = settings or IngestSettings.from_env()
-    reason = closure_reason(day, settings.calendar)
-    if reason is None:
-        raise ValueError(f"{day} is a trading day: its export is late, not absent")
-    orders, crm = (
-        IngestReport(day, kind.value, NO_TRADING, None, detail=f"shop closed: {reason}") for kind in FileKind
-    )
-    store.replace_days(engine, FileKind.ORDERS, [(orders, pd.DataFrame(columns=list(store.ORDER_COLUMNS)), [])])
-    store.replace_days(engine, FileKind.CUSTOMERS, [(crm, pd.DataFrame(columns=list(store.CONSENT_COLUMNS)), [])])
-    return [orders, crm]
+    reasons = {day: closure_reason(day, settings.calendar) for day in days}
+    trading = [day for day, reason in reasons.items() if reason is None]
+    if trading:
+        raise ValueError(f"{trading[0]} is a trading day: its export is late, not absent")
+    reports = {
+        kind: [IngestReport(day, kind.value, NO_TRADING, None, detail=f"shop closed: {reasons[day]}") for day in days]
+        for kind in FileKind
+    }
+    empty = {FileKind.ORDERS: store.ORDER_COLUMNS, FileKind.CUSTOMERS: store.CONSENT_COLUMNS}
+    for kind, columns in empty.items():
+        store.replace_days(engine, kind, [(report, pd.DataFrame(columns=list(columns)), []) for report in reports[kind]])
+    return [report for pair in zip(reports[FileKind.ORDERS], reports[FileKind.CUSTOMERS]) for report in pair]

@@ -9,7 +9,13 @@ from collections.abc import Iterator
 from sqlalchemy import Engine
 
 from marketflow.ingest.calendar import closure_reason
-from marketflow.ingest.days import ingest_customers_day, ingest_files, ingest_orders_day, record_no_trading_day
+from marketflow.ingest.days import (
+    ingest_customers_day,
+    ingest_files,
+    ingest_orders_day,
+    record_no_trading_day,
+    record_no_trading_days,
+)
 from marketflow.ingest.errors import ExportMissing
 from marketflow.ingest.landing import FileKind, Landing
 from marketflow.ingest.report import IngestReport
@@ -54,23 +60,32 @@ def ingest_day(
 def _trading_batches(
     engine: Engine, landing: Landing, days: list[dt.date], settings: IngestSettings, closed: list[IngestReport]
 ) -> Iterator[list[dt.date]]:
-    """Record the closed days without exports as they come (their reports go to `closed`); yield the
-    trading days in batches of `batch_days`. A trading day with a missing export ends the run (after
-    the batch before it)."""
+    """Yield the trading days in batches of `batch_days`, recording the closed days without exports
+    met before each batch (their reports go to `closed`) just before it. A trading day with a missing
+    export ends the run (after the batch and the closed days before it)."""
     batch: list[dt.date] = []
+    closed_days: list[dt.date] = []
+
+    def record_closed() -> None:
+        closed.extend(record_no_trading_days(engine, closed_days, settings))
+        closed_days.clear()
+
     for day in days:
         if no_trading_reason(landing, day, settings) is not None:
-            closed += record_no_trading_day(engine, day, settings)
+            closed_days.append(day)
             continue
         missing = landing.missing(day)
         if missing:
+            record_closed()
             if batch:
                 yield batch
             raise ExportMissing(f"export for trading day {day} has not arrived: {', '.join(missing)}")
         batch.append(day)
         if len(batch) == settings.batch_days:
+            record_closed()
             yield batch
             batch = []
+    record_closed()
     if batch:
         yield batch
 
