@@ -218,16 +218,25 @@ def read_records(content: bytes, url: str, delimiter: str = ",", multiline: bool
     rejected: list[RejectedLine] = []
     last_index = len(lines) - 1
     cut_off = last_index if not terminated else -1  # a last line without its line ending
+    # The common line: not blank, no quote, no NUL, all its fields, not cut off. Runs of them are
+    # taken whole (split later, all at once); every other line is looked at on its own below.
+    expected = width - 1
+    others = [
+        position for position, line in enumerate(lines)
+        if not (line.count(delimiter) == expected and '"' not in line and NUL not in line and line and not line.isspace())
+        or position == cut_off
+    ]
     index = 1
-    while index < len(lines):
-        line, first = lines[index], index
-        index += 1
-        if not line or line.isspace():  # blank (as `not line.strip()`, without a copy of every line)
+    for other in others + [len(lines)]:
+        if other < index:  # the header, or a line already joined to a record of several lines
             continue
-        # the common line: no quote, no NUL, all its fields, not cut off (split later, all at once)
-        if '"' not in line and NUL not in line and first != cut_off and line.count(delimiter) == width - 1:
-            line_numbers.append(first + 1)
-            raw_lines.append(line)
+        raw_lines += lines[index:other]
+        line_numbers += range(index + 1, other + 1)
+        if other == len(lines):
+            break
+        line, first = lines[other], other
+        index = other + 1
+        if not line or line.isspace():  # blank (as `not line.strip()`, without a copy of every line)
             continue
         fields = _split_fields(line, delimiter)
         if fields is None and multiline and NUL not in line:
