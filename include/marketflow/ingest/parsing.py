@@ -102,9 +102,9 @@ def _joined(exports: Sequence[ExportText], name: str) -> list[Any]:
     return list(chain.from_iterable(export.columns[name] for export in exports))
 
 
-def _duplicates_within(exports: Sequence[ExportText], keys: list[Any]) -> Any:
-    """`duplicate_of`: for a line that repeats an earlier line of its own export (`keys`: every
-    export's rows in order), that line's number; else null."""
+def _duplicates_within(exports: Sequence[ExportText], line_numbers: list[int], keys: list[Any]) -> Any:
+    """`duplicate_of`: for a line that repeats an earlier line of its own export (`line_numbers` and
+    `keys`: every export's rows in order), that line's number; else null."""
     import numpy as np
     import pandas as pd
 
@@ -114,7 +114,7 @@ def _duplicates_within(exports: Sequence[ExportText], keys: list[Any]) -> Any:
         firsts.append(first_line_of_duplicates(export.line_numbers, keys[start:stop]))
         start = stop
     first = np.concatenate(firsts)
-    repeats = first != np.fromiter(chain.from_iterable(export.line_numbers for export in exports), dtype=np.int64)
+    repeats = first != np.asarray(line_numbers, dtype=np.int64)
     return pd.Series(pd.arrays.IntegerArray(np.where(repeats, first, 0), ~repeats))
 
 
@@ -138,7 +138,7 @@ def parse_order_exports(
     columns["customer_id"] = normalise_id(columns["customer_id"])
     line_numbers = list(chain.from_iterable(export.line_numbers for export in exports))
     flags = {"is_return": ["1" if value else "" for value in columns["is_return"]]}
-    duplicate_of = _duplicates_within(exports, _row_keys([flags.get(name, columns[name]) for name in ORDER_FIELDS]))
+    duplicate_of = _duplicates_within(exports, line_numbers, _row_keys([flags.get(name, columns[name]) for name in ORDER_FIELDS]))
     quantity = _numeric(columns["quantity"])
     # Beyond 2**31 cannot even be stored: NULL, for "not a whole number" (the range rule stops below 1e6).
     whole = quantity.notna() & (quantity == quantity.round()) & quantity.abs().lt(2**31)
@@ -176,7 +176,7 @@ def parse_customer_exports(exports: Sequence[ExportText]) -> Any:
     customer_id = normalise_id(_joined(exports, "customer_id"))
     consent = [_CONSENT_VALUES.get(value.lower()) for value in _joined(exports, "marketing_consent")]
     line_numbers = list(chain.from_iterable(export.line_numbers for export in exports))
-    duplicate_of = _duplicates_within(exports, customer_id)
+    duplicate_of = _duplicates_within(exports, line_numbers, customer_id)
     return pd.DataFrame(
         {
             "source_line": pd.Series(line_numbers, dtype="int64"),
