@@ -316,9 +316,26 @@ def task_send(url: str, scale: int, port: int) -> dict[str, Any]:
     return {key: summary[key] for key in ("sent", "in_doubt", "still_pending")}
 
 
+def disk_read_mb() -> float:
+    """Megabytes this machine has read from its disks (/proc/diskstats, whole disks only): a task's
+    difference says whether the warehouse it read was in the page cache (0 when /proc is absent)."""
+    stats = Path("/proc/diskstats")
+    if not stats.exists():
+        return 0.0
+    sectors = 0
+    for line in stats.read_text().splitlines():
+        fields = line.split()
+        device = fields[2]
+        if Path("/sys/block", device, "device").exists():  # a disk, not a partition, loop or zram device
+            sectors += int(fields[5])
+    return sectors * 512 / 1024**2
+
+
 def in_fresh_process(function: Callable[..., Any], *args: Any) -> dict[str, Any]:
+    read_before = disk_read_mb()
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_timed, function, *args).result()
+        measured = pool.submit(_timed, function, *args).result()
+    return {**measured, "disk_read_mb": disk_read_mb() - read_before}
 
 
 def run_stages(url: str, scale: int, shards: int, model_id: str, work: Path, data_dir: Path, port: int) -> dict:
@@ -331,8 +348,8 @@ def run_stages(url: str, scale: int, shards: int, model_id: str, work: Path, dat
     def step(stage: str, function: Callable[..., Any], *args: Any) -> Any:
         measured = in_fresh_process(function, *args)
         stages.setdefault(stage, []).append(measured)
-        print(f"  x{scale} {stage} ({function.__name__}): {measured['seconds']:.1f} s, "
-              f"{measured['peak_mb']:.0f} MB: {measured['result'] if not isinstance(measured['result'], dict) or len(str(measured['result'])) < 200 else '...'}",
+        print(f"  x{scale} {stage} ({function.__name__}): {measured['seconds']:.1f} s ({measured['cpu_s']:.1f} s CPU), "
+              f"{measured['peak_mb']:.0f} MB, {measured['disk_read_mb']:.0f} MB read from disk: {measured['result'] if not isinstance(measured['result'], dict) or len(str(measured['result'])) < 200 else '...'}",
               flush=True)
         return measured["result"]
 
@@ -358,7 +375,8 @@ def summarise(tasks: list[dict[str, Any]]) -> dict[str, Any]:
     parallel_s = serial_s - sum(t["seconds"] for t in mapped) + max(t["seconds"] for t in mapped)
     return {"serial_s": serial_s, "parallel_s": parallel_s, "cpu_s": sum(t["cpu_s"] for t in tasks),
             "peak_mb": max(t["peak_mb"] for t in tasks), "tasks": len(tasks),
-            "task_s": [round(t["seconds"], 2) for t in tasks], "task_peak_mb": [round(t["peak_mb"]) for t in tasks]}
+            "task_s": [round(t["seconds"], 2) for t in tasks], "task_peak_mb": [round(t["peak_mb"]) for t in tasks],
+            "disk_read_mb": round(sum(t["disk_read_mb"] for t in tasks)), "cpu_s_tasks": [round(t["cpu_s"], 2) for t in tasks]}
 
 
 # --- the whole bench ----------------------------------------------------------------------------
