@@ -21,7 +21,9 @@ Then, as the DAGs run them for 2011-10-31, each task in a fresh process (a Celer
 - send: `send_emails` to an SMTP server in another process that accepts and counts, no rate limit
   (the ledger's batches as configured).
 
-Peak memory is the task process's VmHWM (imports included). Shards default to one per 100,000
+Peak memory is the task process's VmHWM (imports included); CPU seconds are the task process's
+own (not PostgreSQL's); disk reads are the whole machine's while the task ran (`disk_read_mb`), so
+they show when the warehouse a task reads is not in memory. Shards default to one per 100,000
 customers, at least 4 (`MARKETFLOW_PROFILES_SHARDS` and `MARKETFLOW_PROPENSITY_SHARDS` in a
 deployment). Each scale's database is dropped after it is measured unless `--keep`.
 
