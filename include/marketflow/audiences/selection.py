@@ -289,19 +289,25 @@ def _capped(conn: Connection, config: CampaignConfig, day: dt.date, this_run: st
     return {row[0] for row in conn.execute(stmt).all()}
 
 
-def _bought_recently(conn: Connection, day: dt.date, days: int) -> set[str]:
+def _bought_recently(conn: Connection, customer_ids: list[str], day: dt.date, days: int) -> set[str]:
+    """Which of `customer_ids` bought in the window: probes of the (customer_id, order_date) index,
+    so the cost follows the audience, not the whole shop's orders of the window."""
     o = orders.c
-    stmt = (
-        select(o.customer_id)
-        .where(
-            o.customer_id.is_not(None),
-            o.is_return.is_(False),
-            o.order_date >= _window_start(day, days),
-            o.order_date <= day,
+    return {
+        row[0]
+        for row in _rows_in_chunks(
+            conn,
+            lambda chunk: select(o.customer_id)
+            .where(
+                o.customer_id.in_(chunk),
+                o.is_return.is_(False),
+                o.order_date >= _window_start(day, days),
+                o.order_date <= day,
+            )
+            .distinct(),
+            customer_ids,
         )
-        .distinct()
-    )
-    return {row[0] for row in conn.execute(stmt).all()}
+    }
 
 
 def _in_other_campaigns(conn: Connection, config: CampaignConfig, day: dt.date, days: int) -> set[str]:
@@ -355,7 +361,7 @@ def compute_audience(
     with_email = _with_email(conn, ids)
     exclusions = config.exclusions
     capped = _capped(conn, config, day, run_key) if config.channels.email else set()
-    recent = _bought_recently(conn, day, exclusions.bought_within_days) if exclusions.bought_within_days else set()
+    recent = _bought_recently(conn, ids, day, exclusions.bought_within_days) if exclusions.bought_within_days else set()
     busy = (
         _in_other_campaigns(conn, config, day, exclusions.in_other_campaign_within_days)
         if exclusions.in_other_campaign_within_days
