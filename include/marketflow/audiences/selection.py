@@ -27,7 +27,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, func, select
+from sqlalchemy import (
+    ColumnElement, Connection, Row, Select, String, Table, and_, exists, func, literal, select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from marketflow.audiences.rules import needs_scores, profile_conditions
 from marketflow.audiences.split import assign_variant, is_control
@@ -290,24 +293,21 @@ def _capped(conn: Connection, config: CampaignConfig, day: dt.date, this_run: st
 
 
 def _bought_recently(conn: Connection, customer_ids: list[str], day: dt.date, days: int) -> set[str]:
-    """Which of `customer_ids` bought in the window: probes of the (customer_id, order_date) index,
-    so the cost follows the audience, not the whole shop's orders of the window."""
+    """Which of `customer_ids` bought in the window, from probes of the (customer_id, order_date)
+    index: the cost follows the audience, not the shop's orders of the window. On PostgreSQL the
+    ids are an array semi-joined to `orders`: for a long `IN (...)` list it plans a scan of
+    every line of the window instead (14 s against 0.3 s for an audience of 29,900 at 397,000
+    customers, bench/scale x100)."""
     o = orders.c
-    return {
-        row[0]
-        for row in _rows_in_chunks(
-            conn,
-            lambda chunk: select(o.customer_id)
-            .where(
-                o.customer_id.in_(chunk),
-                o.is_return.is_(False),
-                o.order_date >= _window_start(day, days),
-                o.order_date <= day,
-            )
-            .distinct(),
-            customer_ids,
-        )
-    }
+
+    def stmt_for(chunk: Sequence[str]) -> Select:
+        in_window = (o.is_return.is_(False), o.order_date >= _window_start(day, days), o.order_date <= day)
+        if conn.dialect.name != "postgresql":  # SQLite probes the index for each id of an IN list
+            return select(o.customer_id).where(o.customer_id.in_(chunk), *in_window).distinct()
+        wanted = func.unnest(literal(list(chunk), ARRAY(String))).table_valued("customer_id").render_derived(name="wanted")
+        return select(wanted.c.customer_id).where(exists().where(o.customer_id == wanted.c.customer_id, *in_window))
+
+    return {row[0] for row in _rows_in_chunks(conn, stmt_for, customer_ids)}
 
 
 def _in_other_campaigns(conn: Connection, config: CampaignConfig, day: dt.date, days: int) -> set[str]:
