@@ -406,7 +406,7 @@ def run_stages(url: str, scale: int, shards: int, model_id: str, work: Path, dat
     if sent["sent"] != rendered or sent["in_doubt"] or sent["still_pending"]:
         raise RuntimeError(f"x{scale}: rendered {rendered}, send summary {sent}")
     return {"day_lines": day_lines, "shards": shards, "customers": customers, "scored": scored, **selected,
-            "rendered": rendered, "sent": sent["sent"], "stages": {name: summarise(tasks) for name, tasks in stages.items()},
+            "rendered": rendered, "sent": sent["sent"], "stages": {name: summarise(name, tasks) for name, tasks in stages.items()},
             "repeated_s": repeated}
 
 
@@ -421,9 +421,14 @@ def unsend(url: str) -> None:
     engine.dispose()
 
 
-def summarise(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+#: The mapped (one per shard) tasks of each stage: profiles run prepare, the shards, finish; every
+#: score task is a shard; the other stages are one task.
+MAPPED = {"profiles": slice(1, -1)}
+
+
+def summarise(stage: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
     """A stage's cost: on one worker (its tasks in turn) and with its mapped tasks on as many workers."""
-    mapped = tasks[1:-1] if len(tasks) > 2 else tasks  # profiles: prepare, shards..., finish
+    mapped = tasks[MAPPED.get(stage, slice(None))]
     serial_s = sum(t["seconds"] for t in tasks)
     parallel_s = serial_s - sum(t["seconds"] for t in mapped) + max(t["seconds"] for t in mapped)
     return {"serial_s": serial_s, "parallel_s": parallel_s, "cpu_s": sum(t["cpu_s"] for t in tasks),
