@@ -11,10 +11,10 @@ import io
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 
+from marketflow.ingest.derived import refresh_customers
 from marketflow.ingest.sources.online_retail import read_history
-
 from marketflow.warehouse import schema
 
 ORDER_COLUMNS = [column.name for column in schema.orders.columns]
@@ -35,11 +35,16 @@ def _ingest_records(days: list[dt.date]) -> list[dict]:
 
 
 def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
-    """Replace the `orders` partitions present in `frame` with its rows (COPY on PostgreSQL), and record
-    the days from its first to its last as ingested (the later stages check that they are)."""
+    """Replace the `orders` partitions present in `frame` with its rows (COPY on PostgreSQL), refresh
+    the `customers` rows derived from them as ingest does (scoring reads who is a customer there),
+    and record the days from its first to its last as ingested (the later stages check that they are)."""
     days = sorted(set(frame["order_date"]))
+    on_days = schema.orders.c.order_date.in_(days)
     with engine.begin() as conn:
-        conn.execute(delete(schema.orders).where(schema.orders.c.order_date.in_(days)))
+        customers_before = set(conn.execute(
+            select(schema.orders.c.customer_id).where(on_days, schema.orders.c.customer_id.is_not(None)).distinct()
+        ).scalars())
+        conn.execute(delete(schema.orders).where(on_days))
         ingest = schema.ingest_days.c
         conn.execute(delete(schema.ingest_days).where(ingest.file_date >= days[0], ingest.file_date <= days[-1]))
         conn.execute(schema.ingest_days.insert(), _ingest_records(days))
@@ -61,6 +66,7 @@ def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
             rows = list(zip(*(columns[name] for name in ORDER_COLUMNS), strict=True))
             placeholders = ", ".join("?" for _ in ORDER_COLUMNS)
             conn.exec_driver_sql(f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({placeholders})", rows)
+        refresh_customers(conn, days, customers_before, set(frame["customer_id"].dropna()))
     return len(frame)
 
 

@@ -187,11 +187,11 @@ def _unprofiled_in_shard(
 def known_without_profile(conn: Connection, as_of: dt.date, shard: int, shards: int) -> list[str]:
     """The shard's customers known on `as_of` (an order line of any kind, or a CRM record) who have no
     profile that day (no product purchase yet), sorted."""
-    orders, events = schema.orders, schema.consent_events
-    # GROUP BY, not DISTINCT: SQLite then reads the (customer_id, order_date) index alone
-    ordered = select(orders.c.customer_id).where(
-        orders.c.order_date <= as_of, orders.c.customer_id.is_not(None)
-    ).group_by(orders.c.customer_id)
+    customers, events = schema.customers, schema.consent_events
+    # a customer's first order day (any line, returns included) is kept in `customers` with the orders,
+    # in the load's transaction (`ingest.derived`): a row a customer instead of every order line of the
+    # history (bench/scale x250: 3.2 s against 32.9 s for one shard, the same customers)
+    ordered = select(customers.c.customer_id).where(customers.c.first_order_date <= as_of)
     listed = select(events.c.customer_id).where(events.c.effective_date <= as_of)
     known = union(ordered, listed).subquery("known")
     return _unprofiled_in_shard(conn, select(known.c.customer_id), known.c.customer_id, as_of, shard, shards)
