@@ -11,10 +11,11 @@ import io
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete
 
 from marketflow.ingest.derived import refresh_customers
 from marketflow.ingest.sources.online_retail import read_history
+from marketflow.ingest.store import distinct_values
 from marketflow.warehouse import schema
 
 ORDER_COLUMNS = [column.name for column in schema.orders.columns]
@@ -41,9 +42,7 @@ def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
     days = sorted(set(frame["order_date"]))
     on_days = schema.orders.c.order_date.in_(days)
     with engine.begin() as conn:
-        customers_before = set(conn.execute(
-            select(schema.orders.c.customer_id).where(on_days, schema.orders.c.customer_id.is_not(None)).distinct()
-        ).scalars())
+        customers_before = distinct_values(conn, schema.orders.c.customer_id, on_days)
         conn.execute(delete(schema.orders).where(on_days))
         ingest = schema.ingest_days.c
         conn.execute(delete(schema.ingest_days).where(ingest.file_date >= days[0], ingest.file_date <= days[-1]))

@@ -144,7 +144,8 @@ def _bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], frame: 
         conn.exec_driver_sql(statement, _sqlite_rows(frame))
 
 
-def _distinct(conn: Connection, column: Any, *where: Any) -> set[str]:
+def distinct_values(conn: Connection, column: Any, *where: Any) -> set[str]:
+    """The non-NULL values of `column` in the rows passing `where` (the keys a replaced day had)."""
     values = conn.execute(select(column).where(*where).distinct()).scalars()
     return {value for value in values if value is not None}
 
@@ -162,8 +163,8 @@ def replace_days(engine: Engine, kind: FileKind, loads: list[tuple[IngestReport,
     rows = rows.rename(columns={"file_date": date_column})
     on_days = table.c[date_column].in_(days)
     with engine.begin() as conn:
-        customers_before = _distinct(conn, table.c.customer_id, on_days)
-        codes_before = _distinct(conn, table.c.stock_code, on_days) if kind is FileKind.ORDERS else set()
+        customers_before = distinct_values(conn, table.c.customer_id, on_days)
+        codes_before = distinct_values(conn, table.c.stock_code, on_days) if kind is FileKind.ORDERS else set()
         conn.execute(delete(table).where(on_days))
         _bulk_insert(conn, table.name, columns, rows)
         _replace_log(conn, reports, quarantined)
