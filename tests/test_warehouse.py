@@ -33,7 +33,7 @@ def test_upgrade_is_idempotent(warehouse_url: str) -> None:
     engine = warehouse_engine(warehouse_url)
     upgrade_to_head(engine)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0012"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0013"
 
 
 def test_runs_from_before_0005_keep_the_window_their_stored_report_used(empty_warehouse_url: str) -> None:
@@ -56,6 +56,53 @@ def test_runs_from_before_0005_keep_the_window_their_stored_report_used(empty_wa
     with engine.connect() as conn:
         days = dict(conn.execute(select(schema.campaign_runs.c.run_key, schema.campaign_runs.c.attribution_days)).all())
     assert days == {"winback:2011-09-01": 30, "winback:2011-09-08": 14}
+
+
+_DAY = dt.date(2011, 3, 1)
+
+
+def _at(time: str) -> dt.datetime:
+    return dt.datetime.combine(_DAY, dt.time.fromisoformat(time))
+
+
+def _line(source_line: int, code: str, at: str, description: str | None, quantity: int = 1, price: float = 1.0) -> dict:
+    return {
+        "order_date": _DAY, "source_line": source_line, "invoice_no": f"C{source_line}" if quantity < 0 else str(source_line),
+        "stock_code": code, "description": description, "quantity": quantity, "invoice_ts": _at(at), "unit_price": price,
+        "customer_id": None, "country": "United Kingdom", "is_return": quantity < 0, "source_file": "2011-03-01.csv",
+    }
+
+
+def test_0013_fills_the_day_descriptions_from_the_orders_as_ingest_keeps_them(empty_warehouse_url: str) -> None:
+    from alembic import command
+
+    from marketflow.ingest.derived import refresh_day_descriptions
+    from marketflow.warehouse.migrate import alembic_config
+
+    engine = warehouse_engine(empty_warehouse_url)
+    command.upgrade(alembic_config(engine), "0012")
+    lines = [
+        _line(1, "A", "09:00", "A MORNING"),
+        _line(2, "A", "15:00", "A LATEST"),
+        _line(3, "A", "15:00", "A LATEST TOO"),  # a tie at the latest time: both kept, the build picks
+        _line(4, "A", "16:00", "A RETURNED", quantity=-1),  # later, but not a purchase
+        _line(5, "A", "17:00", "A FREE", price=0.0),
+        _line(6, "A", "18:00", None),
+        _line(7, "B", "10:00", "B ONLY"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(schema.orders.insert(), lines)
+    upgrade_to_head(engine)
+    table = schema.product_day_descriptions
+    ordered = select(table.c.stock_code, table.c.description, table.c.invoice_ts).order_by(table.c.stock_code, table.c.description)
+    with engine.connect() as conn:
+        migrated = conn.execute(ordered).all()
+    with engine.begin() as conn:
+        refresh_day_descriptions(conn, [_DAY])
+        refreshed = conn.execute(ordered).all()
+    assert migrated == refreshed == [
+        ("A", "A LATEST", _at("15:00")), ("A", "A LATEST TOO", _at("15:00")), ("B", "B ONLY", _at("10:00"))
+    ]
 
 
 def test_round_trip_of_an_order_line_and_a_json_profile(warehouse_url: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, delete
 
-from marketflow.ingest.derived import refresh_customers
+from marketflow.ingest.derived import refresh_customers, refresh_day_descriptions
 from marketflow.ingest.sources.online_retail import read_history
 from marketflow.ingest.store import distinct_values
 from marketflow.warehouse import schema
@@ -37,7 +37,8 @@ def _ingest_records(days: list[dt.date]) -> list[dict]:
 
 def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
     """Replace the `orders` partitions present in `frame` with its rows (COPY on PostgreSQL), refresh
-    the `customers` rows derived from them as ingest does (scoring reads who is a customer there),
+    the `customers` and `product_day_descriptions` rows derived from them as ingest does (scoring reads
+    who is a customer there, the profile build the products' descriptions),
     and record the days from its first to its last as ingested (the later stages check that they are)."""
     days = sorted(set(frame["order_date"]))
     on_days = schema.orders.c.order_date.in_(days)
@@ -66,6 +67,7 @@ def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
             placeholders = ", ".join("?" for _ in ORDER_COLUMNS)
             conn.exec_driver_sql(f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({placeholders})", rows)
         refresh_customers(conn, days, customers_before, set(frame["customer_id"].dropna()))
+        refresh_day_descriptions(conn, days)
     return len(frame)
 
 

@@ -1,4 +1,5 @@
-"""`products`, `customers` and `customer_contacts`, recomputed from the day tables for the keys a day touched.
+"""`products`, `customers` and `customer_contacts`, recomputed from the day tables for the keys a day touched;
+`product_day_descriptions`, recomputed for the days themselves.
 
 Recomputing from `orders` / `consent_events` (rather than merging the day into the old row) makes
 the result independent of the order in which days are loaded or reloaded: backfilling an old date
@@ -16,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, and_, delete, func, insert, not_, select
 
 from marketflow.warehouse import schema
 
@@ -96,3 +97,35 @@ def refresh_contacts(conn: Connection, days: list[dt.date], before: set[str], af
         .scalar_subquery(),
     )
     conn.execute(insert(contacts).from_select(["customer_id", "email", "updated_on"], rows))
+
+
+def refresh_day_descriptions(conn: Connection, days: list[dt.date]) -> None:
+    """product_day_descriptions(code, day) = the descriptions of the day's latest described purchase
+    lines of the product (no return, positive quantity and price, a description): the only lines
+    that can be its description of the day. Service codes are kept; readers leave them out."""
+    orders, table = schema.orders, schema.product_day_descriptions
+    conn.execute(delete(table).where(table.c.order_date.in_(days)))
+
+    def described(line: Any) -> Any:
+        rule = and_(
+            line.c.order_date.in_(days),
+            not_(line.c.is_return),
+            line.c.quantity > 0,
+            line.c.unit_price > 0,
+            line.c.description.is_not(None),
+        )
+        if conn.dialect.name == "postgresql":  # the profile build's reader (COPY) takes '' as missing there
+            rule = and_(rule, line.c.description != "")
+        return rule
+
+    dated = orders.alias("dated_line")
+    latest = (
+        select(dated.c.stock_code, dated.c.order_date, func.max(dated.c.invoice_ts).label("invoice_ts"))
+        .where(described(dated))
+        .group_by(dated.c.stock_code, dated.c.order_date)
+        .subquery("latest")
+    )
+    on_latest = and_(*(orders.c[name] == latest.c[name] for name in ("stock_code", "order_date", "invoice_ts")))
+    columns = ["stock_code", "order_date", "description", "invoice_ts"]
+    rows = select(*(orders.c[name] for name in columns)).distinct().join(latest, on_latest).where(described(orders))
+    conn.execute(insert(table).from_select(columns, rows))

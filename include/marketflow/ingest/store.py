@@ -174,5 +174,6 @@ def replace_days(engine: Engine, kind: FileKind, loads: list[tuple[IngestReport,
             if codes_before or codes_after:  # else nothing was or is on the days: nothing to refresh
                 derived.refresh_products(conn, days, codes_before, codes_after)
                 derived.refresh_customers(conn, days, customers_before, customers_after)
+                derived.refresh_day_descriptions(conn, days)
         elif customers_before or customers_after:
             derived.refresh_contacts(conn, days, customers_before, customers_after)

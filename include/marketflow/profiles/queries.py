@@ -1,5 +1,5 @@
 """What the sharded profile build asks the warehouse to aggregate, so no step holds every customer's
-order lines: the shop's product descriptions and first sale day, each customer's purchase invoices
+order lines: the shop's product descriptions (from ingest's `product_day_descriptions`) and first sale day, each customer's purchase invoices
 (for the lifetime-value fit), each product's counts of a day, and the day's RFM scores.
 
 Each query restates a definition of `marketflow.profiles.history` in SQL (merchandise, purchase
@@ -35,30 +35,13 @@ def _purchase_lines(through: dt.date, settings: ProfileSettings) -> ColumnElemen
 
 
 def read_descriptions(engine: Engine, through: dt.date, settings: ProfileSettings) -> pd.DataFrame:
-    """`OrderHistory.descriptions` of every line up to `through` (guests' too): only the lines at
-    each (product, day)'s latest invoice time can be that day's description, so the warehouse
-    returns those and `latest_descriptions` picks among them as the pandas build does."""
-    described = and_(
-        _purchase_lines(through, settings), _orders.unit_price > 0, _orders.description.is_not(None)
+    """`OrderHistory.descriptions` of every line up to `through` (guests' too): ingest keeps the lines
+    at each (product, day)'s latest invoice time that can be that day's description
+    (`product_day_descriptions`), and `latest_descriptions` picks among them as the pandas build does."""
+    table = schema.product_day_descriptions.c
+    query = select(table.stock_code, table.order_date, table.invoice_ts, table.description).where(
+        table.order_date <= through, not_(settings.service_clause(table.stock_code))
     )
-    if engine.dialect.name == "postgresql":  # its reader (COPY) reads an empty text as missing
-        described = and_(described, _orders.description != "")
-    columns = (_orders.stock_code, _orders.order_date, _orders.invoice_ts, _orders.description)
-    if engine.dialect.name == "postgresql":  # two hashed scans; a window would sort every line
-        latest = (
-            select(_orders.stock_code, _orders.order_date, func.max(_orders.invoice_ts).label("invoice_ts"))
-            .where(described)
-            .group_by(_orders.stock_code, _orders.order_date)
-            .subquery()
-        )
-        on_latest = and_(*(_orders[name] == latest.c[name] for name in ("stock_code", "order_date", "invoice_ts")))
-        query = select(*columns).distinct().join(latest, on_latest).where(described)
-    else:  # SQLite joins the subquery slowly, and sorts a few million lines fast
-        latest_first = func.rank().over(
-            partition_by=(_orders.stock_code, _orders.order_date), order_by=_orders.invoice_ts.desc()
-        )
-        ranked = select(*columns, latest_first.label("latest")).where(described).subquery()
-        query = select(*(ranked.c[column.name] for column in columns)).where(ranked.c.latest == 1)
     rows = read_frame(engine, query, categories=("stock_code", "description"))
     lines = pd.DataFrame(
         {

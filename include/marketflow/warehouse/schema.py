@@ -90,6 +90,15 @@ products = Table(
     Column("last_seen", Date, nullable=False),
 )
 
+product_day_descriptions = Table(
+    "product_day_descriptions",
+    metadata,
+    Column("stock_code", String(32), primary_key=True),
+    Column("order_date", Date, primary_key=True),
+    Column("description", Text, primary_key=True),
+    Column("invoice_ts", DateTime, nullable=False, comment="time of the day's latest described purchase line"),
+)
+
 customers = Table(
     "customers",
     metadata,
