@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, delete
 
-from marketflow.ingest.derived import refresh_customers, refresh_day_descriptions
+from marketflow.ingest.derived import refresh_order_tables
 from marketflow.ingest.sources.online_retail import read_history
 from marketflow.ingest.store import distinct_values
 from marketflow.warehouse import schema
@@ -37,13 +37,14 @@ def _ingest_records(days: list[dt.date]) -> list[dict]:
 
 def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
     """Replace the `orders` partitions present in `frame` with its rows (COPY on PostgreSQL), refresh
-    the `customers` and `product_day_descriptions` rows derived from them as ingest does (scoring reads
-    who is a customer there, the profile build the products' descriptions),
+    the tables derived from them as ingest does (`derived.refresh_order_tables`: scoring reads who is a
+    customer in `customers`, the profile build the products' descriptions in `product_day_descriptions`),
     and record the days from its first to its last as ingested (the later stages check that they are)."""
     days = sorted(set(frame["order_date"]))
     on_days = schema.orders.c.order_date.in_(days)
     with engine.begin() as conn:
         customers_before = distinct_values(conn, schema.orders.c.customer_id, on_days)
+        codes_before = distinct_values(conn, schema.orders.c.stock_code, on_days)
         conn.execute(delete(schema.orders).where(on_days))
         ingest = schema.ingest_days.c
         conn.execute(delete(schema.ingest_days).where(ingest.file_date >= days[0], ingest.file_date <= days[-1]))
@@ -66,8 +67,12 @@ def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
             rows = list(zip(*(columns[name] for name in ORDER_COLUMNS), strict=True))
             placeholders = ", ".join("?" for _ in ORDER_COLUMNS)
             conn.exec_driver_sql(f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({placeholders})", rows)
-        refresh_customers(conn, days, customers_before, set(frame["customer_id"].dropna()))
-        refresh_day_descriptions(conn, days)
+        refresh_order_tables(
+            conn,
+            days,
+            (codes_before, set(frame["stock_code"])),
+            (customers_before, set(frame["customer_id"].dropna())),
+        )
     return len(frame)
 
 

@@ -99,6 +99,19 @@ def refresh_contacts(conn: Connection, days: list[dt.date], before: set[str], af
     conn.execute(insert(contacts).from_select(["customer_id", "email", "updated_on"], rows))
 
 
+def refresh_order_tables(
+    conn: Connection,
+    days: list[dt.date],
+    codes: tuple[set[str], set[str]],
+    customers: tuple[set[str], set[str]],
+) -> None:
+    """Everything derived from `orders`, after `days` were replaced: `codes` and `customers` are the
+    stock codes and customer ids the days had (before, after)."""
+    refresh_products(conn, days, *codes)
+    refresh_customers(conn, days, *customers)
+    refresh_day_descriptions(conn, days)
+
+
 def refresh_day_descriptions(conn: Connection, days: list[dt.date]) -> None:
     """product_day_descriptions(code, day) = the descriptions of the day's latest described purchase
     lines of the product (no return, positive quantity and price, a description): the only lines

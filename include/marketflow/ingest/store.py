@@ -172,8 +172,8 @@ def replace_days(engine: Engine, kind: FileKind, loads: list[tuple[IngestReport,
         if kind is FileKind.ORDERS:
             codes_after = set(rows["stock_code"].unique().tolist())
             if codes_before or codes_after:  # else nothing was or is on the days: nothing to refresh
-                derived.refresh_products(conn, days, codes_before, codes_after)
-                derived.refresh_customers(conn, days, customers_before, customers_after)
-                derived.refresh_day_descriptions(conn, days)
+                derived.refresh_order_tables(
+                    conn, days, (codes_before, codes_after), (customers_before, customers_after)
+                )
         elif customers_before or customers_after:
             derived.refresh_contacts(conn, days, customers_before, customers_after)

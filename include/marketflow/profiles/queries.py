@@ -1,6 +1,7 @@
 """What the sharded profile build asks the warehouse to aggregate, so no step holds every customer's
-order lines: the shop's product descriptions (from ingest's `product_day_descriptions`) and first sale day, each customer's purchase invoices
-(for the lifetime-value fit), each product's counts of a day, and the day's RFM scores.
+order lines: the shop's product descriptions (from ingest's `product_day_descriptions`) and first
+sale day, each customer's purchase invoices (for the lifetime-value fit), each product's counts of a
+day, and the day's RFM scores.
 
 Each query restates a definition of `marketflow.profiles.history` in SQL (merchandise, purchase
 line, guest lines); tests/profiles/test_sharded.py checks the rows against the pandas build's.
