@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -98,7 +99,7 @@ def test_0013_fills_the_day_descriptions_from_the_orders_as_ingest_keeps_them(em
     with engine.connect() as conn:
         migrated = conn.execute(ordered).all()
     with engine.begin() as conn:
-        refresh_day_descriptions(conn, [_DAY])
+        refresh_day_descriptions(conn, [_DAY], pd.DataFrame(lines))
         refreshed = conn.execute(ordered).all()
     assert migrated == refreshed == [
         ("A", "A LATEST", _at("15:00")), ("A", "A LATEST TOO", _at("15:00")), ("B", "B ONLY", _at("10:00"))

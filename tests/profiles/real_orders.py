@@ -70,6 +70,7 @@ def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
         refresh_order_tables(
             conn,
             days,
+            frame,
             (codes_before, set(frame["stock_code"])),
             (customers_before, set(frame["customer_id"].dropna())),
         )

@@ -1,5 +1,5 @@
 """`products`, `customers` and `customer_contacts`, recomputed from the day tables for the keys a day touched;
-`product_day_descriptions`, recomputed for the days themselves.
+`product_day_descriptions`, rewritten for the days from the load's own lines.
 
 Recomputing from `orders` / `consent_events` (rather than merging the day into the old row) makes
 the result independent of the order in which days are loaded or reloaded: backfilling an old date
@@ -17,9 +17,13 @@ import datetime as dt
 from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, not_, select
+from sqlalchemy import Connection, delete, func, insert, select
+
+from marketflow.ingest.bulk import bulk_insert
 
 from marketflow.warehouse import schema
+
+DESCRIPTION_COLUMNS = ("stock_code", "order_date", "description", "invoice_ts")
 
 
 def _touched_keys(key: Any, on_days: Any, lost: Collection[str]) -> Any:
@@ -102,43 +106,37 @@ def refresh_contacts(conn: Connection, days: list[dt.date], before: set[str], af
 def refresh_order_tables(
     conn: Connection,
     days: list[dt.date],
+    lines: Any,
     codes: tuple[set[str], set[str]],
     customers: tuple[set[str], set[str]],
 ) -> None:
-    """Everything derived from `orders`, after `days` were replaced: `codes` and `customers` are the
-    stock codes and customer ids the days had (before, after)."""
+    """Everything derived from `orders`, after `days` were replaced with `lines` (all their new order
+    lines, with `order_date`): `codes` and `customers` are the stock codes and customer ids the days
+    had (before, after)."""
     refresh_products(conn, days, *codes)
     refresh_customers(conn, days, *customers)
-    refresh_day_descriptions(conn, days)
+    refresh_day_descriptions(conn, days, lines)
 
 
-def refresh_day_descriptions(conn: Connection, days: list[dt.date]) -> None:
-    """product_day_descriptions(code, day) = the descriptions of the day's latest described purchase
-    lines of the product (no return, positive quantity and price, a description): the only lines
-    that can be its description of the day. Service codes are kept; readers leave them out."""
-    orders, table = schema.orders, schema.product_day_descriptions
+def refresh_day_descriptions(conn: Connection, days: list[dt.date], lines: Any) -> None:
+    """Replace the `days` rows of product_day_descriptions with those of the days' new order
+    `lines`: the load holds every line of its days, so nothing is read back."""
+    table = schema.product_day_descriptions
     conn.execute(delete(table).where(table.c.order_date.in_(days)))
+    bulk_insert(conn, table.name, DESCRIPTION_COLUMNS, day_descriptions(lines))
 
-    def described(line: Any) -> Any:
-        rule = and_(
-            line.c.order_date.in_(days),
-            not_(line.c.is_return),
-            line.c.quantity > 0,
-            line.c.unit_price > 0,
-            line.c.description.is_not(None),
-        )
-        if conn.dialect.name == "postgresql":  # the profile build's reader (COPY) takes '' as missing there
-            rule = and_(rule, line.c.description != "")
-        return rule
 
-    dated = orders.alias("dated_line")
-    latest = (
-        select(dated.c.stock_code, dated.c.order_date, func.max(dated.c.invoice_ts).label("invoice_ts"))
-        .where(described(dated))
-        .group_by(dated.c.stock_code, dated.c.order_date)
-        .subquery("latest")
-    )
-    on_latest = and_(*(orders.c[name] == latest.c[name] for name in ("stock_code", "order_date", "invoice_ts")))
-    columns = ["stock_code", "order_date", "description", "invoice_ts"]
-    rows = select(*(orders.c[name] for name in columns)).distinct().join(latest, on_latest).where(described(orders))
-    conn.execute(insert(table).from_select(columns, rows))
+def day_descriptions(lines: Any) -> Any:
+    """product_day_descriptions(code, day) = the descriptions of the day's latest described purchase
+    lines of the product (no return, positive quantity and price, a description), the only lines that
+    can be its description of the day; migration 0013 states the same rule in SQL. Service codes are
+    kept: readers leave them out."""
+    described = lines[
+        ~lines["is_return"].astype(bool)
+        & (lines["quantity"] > 0)
+        & (lines["unit_price"] > 0)
+        & lines["description"].notna()
+        & (lines["description"].astype(object) != "")  # ingest stores none; the profile reader takes '' as missing
+    ]
+    latest = described.groupby(["stock_code", "order_date"], observed=True)["invoice_ts"].transform("max")
+    return described.loc[described["invoice_ts"] == latest, list(DESCRIPTION_COLUMNS)].drop_duplicates()

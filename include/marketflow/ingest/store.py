@@ -9,13 +9,12 @@ recomputes the derived tables once for the keys the days touched, old and new.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select
-from sqlalchemy.exc import DBAPIError
 
 from marketflow.ingest import derived
+from marketflow.ingest.bulk import bulk_insert
 from marketflow.ingest.landing import FileKind
 from marketflow.ingest.report import IngestReport
 from marketflow.warehouse import schema
@@ -64,86 +63,6 @@ def record_attempt(engine: Engine, report: IngestReport, quarantined: list[dict]
         _replace_log(conn, [report], quarantined)
 
 
-_CSV_SPECIAL = frozenset(',"\r\n')
-
-
-def _csv_field(value: Any) -> str:
-    """One value as a CSV field of `COPY ... (FORMAT csv)`: None and '' unquoted (NULL, as pandas'
-    `to_csv` writes them), text quoted only when it holds a comma, quote or line break."""
-    if value is None:
-        return ""
-    text = str(value)
-    if _CSV_SPECIAL.isdisjoint(text):
-        return text
-    return '"' + text.replace('"', '""') + '"'
-
-
-def _csv_column(column: Any) -> list[str]:
-    """A column's fields, each distinct value converted once (a day repeats its dates, invoices,
-    products and prices on many lines); a missing value is an empty field."""
-    import numpy as np
-    import pandas as pd
-
-    kind = column.dtype.kind
-    if kind in "iu" and not column.hasnans:
-        return list(map(str, column.tolist()))
-    if kind == "f":  # by bit pattern: -0.0 keeps its sign
-        values = column.to_numpy(dtype="float64", na_value=np.nan)
-        codes, distinct = pd.factorize(values.view(np.int64))
-        fields = np.array(list(map(repr, distinct.view(np.float64).tolist())), dtype=object)[codes]
-        fields[column.isna().to_numpy()] = ""
-        return fields.tolist()
-    codes, distinct = pd.factorize(column)
-    if kind == "M":
-        texts = np.datetime_as_string(np.asarray(distinct), unit="us").tolist()
-    else:
-        texts = [_csv_field(value) for value in distinct.tolist()]
-    return np.array(texts + [""], dtype=object)[codes].tolist()  # code -1 (missing): the last, ""
-
-
-def _copy(conn: Connection, table: str, columns: tuple[str, ...], frame: Any) -> None:
-    """`COPY` the frame's rows, written as CSV column by column (several times quicker than
-    `DataFrame.to_csv`, which formats row by row)."""
-    buffer = io.StringIO("\n".join(map(",".join, zip(*(_csv_column(frame[name]) for name in columns)))) + "\n")
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.copy_expert(statement, buffer, size=1 << 20)
-    except conn.dialect.dbapi.Error as error:  # the driver's own call: raise it as SQLAlchemy would
-        raise DBAPIError(statement, None, error) from error
-    finally:
-        cursor.close()
-
-
-def _sqlite_rows(frame: Any) -> list[tuple]:
-    """Rows as tuples in SQLAlchemy's SQLite storage format (dates as ISO text, booleans as 0/1)."""
-    values = []
-    for name in frame.columns:
-        column = frame[name]
-        kind = column.dtype.kind
-        if kind == "M":
-            values.append(column.dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist())
-        elif kind in "biu":  # bool, Int64 and int64 alike: plain Python ints (no NULLs in loaded rows)
-            values.append(column.astype("int64").tolist())
-        elif kind == "f":
-            values.append(column.tolist())
-        else:
-            values.append(column.where(column.notna(), None).tolist())
-    return list(zip(*values))
-
-
-def _bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], frame: Any) -> None:
-    if frame.empty:
-        return
-    frame = frame[list(columns)]
-    if conn.dialect.name == "postgresql":
-        _copy(conn, table, columns, frame)
-    else:
-        placeholders = ", ".join("?" for _ in columns)
-        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-        conn.exec_driver_sql(statement, _sqlite_rows(frame))
-
-
 def distinct_values(conn: Connection, column: Any, *where: Any) -> set[str]:
     """The non-NULL values of `column` in the rows passing `where` (the keys a replaced day had)."""
     values = conn.execute(select(column).where(*where).distinct()).scalars()
@@ -166,14 +85,14 @@ def replace_days(engine: Engine, kind: FileKind, loads: list[tuple[IngestReport,
         customers_before = distinct_values(conn, table.c.customer_id, on_days)
         codes_before = distinct_values(conn, table.c.stock_code, on_days) if kind is FileKind.ORDERS else set()
         conn.execute(delete(table).where(on_days))
-        _bulk_insert(conn, table.name, columns, rows)
+        bulk_insert(conn, table.name, columns, rows)
         _replace_log(conn, reports, quarantined)
         customers_after = set(rows["customer_id"].dropna().unique().tolist())
         if kind is FileKind.ORDERS:
             codes_after = set(rows["stock_code"].unique().tolist())
             if codes_before or codes_after:  # else nothing was or is on the days: nothing to refresh
                 derived.refresh_order_tables(
-                    conn, days, (codes_before, codes_after), (customers_before, customers_after)
+                    conn, days, rows, (codes_before, codes_after), (customers_before, customers_after)
                 )
         elif customers_before or customers_after:
             derived.refresh_contacts(conn, days, customers_before, customers_after)
