@@ -25,8 +25,9 @@ its logical date.
 **Tasks** (the customers are sharded, so no worker holds every customer's order lines):
 - `prepare_days`: what is the whole shop's, from warehouse aggregates: each day's `product_groups`
   and `product_stats`, the month's lifetime-value model (a few floats, passed on through XCom).
-- `build_shard`: dynamic task mapping over `MARKETFLOW_PROFILES_SHARDS` customer shards (stable hash
-  of customer_id mod N, default 4); each reads only its customers' orders and consent events, once
+- `build_shard`: dynamic task mapping over `MARKETFLOW_PROFILES_SHARDS` customer shards (N equal
+  ranges of a stable hash of customer_id, default 4); each reads only its customers' orders (on
+  PostgreSQL, only the `orders` partitions of its range) and consent events, once
   for all the run's days, and stages their profiles (all but the RFM scores) in
   `customer_profiles_staging`, replacing its own staged rows.
 - `build_snapshots`: scores each day's staged profiles across all its customers (RFM quintiles rank

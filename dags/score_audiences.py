@@ -24,8 +24,8 @@ writer).
   label windows ending on or before D, Platt-calibrated on the latest two, then refitted on all;
   see `include/marketflow/propensity/README.md`) and registers it in `model_registry` (kind
   `propensity`; artifact in `MARKETFLOW_PROPENSITY_MODEL_STORE`, which every worker must read).
-- `score_shard`: dynamic task mapping over `MARKETFLOW_PROPENSITY_SHARDS` customer shards (stable
-  hash of customer_id mod N); each mapped task replaces its shard's rows of each day.
+- `score_shard`: dynamic task mapping over `MARKETFLOW_PROPENSITY_SHARDS` customer shards (N equal
+  ranges of a stable hash of customer_id); each mapped task replaces its shard's rows of each day.
 - `publish_scores`: logs rows and mean score per day, publishes `marketflow_audience_scores` naming
   the days scored and the newest profiles event answered (`answered_through`).
 

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import column, select, table
 
-from marketflow.profiles.tables import orders_clause, read_orders
-from marketflow.shards import in_shard, in_shard_clause, shard_of
+from marketflow.profiles.tables import read_orders
+from marketflow.shards import HASH_SPACE, ORDER_PARTITIONS, customer_hash, in_shard, in_shard_clause, order_partitions, shard_of
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
 
 CUSTOMERS = [str(12346 + offset) for offset in range(4000)]
@@ -53,8 +53,10 @@ def test_the_warehouse_computes_the_same_shards_as_python(warehouse_url: str) ->
 
 
 def test_a_shard_reads_the_order_lines_of_its_customers_only(warehouse_url: str) -> None:
-    """`orders_clause` (PostgreSQL: the stored hash of migration 0012) selects exactly the lines of
-    `in_shard`'s customers, guests in none, and follows a line whose customer id is rewritten."""
+    """A shard's `read_orders` (PostgreSQL: the partitions of its hash range, migration 0015) gets
+    exactly the lines of `in_shard`'s customers, guests in none, for shard counts below, between and
+    above the partitions' 32, and follows a line whose customer id is rewritten (PostgreSQL moves it
+    to another partition)."""
     engine = warehouse_engine(warehouse_url)
     upgrade_to_head(engine)
     ids = CUSTOMERS[:60] + [None]
@@ -70,10 +72,10 @@ def test_a_shard_reads_the_order_lines_of_its_customers_only(warehouse_url: str)
         conn.execute(schema.orders.insert(), lines)
 
     def shard_lines(shard: int, shards: int) -> list[str]:
-        frame = read_orders(engine, day, orders_clause(engine, shard, shards))
+        frame = read_orders(engine, day, shard=(shard, shards))
         return sorted(frame["customer_id"].astype(str))
 
-    for shards in (1, 3):
+    for shards in (1, 3, 11, 40):
         for shard in range(shards):
             assert shard_lines(shard, shards) == sorted(in_shard(CUSTOMERS[:60], shard, shards) * 2)
     moved, target = CUSTOMERS[0], "99999"
@@ -81,3 +83,30 @@ def test_a_shard_reads_the_order_lines_of_its_customers_only(warehouse_url: str)
         conn.execute(schema.orders.update().where(schema.orders.c.customer_id == moved).values(customer_id=target))
     assert shard_lines(shard_of(target, 3), 3).count(target) == 2
     assert moved not in shard_lines(shard_of(moved, 3), 3)
+
+
+@pytest.mark.postgres
+def test_each_order_partition_holds_the_hash_range_the_shards_read_it_for(postgres_warehouse: str) -> None:
+    """The partitions migration 0015 made are the ranges `order_partitions` names: every customer's
+    lines lie in a partition named for its shard, and guests' lines in `orders_guests`."""
+    engine = warehouse_engine(postgres_warehouse)
+    day = dt.date(2011, 3, 1)
+    ids = CUSTOMERS[:300] + [None]
+    lines = [
+        {"order_date": day, "source_line": line, "invoice_no": f"5{line:05d}", "stock_code": "22423",
+         "description": None, "quantity": 1, "invoice_ts": dt.datetime(2011, 3, 1, 9), "unit_price": 1.0,
+         "customer_id": customer, "country": "United Kingdom", "is_return": False, "source_file": "2011-03-01.csv"}
+        for line, customer in enumerate(ids)
+    ]
+    with engine.begin() as conn:
+        conn.execute(schema.orders.insert(), lines)
+        placed = dict(conn.exec_driver_sql("SELECT source_line, tableoid::regclass::text FROM orders").all())
+    width = HASH_SPACE // ORDER_PARTITIONS
+    for line, customer in enumerate(ids):
+        if customer is None:
+            assert placed[line] == "orders_guests"
+            continue
+        assert placed[line] == f"orders_p{customer_hash(customer) // width:02d}"
+        for shards in (5, 11, 40):
+            assert placed[line] in order_partitions(shard_of(customer, shards), shards)
+    assert len(set(placed.values())) == ORDER_PARTITIONS + 1, "300 customers fill every partition"

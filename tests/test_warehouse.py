@@ -10,20 +10,35 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
+from marketflow.shards import ORDER_PARTITIONS
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
 from marketflow.warehouse.connection import url_from_connection
 
 
+#: PostgreSQL's partitions of `orders` (migration 0015)
+_ORDER_PARTITIONS = {f"orders_p{index:02d}" for index in range(ORDER_PARTITIONS)} | {"orders_guests"}
+
+
 def _in_schema_py(item: object, name: str | None, kind: str, reflected: bool, compared: object) -> bool:
-    """What schema.py declares: all but PostgreSQL's stored `orders.customer_hash` (migration 0012),
-    which no code writes and SQLite does not have."""
+    """What schema.py declares: all but PostgreSQL's own parts of `orders`: its stored
+    `customer_hash` (migration 0012), which no code writes and SQLite does not have, and its
+    partitions and their (order_date, source_line) index, which stands for the primary key a
+    partitioned table cannot have (migration 0015)."""
+    if kind == "table":
+        return name not in _ORDER_PARTITIONS
+    if kind == "index":
+        return name != "ix_orders_order_date_source_line"
     return not (kind == "column" and name == "customer_hash" and getattr(item, "table").name == "orders")
 
 
 def test_migrations_create_every_table_and_match_the_schema(empty_warehouse_url: str) -> None:
     engine = warehouse_engine(empty_warehouse_url)
     upgrade_to_head(engine)
-    assert set(inspect(engine).get_table_names()) == set(schema.metadata.tables) | {"alembic_version"}
+    tables = set(inspect(engine).get_table_names())
+    if engine.dialect.name == "postgresql":
+        assert _ORDER_PARTITIONS <= tables
+        tables -= _ORDER_PARTITIONS
+    assert tables == set(schema.metadata.tables) | {"alembic_version"}
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": _in_schema_py})
         diff = compare_metadata(context, schema.metadata)
@@ -34,7 +49,7 @@ def test_upgrade_is_idempotent(warehouse_url: str) -> None:
     engine = warehouse_engine(warehouse_url)
     upgrade_to_head(engine)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0013"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0015"
 
 
 def test_runs_from_before_0005_keep_the_window_their_stored_report_used(empty_warehouse_url: str) -> None:
@@ -104,6 +119,36 @@ def test_0013_fills_the_day_descriptions_from_the_orders_as_ingest_keeps_them(em
     assert migrated == refreshed == [
         ("A", "A LATEST", _at("15:00")), ("A", "A LATEST TOO", _at("15:00")), ("B", "B ONLY", _at("10:00"))
     ]
+
+
+def test_0014_fills_product_days_from_the_orders_as_ingest_keeps_them(empty_warehouse_url: str) -> None:
+    from alembic import command
+
+    from marketflow.ingest.derived import refresh_products
+    from marketflow.warehouse.migrate import alembic_config
+
+    engine = warehouse_engine(empty_warehouse_url)
+    command.upgrade(alembic_config(engine), "0013")
+    lines = [
+        _line(1, "A", "09:00", "A MORNING", price=1.0),
+        _line(3, "A", "15:00", "A SECOND AT 15", price=3.0),  # a tie in time: the later source line wins
+        _line(2, "A", "15:00", "A FIRST AT 15", price=2.0),
+        _line(4, "A", "16:00", None, price=4.0),  # the latest price, but no description
+        _line(5, "A", "17:00", "A FREE", price=0.0),  # the latest description, but no price
+        _line(6, "B", "10:00", "B FREE ONLY", price=0.0),
+    ]
+    with engine.begin() as conn:
+        conn.execute(schema.orders.insert(), lines)
+    upgrade_to_head(engine)
+    days = select(schema.product_days).order_by(schema.product_days.c.stock_code)
+    with engine.connect() as conn:
+        migrated = conn.execute(days).all()
+    with engine.begin() as conn:
+        refresh_products(conn, [_DAY], pd.DataFrame(lines), set(), {"A", "B"})
+        refreshed = conn.execute(days).all()
+        products = conn.execute(select(schema.products).order_by(schema.products.c.stock_code)).all()
+    assert migrated == refreshed == [("A", _DAY, "A FREE", 4.0), ("B", _DAY, "B FREE ONLY", None)]
+    assert products == [("A", "A FREE", 4.0, _DAY, _DAY), ("B", "B FREE ONLY", None, _DAY, _DAY)]
 
 
 def test_round_trip_of_an_order_line_and_a_json_profile(warehouse_url: str) -> None:

@@ -6,17 +6,17 @@ two points, an exact solve), so a fixed per-task cost is spread over the units:
 
 - ingest: the day's export lines (one task a day);
 - prepare_days: the history's order lines (SQL aggregates over the whole history, one task);
-- build_shard: the history's lines (each shard scans every line to find its customers: an integer
-  test on the stored `orders.customer_hash` of migration 0012, but a full scan, as `orders` is not
-  partitioned) and the shard's customers;
+- build_shard: the history lines it scans and the shard's customers. A shard scans the `orders`
+  partitions its hash range overlaps (migration 0015: 32 equal ranges; `shards.order_partitions`),
+  so the lines it scans are the history's times the share of those partitions; records made before
+  0015 (`"partitions"` absent) scanned every line;
 - finish_days, selection, render, send: the customers (the campaign's audience grows with them);
 - score_shard: the customers (each shard scans the day's snapshot to find its own).
 
 A shop of N customers has the real shop's lines per customer, N / 100,000 shards (one per 100,000
 customers, as the bench), and W workers each with a core of its own and a PostgreSQL that keeps
 up; a mapped stage takes ceil(shards / W) rounds of its slowest task. The PostgreSQL column is the
-lines the shard tasks scan in a day (shards x history lines): the load a partitioned `orders`
-(one partition per shard) would divide by the number of shards.
+lines the shard tasks scan in a day, all shards together.
 
     .venv/bin/python bench/scale/capacity.py [bench/results/scale-<timestamp>.json]
 """
@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from marketflow.shards import ORDER_PARTITIONS, order_partitions
+
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 CUSTOMERS_PER_SHARD = 100_000
 SHOPS = [1_000_000, 10_000_000]
@@ -42,6 +44,21 @@ def _fit(xs: list[list[float]], ys: list[float]) -> np.ndarray:
     return np.clip(solution, 0.0, None)
 
 
+def scanned_share(shards: int, partitions: int | None = ORDER_PARTITIONS) -> float:
+    """The largest share of the history one of `shards` shards scans: its partitions' share of
+    `partitions`, or all of it without partitions."""
+    if partitions is None or shards == 1:
+        return 1.0
+    return max(len(order_partitions(shard, shards)) for shard in range(shards)) / partitions
+
+
+def scanned_lines(shards: int, lines: float) -> float:
+    """The history lines all `shards` shards scan together."""
+    if shards == 1:
+        return lines
+    return sum(len(order_partitions(shard, shards)) for shard in range(shards)) / ORDER_PARTITIONS * lines
+
+
 def fitted_costs(results: list[dict]) -> dict[str, np.ndarray]:
     """Seconds per unit of what each task reads, from the two largest scales."""
     top = sorted(results, key=lambda r: r["customers"])[-2:]
@@ -51,7 +68,7 @@ def fitted_costs(results: list[dict]) -> dict[str, np.ndarray]:
     costs["ingest"] = _fit([[r["day_lines"]] for r in top], [tasks(r, "ingest")[0] for r in top])
     costs["prepare_days"] = _fit([[r["history_lines"]] for r in top], [tasks(r, "profiles")[0] for r in top])
     costs["build_shard"] = _fit(
-        [[r["history_lines"], r["customers"] / r["shards"]] for r in top],
+        [[r["history_lines"] * scanned_share(r["shards"], r.get("partitions")), r["customers"] / r["shards"]] for r in top],
         [max(tasks(r, "profiles")[1:-1]) for r in top],
     )
     costs["finish_days"] = _fit([[r["customers"]] for r in top], [tasks(r, "profiles")[-1] for r in top])
@@ -69,14 +86,14 @@ def project(results: list[dict], c: dict[str, np.ndarray], customers: int, worke
     lines, day_lines = top["history_lines"] * k, top["day_lines"] * k
     shards = math.ceil(customers / CUSTOMERS_PER_SHARD)
     rounds = math.ceil(shards / workers)
-    shard_s = float(c["build_shard"] @ [lines, customers / shards])
+    shard_s = float(c["build_shard"] @ [lines * scanned_share(shards), customers / shards])
     return {
         "shards": shards,
         "ingest": float(c["ingest"] @ [day_lines]),
         "profiles": float(c["prepare_days"] @ [lines]) + rounds * shard_s + float(c["finish_days"] @ [customers]),
         "scores": rounds * float(c["score_shard"] @ [customers]),
         "campaign": sum(float(c[s] @ [customers]) for s in ("selection", "render", "send")),
-        "scanned_lines": shards * lines,
+        "scanned_lines": scanned_lines(shards, lines),
         "history_lines": lines,
     }
 

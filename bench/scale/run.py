@@ -64,6 +64,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.ingest.scaled_day import write_scaled_day  # noqa: E402
 from bench.record import write_record  # noqa: E402
+from marketflow.shards import ORDER_PARTITIONS  # noqa: E402
 
 DAY = dt.date(2011, 10, 31)
 HISTORY_END = DAY - dt.timedelta(days=1)
@@ -230,7 +231,8 @@ def build_scaled(server_url: str, template: str, name: str, scale: int) -> dict[
         conn.execute(text("SET maintenance_work_mem = '1GB'"))
         if scale > 1:
             for index in ORDERS_INDEXES:
-                conn.execute(text(definitions[index]))
+                # a partitioned table's definition reads ON ONLY (the parent alone): build every partition's
+                conn.execute(text(definitions[index].replace(" ON ONLY ", " ON ")))
         conn.execute(text("UPDATE ingest_days SET rows_read = rows_read * :k, rows_loaded = rows_loaded * :k "
                           "WHERE file_kind = 'orders'"), {"k": scale})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -405,7 +407,8 @@ def run_stages(url: str, scale: int, shards: int, model_id: str, work: Path, dat
     sent = step("send", task_send, url, scale, port, before_again=lambda: unsend(url))
     if sent["sent"] != rendered or sent["in_doubt"] or sent["still_pending"]:
         raise RuntimeError(f"x{scale}: rendered {rendered}, send summary {sent}")
-    return {"day_lines": day_lines, "shards": shards, "customers": customers, "scored": scored, **selected,
+    return {"day_lines": day_lines, "shards": shards, "partitions": ORDER_PARTITIONS, "customers": customers,
+            "scored": scored, **selected,
             "rendered": rendered, "sent": sent["sent"], "stages": {name: summarise(name, tasks) for name, tasks in stages.items()},
             "repeated_s": repeated}
 

@@ -1,8 +1,13 @@
-"""Customer shards: a stable hash of the customer id mod N, so a shard holds the same customers on
-every worker, run and re-run (Python's `hash` is salted per process), and the warehouse can filter a
-shard itself: `marketflow_shard(customer_id, N)` is a SQL function on both dialects (PostgreSQL:
-migration 0010; SQLite: registered on each connection by `warehouse.connection`) that gives the
-same shard as `shard_of`, so a shard task reads only its own rows."""
+"""Customer shards: N equal ranges of a stable hash of the customer id, so a shard holds the same
+customers on every worker, run and re-run (Python's `hash` is salted per process), and the warehouse
+can filter a shard itself: `marketflow_shard(customer_id, N)` is a SQL function on both dialects
+(PostgreSQL: migration 0015; SQLite: registered on each connection by `warehouse.connection`) that
+gives the same shard as `shard_of`, so a shard task reads only its own rows.
+
+Ranges rather than the hash mod N because PostgreSQL keeps `orders` in `ORDER_PARTITIONS` equal
+ranges of the same hash (migration 0015): a shard's lines lie in the few partitions its range
+overlaps (`order_partitions`), whatever N, so N shards read the order history about once in all,
+not N times."""
 
 from __future__ import annotations
 
@@ -15,13 +20,40 @@ from sqlalchemy import ColumnElement, func
 SQL_FUNCTION = "marketflow_shard"
 #: Hex digits of the MD5 digest that make the hash: 60 bits, a positive BIGINT on PostgreSQL.
 _HEX_DIGITS = 15
+#: Every customer hash is below this.
+HASH_SPACE = 1 << (4 * _HEX_DIGITS)
+#: PostgreSQL's `orders` partitions (migration 0015): equal hash ranges, plus one for guests' lines.
+ORDER_PARTITIONS = 32
+
+
+def customer_hash(customer_id: str) -> int:
+    """The first 60 bits of MD5(id) (MD5 because PostgreSQL computes it natively; it spreads ids
+    evenly, and nothing here needs it to be secret)."""
+    digest = hashlib.md5(customer_id.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return int(digest[:_HEX_DIGITS], 16)
+
+
+def _shard_width(shards: int) -> int:
+    return -(-HASH_SPACE // shards)  # rounded up: the last shard is the narrowest
 
 
 def shard_of(customer_id: str, shards: int) -> int:
-    """The shard (0..shards-1) of a customer: the first 60 bits of MD5(id) mod `shards` (MD5 because
-    PostgreSQL computes it natively; it spreads ids evenly, and nothing here needs it to be secret)."""
-    digest = hashlib.md5(customer_id.encode("utf-8"), usedforsecurity=False).hexdigest()
-    return int(digest[:_HEX_DIGITS], 16) % shards
+    """The shard (0..shards-1) of a customer: which of `shards` equal ranges holds its hash."""
+    return customer_hash(customer_id) // _shard_width(shards)
+
+
+def hash_range(shard: int, shards: int) -> tuple[int, int]:
+    """The hashes [low, high) of the shard's customers."""
+    check_shard(shard, shards)
+    width = _shard_width(shards)
+    return shard * width, min((shard + 1) * width, HASH_SPACE)
+
+
+def order_partitions(shard: int, shards: int) -> list[str]:
+    """PostgreSQL's `orders` partitions that hold the shard's customers' lines."""
+    low, high = hash_range(shard, shards)
+    width = HASH_SPACE // ORDER_PARTITIONS
+    return [f"orders_p{index:02d}" for index in range(low // width, (high - 1) // width + 1)]
 
 
 def sqlite_shard(customer_id: str | None, shards: int) -> int | None:

@@ -15,6 +15,7 @@ INGEST_TABLES = (
     schema.quarantine,
     schema.ingest_days,
     schema.products,
+    schema.product_days,
     schema.product_day_descriptions,
     schema.customers,
     schema.consent_events,

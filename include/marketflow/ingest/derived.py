@@ -1,14 +1,15 @@
-"""`products`, `customers` and `customer_contacts`, recomputed from the day tables for the keys a day touched;
-`product_day_descriptions`, rewritten for the days from the load's own lines.
+"""The tables derived from the day tables: `product_days` and `product_day_descriptions`, rewritten
+for the days from the load's own lines; `products` (from `product_days`), `customers` and
+`customer_contacts`, recomputed for the keys the days touched.
 
-Recomputing from `orders` / `consent_events` (rather than merging the day into the old row) makes
-the result independent of the order in which days are loaded or reloaded: backfilling an old date
-after newer ones gives the same rows. "Latest" means the last line by (order_date, invoice_ts,
-source_line), a total order because a line's invoice date is its file's date.
+Recomputing (rather than merging the day into the old row) makes the result independent of the
+order in which days are loaded or reloaded: backfilling an old date after newer ones gives the same
+rows. "Latest" means the last line by (order_date, invoice_ts, source_line), a total order because a
+line's invoice date is its file's date.
 
-The touched keys are the days' keys now (read through the days' partitions) plus the keys the days
-had before and lost; every value is a correlated subquery that the (key, date) indexes answer directly,
-so a refresh costs a few index probes per key, not a scan of the key's history.
+The touched keys are the days' keys now plus the keys the days had before and lost; every value is a
+correlated subquery that a (key, date) index answers directly, so a refresh costs a few index probes
+per key, not a scan of the key's history.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from marketflow.ingest.bulk import bulk_insert
 from marketflow.warehouse import schema
 
 DESCRIPTION_COLUMNS = ("stock_code", "order_date", "description", "invoice_ts")
+PRODUCT_DAY_COLUMNS = ("stock_code", "order_date", "description", "unit_price")
 
 
 def _touched_keys(key: Any, on_days: Any, lost: Collection[str]) -> Any:
@@ -49,25 +51,60 @@ def _latest_order_value(
     )
 
 
-def _order_date(aggregate: Any, key_column: str, key: Any) -> Any:
+def _order_date(aggregate: Any, key_column: str, key: Any, where: Callable[[Any], Any] | None = None) -> Any:
     line = schema.orders.alias("dated_line")
-    return select(aggregate(line.c.order_date)).where(line.c[key_column] == key).scalar_subquery()
+    query = select(aggregate(line.c.order_date)).where(line.c[key_column] == key)
+    return (query if where is None else query.where(where(line))).scalar_subquery()
 
 
-def refresh_products(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:
-    """products(code) = latest non-empty description, latest positive price, first/last day seen."""
-    orders, products = schema.orders, schema.products
-    conn.execute(delete(products).where(products.c.stock_code.in_(sorted(before | after))))
-    code = _touched_keys(orders.c.stock_code, orders.c.order_date.in_(days), before - after).c.key
-    rows = select(
-        code,
-        _latest_order_value("description", "stock_code", code, lambda line: line.c.description.is_not(None)),
-        _latest_order_value("unit_price", "stock_code", code, lambda line: line.c.unit_price > 0),
-        _order_date(func.min, "stock_code", code),
-        _order_date(func.max, "stock_code", code),
+def refresh_products(conn: Connection, days: list[dt.date], lines: Any, before: set[str], after: set[str]) -> None:
+    """Replace the days' `product_days` with those of their new order `lines`, then recompute the
+    products the days had or have: products(code) = latest non-empty description, latest positive
+    price, first and last day seen, from its `product_days` (one row per day it sold; the primary
+    key answers each value directly, whatever `orders` is partitioned by)."""
+    table, products = schema.product_days, schema.products
+    conn.execute(delete(table).where(table.c.order_date.in_(days)))
+    bulk_insert(conn, table.name, PRODUCT_DAY_COLUMNS, product_days(lines))
+    touched = sorted(before | after)
+    conn.execute(delete(products).where(products.c.stock_code.in_(touched)))
+
+    def latest(value: str) -> Any:
+        day = table.alias("latest_day")
+        return (
+            select(day.c[value])
+            .where(day.c.stock_code == table.c.stock_code, day.c[value].is_not(None))
+            .order_by(day.c.order_date.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    rows = (
+        select(
+            table.c.stock_code,
+            latest("description"),
+            latest("unit_price"),
+            func.min(table.c.order_date),
+            func.max(table.c.order_date),
+        )
+        .where(table.c.stock_code.in_(touched))
+        .group_by(table.c.stock_code)
     )
     columns = ["stock_code", "description", "unit_price", "first_seen", "last_seen"]
     conn.execute(insert(products).from_select(columns, rows))
+
+
+def product_days(lines: Any) -> Any:
+    """product_days(code, day) = the description of the product's latest line of the day that has
+    one and the price of its latest line with a positive price (NULL when none); migration 0014
+    states the same rule in SQL."""
+    ordered = lines.sort_values(["order_date", "invoice_ts", "source_line"])
+    keys = ["stock_code", "order_date"]
+    described = ordered[ordered["description"].notna()]
+    priced = ordered[ordered["unit_price"] > 0]
+    days = ordered[keys].drop_duplicates().set_index(keys)
+    days["description"] = described.groupby(keys, observed=True)["description"].last().astype(object)
+    days["unit_price"] = priced.groupby(keys, observed=True)["unit_price"].last()
+    return days.reset_index()
 
 
 def refresh_customers(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:
@@ -75,11 +112,17 @@ def refresh_customers(conn: Connection, days: list[dt.date], before: set[str], a
     orders, customers = schema.orders, schema.customers
     conn.execute(delete(customers).where(customers.c.customer_id.in_(sorted(before | after))))
     customer = _touched_keys(orders.c.customer_id, orders.c.order_date.in_(days), before - after).c.key
+    own_partition = None
+    if conn.dialect.name == "postgresql":  # `orders`' partition key (migration 0015): probe 1 partition of 33
+
+        def own_partition(line: Any) -> Any:
+            return func.marketflow_customer_hash(line.c.customer_id) == func.marketflow_customer_hash(customer)
+
     rows = select(
         customer,
-        _latest_order_value("country", "customer_id", customer),
-        _order_date(func.min, "customer_id", customer),
-        _order_date(func.max, "customer_id", customer),
+        _latest_order_value("country", "customer_id", customer, own_partition),
+        _order_date(func.min, "customer_id", customer, own_partition),
+        _order_date(func.max, "customer_id", customer, own_partition),
     )
     conn.execute(
         insert(customers).from_select(["customer_id", "country", "first_order_date", "last_order_date"], rows)
@@ -113,7 +156,7 @@ def refresh_order_tables(
     """Everything derived from `orders`, after `days` were replaced with `lines` (all their new order
     lines, with `order_date`): `codes` and `customers` are the stock codes and customer ids the days
     had (before, after)."""
-    refresh_products(conn, days, *codes)
+    refresh_products(conn, days, lines, *codes)
     refresh_customers(conn, days, *customers)
     refresh_day_descriptions(conn, days, lines)
 

@@ -43,7 +43,6 @@ from marketflow.profiles.settings import ProfileSettings
 from marketflow.profiles.tables import (
     customers_clause,
     insert_frame,
-    orders_clause,
     read_consent_events,
     read_orders,
 )
@@ -159,7 +158,7 @@ def build_shard(engine: Engine, plan: DayPlan, shard: int, settings: ProfileSett
     staged per day."""
     last = plan.days[-1]
     names = tuple(name for name in ORDER_COLUMNS if name != "description")
-    orders = read_orders(engine, last, orders_clause(engine, shard, plan.shards), names)
+    orders = read_orders(engine, last, names, shard=(shard, plan.shards))
     history = prepare_history(orders, settings, descriptions=_NO_DESCRIPTIONS, sales_start=plan.sales_start)
     del orders
     consent = read_consent_events(

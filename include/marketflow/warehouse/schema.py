@@ -90,6 +90,15 @@ products = Table(
     Column("last_seen", Date, nullable=False),
 )
 
+product_days = Table(
+    "product_days",
+    metadata,
+    Column("stock_code", String(32), primary_key=True),
+    Column("order_date", Date, primary_key=True),
+    Column("description", Text, comment="the day's latest non-empty description"),
+    Column("unit_price", Float, comment="the day's latest positive price"),
+)
+
 product_day_descriptions = Table(
     "product_day_descriptions",
     metadata,
