@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import column, select, table
 
 from marketflow.profiles.tables import read_orders
-from marketflow.shards import HASH_SPACE, ORDER_PARTITIONS, customer_hash, in_shard, in_shard_clause, order_partitions, shard_of
+from marketflow.shards import (
+    HASH_SPACE,
+    ORDER_PARTITIONS,
+    customer_hash,
+    in_shard,
+    in_shard_clause,
+    order_partition_of,
+    order_partitions,
+    shard_of,
+)
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
 
 CUSTOMERS = [str(12346 + offset) for offset in range(4000)]
@@ -88,7 +97,8 @@ def test_a_shard_reads_the_order_lines_of_its_customers_only(warehouse_url: str)
 @pytest.mark.postgres
 def test_each_order_partition_holds_the_hash_range_the_shards_read_it_for(postgres_warehouse: str) -> None:
     """The partitions migration 0015 made are the ranges `order_partitions` names: every customer's
-    lines lie in a partition named for its shard, and guests' lines in `orders_guests`."""
+    lines lie in the partition `order_partition_of` names (where ingest looks them up) and in one
+    named for its shard, and guests' lines in `orders_guests`."""
     engine = warehouse_engine(postgres_warehouse)
     day = dt.date(2011, 3, 1)
     ids = CUSTOMERS[:300] + [None]
@@ -106,7 +116,7 @@ def test_each_order_partition_holds_the_hash_range_the_shards_read_it_for(postgr
         if customer is None:
             assert placed[line] == "orders_guests"
             continue
-        assert placed[line] == f"orders_p{customer_hash(customer) // width:02d}"
+        assert placed[line] == f"orders_p{customer_hash(customer) // width:02d}" == order_partition_of(customer)
         for shards in (5, 11, 40):
             assert placed[line] in order_partitions(shard_of(customer, shards), shards)
     assert len(set(placed.values())) == ORDER_PARTITIONS + 1, "300 customers fill every partition"

@@ -53,7 +53,16 @@ def order_partitions(shard: int, shards: int) -> list[str]:
     """PostgreSQL's `orders` partitions that hold the shard's customers' lines."""
     low, high = hash_range(shard, shards)
     width = HASH_SPACE // ORDER_PARTITIONS
-    return [f"orders_p{index:02d}" for index in range(low // width, (high - 1) // width + 1)]
+    return [_partition_name(index) for index in range(low // width, (high - 1) // width + 1)]
+
+
+def order_partition_of(customer_id: str) -> str:
+    """PostgreSQL's `orders` partition that holds the customer's lines."""
+    return _partition_name(customer_hash(customer_id) // (HASH_SPACE // ORDER_PARTITIONS))
+
+
+def _partition_name(index: int) -> str:
+    return f"orders_p{index:02d}"
 
 
 def sqlite_shard(customer_id: str | None, shards: int) -> int | None:

@@ -7,21 +7,21 @@ order in which days are loaded or reloaded: backfilling an old date after newer 
 rows. "Latest" means the last line by (order_date, invoice_ts, source_line), a total order because a
 line's invoice date is its file's date.
 
-The touched keys are the days' keys now plus the keys the days had before and lost; every value is a
-correlated subquery that a (key, date) index answers directly, so a refresh costs a few index probes
-per key, not a scan of the key's history.
+The touched keys are those the days had before or have now; every value is a correlated subquery
+that a (key, date) index answers directly, so a refresh costs a few index probes per key, not a scan
+of the key's history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
 from marketflow.ingest.bulk import bulk_insert
-
+from marketflow.shards import order_partition_of
 from marketflow.warehouse import schema
 
 DESCRIPTION_COLUMNS = ("stock_code", "order_date", "description", "invoice_ts")
@@ -36,25 +36,21 @@ def _touched_keys(key: Any, on_days: Any, lost: Collection[str]) -> Any:
     return current.distinct().subquery("touched")
 
 
-def _latest_order_value(
-    value: str, key_column: str, key: Any, where: Callable[[Any], Any] | None = None
-) -> Any:
-    """`value` on the latest order line whose `key_column` equals `key` (and that passes `where`)."""
-    line = schema.orders.alias("latest_line")
-    query = select(line.c[value]).where(line.c[key_column] == key)
-    if where is not None:
-        query = query.where(where(line))
+def _latest_order_value(lines: Any, value: str, key: Any) -> Any:
+    """`value` on the latest line of `lines` (`orders` or one of its partitions) of customer `key`."""
+    line = lines.alias("latest_line")
     return (
-        query.order_by(line.c.order_date.desc(), line.c.invoice_ts.desc(), line.c.source_line.desc())
+        select(line.c[value])
+        .where(line.c.customer_id == key)
+        .order_by(line.c.order_date.desc(), line.c.invoice_ts.desc(), line.c.source_line.desc())
         .limit(1)
         .scalar_subquery()
     )
 
 
-def _order_date(aggregate: Any, key_column: str, key: Any, where: Callable[[Any], Any] | None = None) -> Any:
-    line = schema.orders.alias("dated_line")
-    query = select(aggregate(line.c.order_date)).where(line.c[key_column] == key)
-    return (query if where is None else query.where(where(line))).scalar_subquery()
+def _order_date(lines: Any, aggregate: Any, key: Any) -> Any:
+    line = lines.alias("dated_line")
+    return select(aggregate(line.c.order_date)).where(line.c.customer_id == key).scalar_subquery()
 
 
 def refresh_products(conn: Connection, days: list[dt.date], lines: Any, before: set[str], after: set[str]) -> None:
@@ -108,25 +104,34 @@ def product_days(lines: Any) -> Any:
 
 
 def refresh_customers(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:
-    """customers(id) = country of the latest order line, first and last order day (returns included)."""
-    orders, customers = schema.orders, schema.customers
-    conn.execute(delete(customers).where(customers.c.customer_id.in_(sorted(before | after))))
-    customer = _touched_keys(orders.c.customer_id, orders.c.order_date.in_(days), before - after).c.key
-    own_partition = None
-    if conn.dialect.name == "postgresql":  # `orders`' partition key (migration 0015): probe 1 partition of 33
+    """customers(id) = country of the latest order line, first and last order day (returns included),
+    for the customers the days had or have. On PostgreSQL each customer is looked up in its own
+    `orders` partition (migration 0015), read directly: through the partitioned parent every probe
+    prunes 33 partitions at run time, which tripled the refresh's time."""
+    touched = sorted(before | after)
+    conn.execute(delete(schema.customers).where(schema.customers.c.customer_id.in_(touched)))
+    if conn.dialect.name != "postgresql":
+        _insert_customers(conn, schema.orders, touched)
+        return
+    by_partition: dict[str, list[str]] = {}
+    for customer_id in touched:
+        by_partition.setdefault(order_partition_of(customer_id), []).append(customer_id)
+    for name, customer_ids in sorted(by_partition.items()):
+        _insert_customers(conn, schema.orders_partition(name), customer_ids)
 
-        def own_partition(line: Any) -> Any:
-            return func.marketflow_customer_hash(line.c.customer_id) == func.marketflow_customer_hash(customer)
 
+def _insert_customers(conn: Connection, lines: Any, customer_ids: list[str]) -> None:
+    """The customers rows of those of `customer_ids` that still have a line in `lines`."""
+    key = select(lines.c.customer_id).where(lines.c.customer_id.in_(customer_ids)).distinct().subquery("touched")
+    customer = key.c.customer_id
     rows = select(
         customer,
-        _latest_order_value("country", "customer_id", customer, own_partition),
-        _order_date(func.min, "customer_id", customer, own_partition),
-        _order_date(func.max, "customer_id", customer, own_partition),
+        _latest_order_value(lines, "country", customer),
+        _order_date(lines, func.min, customer),
+        _order_date(lines, func.max, customer),
     )
-    conn.execute(
-        insert(customers).from_select(["customer_id", "country", "first_order_date", "last_order_date"], rows)
-    )
+    columns = ["customer_id", "country", "first_order_date", "last_order_date"]
+    conn.execute(insert(schema.customers).from_select(columns, rows))
 
 
 def refresh_contacts(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:

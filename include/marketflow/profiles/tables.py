@@ -26,10 +26,8 @@ from sqlalchemy import (
     FromClause,
     and_,
     cast,
-    column,
     func,
     select,
-    table,
     union_all,
 )
 
@@ -53,8 +51,7 @@ def _shard_orders(engine: Engine, shard: int, shards: int) -> tuple[FromClause, 
     partitioned parent would need the partition key expression in the filter, computing MD5 per line.)"""
     if shards == 1 or engine.dialect.name != "postgresql":
         return schema.orders, [customers_clause(schema.orders.c.customer_id, shard, shards)]
-    columns = [(line.name, line.type) for line in schema.orders.columns] + [("customer_hash", BigInteger())]
-    partitions = [table(name, *(column(*spec) for spec in columns)) for name in order_partitions(shard, shards)]
+    partitions = [schema.orders_partition(name) for name in order_partitions(shard, shards)]
     lines = union_all(*(select(*partition.c) for partition in partitions)).subquery("orders")
     low, high = hash_range(shard, shards)
     return lines, [lines.c.customer_hash >= low, lines.c.customer_hash < high]

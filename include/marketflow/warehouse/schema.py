@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -20,7 +21,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    TableClause,
     Text,
+    column,
+    table,
 )
 
 metadata = MetaData(
@@ -53,6 +57,14 @@ orders = Table(
     Index(None, "customer_id", "order_date"),
     Index(None, "stock_code", "order_date", "invoice_ts", "source_line"),
 )
+
+
+def orders_partition(name: str) -> TableClause:
+    """One of PostgreSQL's `orders` partitions (migration 0015), with the stored `customer_hash`
+    (migration 0012): reading a leaf directly skips the partition pruning of every probe."""
+    columns = [(line.name, line.type) for line in orders.columns] + [("customer_hash", BigInteger())]
+    return table(name, *(column(*spec) for spec in columns))
+
 
 quarantine = Table(
     "quarantine",
@@ -89,6 +101,7 @@ products = Table(
     Column("first_seen", Date, nullable=False),
     Column("last_seen", Date, nullable=False),
 )
+
 
 product_days = Table(
     "product_days",
