@@ -120,3 +120,20 @@ def test_each_order_partition_holds_the_hash_range_the_shards_read_it_for(postgr
         for shards in (5, 11, 40):
             assert placed[line] in order_partitions(shard_of(customer, shards), shards)
     assert len(set(placed.values())) == ORDER_PARTITIONS + 1, "300 customers fill every partition"
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_lookups_by_customer_go_to_the_tables_that_hold_the_customers_lines(dialect: str) -> None:
+    """`orders_of_customers` hands every customer over once, with the table its lines are in: on
+    PostgreSQL the partition migration 0015 puts them in (checked against the server above),
+    elsewhere `orders`."""
+    wanted = CUSTOMERS[:500]
+    found = schema.orders_of_customers(dialect, wanted)
+    assert sorted(customer for _, members in found for customer in members) == sorted(wanted)
+    if dialect == "sqlite":
+        assert [lines.name for lines, _ in found] == ["orders"]
+        return
+    assert len(found) == ORDER_PARTITIONS, "500 customers fill every partition"
+    for lines, members in found:
+        assert {order_partition_of(customer) for customer in members} == {lines.name}
+        assert "customer_hash" in lines.c and set(schema.orders.c.keys()) <= set(lines.c.keys())

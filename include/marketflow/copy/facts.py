@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 from marketflow.audiences.selection import DueProduct
 from marketflow.campaigns.sqlutil import chunks
 from marketflow.recommend.reason_text import REPEAT, basis_of
-from marketflow.warehouse.schema import customer_profiles, orders, products, recommendations
+from marketflow.warehouse.schema import customer_profiles, orders_of_customers, products, recommendations
 
 REORDER_REASON_START = "you usually re-order"
 
@@ -94,14 +94,16 @@ def _catalogue(conn: Connection, stock_codes: set[str]) -> dict[str, tuple[str, 
 
 
 def _bought(conn: Connection, customer_ids: list[str], as_of: dt.date) -> set[tuple[str, str]]:
-    """(customer, product) pairs the customers bought on or before `as_of`."""
-    o = orders.c
+    """(customer, product) pairs the customers bought on or before `as_of`, each customer looked up
+    where its lines are (`orders_of_customers`: on PostgreSQL its `orders` partition)."""
     pairs: set[tuple[str, str]] = set()
-    for chunk in chunks(customer_ids):
-        stmt = select(o.customer_id, o.stock_code).where(
-            o.customer_id.in_(chunk), o.order_date <= as_of, o.is_return.is_(False), o.quantity > 0
-        ).distinct()
-        pairs.update((customer, code) for customer, code in conn.execute(stmt).all())
+    for lines, members in orders_of_customers(conn.dialect.name, customer_ids):
+        o = lines.c
+        for chunk in chunks(members):
+            stmt = select(o.customer_id, o.stock_code).where(
+                o.customer_id.in_(chunk), o.order_date <= as_of, o.is_return.is_(False), o.quantity > 0
+            ).distinct()
+            pairs.update((customer, code) for customer, code in conn.execute(stmt).all())
     return pairs
 
 

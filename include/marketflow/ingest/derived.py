@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select
 
 from marketflow.ingest.bulk import bulk_insert
-from marketflow.shards import order_partition_of
 from marketflow.warehouse import schema
 
 DESCRIPTION_COLUMNS = ("stock_code", "order_date", "description", "invoice_ts")
@@ -105,19 +104,13 @@ def product_days(lines: Any) -> Any:
 
 def refresh_customers(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:
     """customers(id) = country of the latest order line, first and last order day (returns included),
-    for the customers the days had or have. On PostgreSQL each customer is looked up in its own
-    `orders` partition (migration 0015), read directly: through the partitioned parent every probe
-    prunes 33 partitions at run time, which tripled the refresh's time."""
+    for the customers the days had or have, each looked up where its lines are
+    (`schema.orders_of_customers`; through PostgreSQL's partitioned parent, the run-time partition
+    pruning of every probe tripled the refresh's time)."""
     touched = sorted(before | after)
     conn.execute(delete(schema.customers).where(schema.customers.c.customer_id.in_(touched)))
-    if conn.dialect.name != "postgresql":
-        _insert_customers(conn, schema.orders, touched)
-        return
-    by_partition: dict[str, list[str]] = {}
-    for customer_id in touched:
-        by_partition.setdefault(order_partition_of(customer_id), []).append(customer_id)
-    for name, customer_ids in sorted(by_partition.items()):
-        _insert_customers(conn, schema.orders_partition(name), customer_ids)
+    for lines, customer_ids in schema.orders_of_customers(conn.dialect.name, touched):
+        _insert_customers(conn, lines, customer_ids)
 
 
 def _insert_customers(conn: Connection, lines: Any, customer_ids: list[str]) -> None:

@@ -7,6 +7,8 @@ date leaves them identical (audit times live in the *_runs tables).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    FromClause,
     Index,
     Integer,
     MetaData,
@@ -26,6 +29,8 @@ from sqlalchemy import (
     column,
     table,
 )
+
+from marketflow.shards import order_partition_of
 
 metadata = MetaData(
     naming_convention={
@@ -64,6 +69,20 @@ def orders_partition(name: str) -> TableClause:
     (migration 0012): reading a leaf directly skips the partition pruning of every probe."""
     columns = [(line.name, line.type) for line in orders.columns] + [("customer_hash", BigInteger())]
     return table(name, *(column(*spec) for spec in columns))
+
+
+def orders_of_customers(dialect: str, customer_ids: Iterable[str]) -> list[tuple[FromClause, list[str]]]:
+    """The tables that hold these customers' order lines, each with its customers (in given order).
+    On PostgreSQL the `orders` partitions, read directly: the partition key is the id's hash, so a
+    lookup by `customer_id` through the parent probes all 33 partitions' indexes (or pays run-time
+    pruning on each probe); elsewhere `orders` itself."""
+    ids = list(customer_ids)
+    if dialect != "postgresql":
+        return [(orders, ids)] if ids else []
+    by_partition: dict[str, list[str]] = {}
+    for customer_id in ids:
+        by_partition.setdefault(order_partition_of(customer_id), []).append(customer_id)
+    return [(orders_partition(name), members) for name, members in sorted(by_partition.items())]
 
 
 quarantine = Table(
