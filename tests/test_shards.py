@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import column, select, table
+from sqlalchemy import Table, column, select, table
 
 from marketflow.profiles.tables import read_orders
 from marketflow.shards import (
@@ -18,6 +18,7 @@ from marketflow.shards import (
     order_partition_of,
     order_partitions,
     shard_of,
+    shard_rows,
 )
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
 
@@ -137,3 +138,36 @@ def test_lookups_by_customer_go_to_the_tables_that_hold_the_customers_lines(dial
     for lines, members in found:
         assert {order_partition_of(customer) for customer in members} == {lines.name}
         assert "customer_hash" in lines.c and set(schema.orders.c.keys()) <= set(lines.c.keys())
+
+
+def test_a_shard_of_a_per_customer_table_is_its_customers_rows(warehouse_url: str) -> None:
+    """`shard_rows` on the tables shard tasks read (PostgreSQL: a range of the hash migration 0016
+    stores) keeps exactly `in_shard`'s customers, for every shard count, and follows a customer id
+    rewritten in place (the stored hash is recomputed)."""
+    engine = warehouse_engine(warehouse_url)
+    upgrade_to_head(engine)
+    ids = CUSTOMERS[:300] + ["müller-42", "顧客7"]
+    day = dt.date(2011, 3, 1)
+    with engine.begin() as conn:
+        conn.execute(schema.customers.insert(), [
+            {"customer_id": c, "country": "United Kingdom", "first_order_date": day, "last_order_date": day} for c in ids
+        ])
+        conn.execute(schema.consent_events.insert(), [
+            {"customer_id": c, "effective_date": day, "marketing_consent": True, "source_file": "crm.csv"} for c in ids
+        ])
+    tables = (schema.customers, schema.consent_events)
+
+    def rows(source: Table, shard: int, shards: int) -> list[str]:
+        with engine.connect() as conn:
+            query = select(source.c.customer_id).where(shard_rows(source, shard, shards, conn.dialect.name))
+            return sorted(conn.execute(query).scalars())
+
+    for shards in (1, 4, 11, 40):
+        for shard in range(shards):
+            for source in tables:
+                assert rows(source, shard, shards) == sorted(in_shard(ids, shard, shards))
+    moved, target = ids[0], "99999"
+    with engine.begin() as conn:
+        conn.execute(schema.customers.update().where(schema.customers.c.customer_id == moved).values(customer_id=target))
+    assert target in rows(schema.customers, shard_of(target, 4), 4)
+    assert moved not in rows(schema.customers, shard_of(moved, 4), 4)

@@ -2,7 +2,9 @@
 customers on every worker, run and re-run (Python's `hash` is salted per process), and the warehouse
 can filter a shard itself: `marketflow_shard(customer_id, N)` is a SQL function on both dialects
 (PostgreSQL: migration 0015; SQLite: registered on each connection by `warehouse.connection`) that
-gives the same shard as `shard_of`, so a shard task reads only its own rows.
+gives the same shard as `shard_of`, so a shard task reads only its own rows. On PostgreSQL the
+tables a shard reads store the hash, indexed (migrations 0012 and 0016: `shard_rows`), so a shard
+reads its rows without hashing anyone else's.
 
 Ranges rather than the hash mod N because PostgreSQL keeps `orders` in `ORDER_PARTITIONS` equal
 ranges of the same hash (migration 0015): a shard's lines lie in the few partitions its range
@@ -14,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import BigInteger, ColumnElement, FromClause, and_, column, func
 
 #: The SQL function's name, on both dialects.
 SQL_FUNCTION = "marketflow_shard"
@@ -85,3 +87,14 @@ def in_shard_clause(customer_id: ColumnElement, shard: int, shards: int) -> Colu
     """A WHERE clause keeping the rows whose `customer_id` falls in `shard` (computed by the warehouse)."""
     check_shard(shard, shards)
     return getattr(func, SQL_FUNCTION)(customer_id, shards) == shard
+
+
+def shard_rows(table: FromClause, shard: int, shards: int, dialect: str) -> ColumnElement[bool]:
+    """A WHERE clause keeping `table`'s rows of the shard's customers (never a guest's). On
+    PostgreSQL a range of the table's stored, indexed `customer_hash` (migration 0016): a shard
+    reads its own rows, not every row hashed; elsewhere the shard function on each row's id."""
+    if dialect != "postgresql":
+        return in_shard_clause(table.c.customer_id, shard, shards)
+    low, high = hash_range(shard, shards)
+    hashed = column("customer_hash", BigInteger, _selectable=table)
+    return and_(hashed >= low, hashed < high)

@@ -32,16 +32,16 @@ from sqlalchemy import (
 )
 
 from marketflow.profiles.history import EPOCH, ORDER_COLUMNS, TEXT_COLUMNS
-from marketflow.shards import hash_range, in_shard_clause, order_partitions
+from marketflow.shards import hash_range, order_partitions, shard_rows
 from marketflow.warehouse import schema
 
 
-def customers_clause(customer_id: ColumnElement, shard: int, shards: int) -> ColumnElement[bool]:
-    """The rows of the shard's customers (never a guest's: NULL has no shard); with one shard, every
-    customer's, without hashing each row."""
+def customers_clause(table: FromClause, shard: int, shards: int, dialect: str) -> ColumnElement[bool]:
+    """The rows of `table` of the shard's customers (never a guest's: NULL has no shard); with one
+    shard, every customer's, without a hash."""
     if shards == 1:
-        return customer_id.is_not(None)
-    return in_shard_clause(customer_id, shard, shards)
+        return table.c.customer_id.is_not(None)
+    return shard_rows(table, shard, shards, dialect)
 
 
 def _shard_orders(engine: Engine, shard: int, shards: int) -> tuple[FromClause, list[ColumnElement[bool]]]:
@@ -50,7 +50,7 @@ def _shard_orders(engine: Engine, shard: int, shards: int) -> tuple[FromClause, 
     stored hash: a shard scans about 1/N of the lines, and no line's id is hashed again. (Reading the
     partitioned parent would need the partition key expression in the filter, computing MD5 per line.)"""
     if shards == 1 or engine.dialect.name != "postgresql":
-        return schema.orders, [customers_clause(schema.orders.c.customer_id, shard, shards)]
+        return schema.orders, [customers_clause(schema.orders, shard, shards, engine.dialect.name)]
     partitions = [schema.orders_partition(name) for name in order_partitions(shard, shards)]
     lines = union_all(*(select(*partition.c) for partition in partitions)).subquery("orders")
     low, high = hash_range(shard, shards)

@@ -162,7 +162,7 @@ def build_shard(engine: Engine, plan: DayPlan, shard: int, settings: ProfileSett
     history = prepare_history(orders, settings, descriptions=_NO_DESCRIPTIONS, sales_start=plan.sales_start)
     del orders
     consent = read_consent_events(
-        engine, last, customers_clause(schema.consent_events.c.customer_id, shard, plan.shards)
+        engine, last, customers_clause(schema.consent_events, shard, plan.shards, engine.dialect.name)
     )
     staged = schema.customer_profiles_staging
     rows = {}
@@ -173,7 +173,7 @@ def build_shard(engine: Engine, plan: DayPlan, shard: int, settings: ProfileSett
         with engine.begin() as conn:
             conn.execute(
                 delete(staged).where(
-                    staged.c.as_of_date == day, customers_clause(staged.c.customer_id, shard, plan.shards)
+                    staged.c.as_of_date == day, customers_clause(staged, shard, plan.shards, engine.dialect.name)
                 )
             )
             if not frame.empty:

@@ -25,7 +25,7 @@ from marketflow.propensity.features import PROFILE_FEATURES, feature_matrix
 from marketflow.propensity.model import PropensityModel, TrainingReport
 from marketflow.propensity.scoring import NO_PURCHASE_REASON, SCORE_RTOL, exact_reasons
 from marketflow.propensity.settings import PropensitySettings
-from marketflow.shards import in_shard_clause
+from marketflow.shards import in_shard_clause, shard_rows
 from marketflow.warehouse import schema
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def read_profiles(
     if customer_ids is not None:
         return _read_for(conn, query, table.c.customer_id, customer_ids)
     if shard is not None:
-        query = query.where(in_shard_clause(table.c.customer_id, shard, shards))
+        query = query.where(shard_rows(table, shard, shards, conn.dialect.name))
     query = query.order_by(table.c.customer_id)
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     cursor = conn.connection.dbapi_connection.cursor()
@@ -193,6 +193,9 @@ def known_without_profile(conn: Connection, as_of: dt.date, shard: int, shards: 
     # history (bench/scale x250: 3.2 s against 32.9 s for one shard, the same customers)
     ordered = select(customers.c.customer_id).where(customers.c.first_order_date <= as_of)
     listed = select(events.c.customer_id).where(events.c.effective_date <= as_of)
+    if conn.dialect.name == "postgresql":  # the shard's own rows, by their stored hash (migration 0016)
+        ordered = ordered.where(shard_rows(customers, shard, shards, conn.dialect.name))
+        listed = listed.where(shard_rows(events, shard, shards, conn.dialect.name))
     known = union(ordered, listed).subquery("known")
     return _unprofiled_in_shard(conn, select(known.c.customer_id), known.c.customer_id, as_of, shard, shards)
 
@@ -207,8 +210,9 @@ def score_shard(engine: Engine, as_of: dt.date, model_id: str, shard: int, setti
     known that day (no product purchase yet: the model's `no_purchase_rate`), replacing the shard's
     rows of that day (rows of customers no longer scored included) in one transaction; returns the
     rows written. Scores only: their reasons are computed where they are read (`explain_scores`).
-    Every read is the shard's own rows, filtered by the warehouse (`marketflow_shard`), but for the
-    home market, one count per country of the whole snapshot (as at training)."""
+    Every read is the shard's own rows (PostgreSQL: an index range of their stored hash, migration
+    0016; SQLite: `marketflow_shard` per row), but for the home market, one count per country of the
+    whole snapshot (as at training)."""
     with engine.connect() as conn:
         profiles = read_profiles(conn, as_of, shard=shard, shards=settings.shards)
         home = snapshot_home_market(conn, as_of)
@@ -232,8 +236,8 @@ def _replace_shard(
 ) -> None:
     """Replace the shard's rows of `as_of` (its customers' and, by their hash, those of customers no
     longer scored) with these, as plain tuples in bulk: SQLAlchemy's per-row parameter processing
-    cost more than the scoring. PostgreSQL: one delete of the shard's rows (the warehouse hashes the
-    day's ids), then COPY. SQLite, whose `marketflow_shard` is a Python call per row: the driver's
+    cost more than the scoring. PostgreSQL: one delete of the shard's rows (an index range of their
+    stored hash), then COPY. SQLite, whose `marketflow_shard` is a Python call per row: the driver's
     executemany of an upsert of the customers' rows (half the time of a delete and an insert each),
     and a delete of the shard's other rows, found among the day's few rows without a profile."""
     table = schema.audience_scores
@@ -241,7 +245,7 @@ def _replace_shard(
     rows = zip(repeat(as_of.isoformat()), customers, repeat(model_id), scores)
     if conn.dialect.name == "postgresql":
         conn.execute(
-            delete(table).where(table.c.as_of_date == as_of, in_shard_clause(table.c.customer_id, shard, shards))
+            delete(table).where(table.c.as_of_date == as_of, shard_rows(table, shard, shards, conn.dialect.name))
         )
         buffer = io.StringIO()
         csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC).writerows(rows)  # quoted: "" stays an empty string
