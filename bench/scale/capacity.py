@@ -11,7 +11,8 @@ two sizes and two points), so a fixed per-task cost is spread over the units:
   so the lines it scans are the history's times the share of those partitions; records made before
   0015 (`"partitions"` absent) scanned every line;
 - finish_days, selection, render, send: the customers (the campaign's audience grows with them);
-- score_shard: the customers (each shard scans the day's snapshot to find its own).
+- score_shard: the shard's customers (since migration 0016 a shard reads its own rows by their
+  stored hash; a record made before it, when each shard hashed the whole day, fits worse).
 
 A shop of N customers has the real shop's lines per customer, N / 100,000 shards (one per 100,000
 customers, as the bench), and W workers each with a core of its own and a PostgreSQL that keeps
@@ -75,7 +76,7 @@ def fitted_costs(results: list[dict]) -> dict[str, np.ndarray]:
         [max(tasks(r, "profiles")[1:-1]) for r in top],
     )
     costs["finish_days"] = _fit([[r["customers"]] for r in top], [tasks(r, "profiles")[-1] for r in top])
-    costs["score_shard"] = _fit([[r["customers"]] for r in top], [max(tasks(r, "scores")) for r in top])
+    costs["score_shard"] = _fit([[r["customers"] / r["shards"]] for r in top], [max(tasks(r, "scores")) for r in top])
     for stage in ("selection", "render", "send"):
         costs[stage] = _fit([[r["customers"]] for r in top], [r["stages"][stage]["serial_s"] for r in top])
     return costs
@@ -94,7 +95,7 @@ def project(results: list[dict], c: dict[str, np.ndarray], customers: int, worke
         "shards": shards,
         "ingest": float(c["ingest"] @ [day_lines]),
         "profiles": float(c["prepare_days"] @ [lines]) + rounds * shard_s + float(c["finish_days"] @ [customers]),
-        "scores": rounds * float(c["score_shard"] @ [customers]),
+        "scores": rounds * float(c["score_shard"] @ [customers / shards]),
         "campaign": sum(float(c[s] @ [customers]) for s in ("selection", "render", "send")),
         "scanned_lines": scanned_lines(shards, lines),
         "history_lines": lines,
