@@ -90,9 +90,13 @@ def in_shard_clause(customer_id: ColumnElement, shard: int, shards: int) -> Colu
 
 
 def shard_rows(table: FromClause, shard: int, shards: int, dialect: str) -> ColumnElement[bool]:
-    """A WHERE clause keeping `table`'s rows of the shard's customers (never a guest's). On
-    PostgreSQL a range of the table's stored, indexed `customer_hash` (migration 0016): a shard
-    reads its own rows, not every row hashed; elsewhere the shard function on each row's id."""
+    """A WHERE clause keeping `table`'s rows of the shard's customers (never a guest's). With one
+    shard every customer's, unhashed; on PostgreSQL a range of the table's stored, indexed
+    `customer_hash` (migrations 0012 and 0016): a shard reads its own rows, not every row hashed;
+    elsewhere the shard function on each row's id."""
+    check_shard(shard, shards)
+    if shards == 1:
+        return table.c.customer_id.is_not(None)
     if dialect != "postgresql":
         return in_shard_clause(table.c.customer_id, shard, shards)
     low, high = hash_range(shard, shards)

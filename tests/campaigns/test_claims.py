@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
@@ -16,7 +15,7 @@ from marketflow.campaigns.pipeline import campaign
 from marketflow.channels.identifiers import new_message_id
 from marketflow.copy.facts import CustomerFacts, ProductFact, product_basis, recommended_products
 from marketflow.copy.render import MessageRenderer
-from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
+from marketflow.warehouse import schema, warehouse_engine
 from tests.conftest import REPO
 
 CAMPAIGNS = sorted(path.stem for path in (REPO / "include" / "campaigns").glob("*.yaml"))
@@ -87,9 +86,9 @@ def test_the_basis_of_a_list_is_shared_by_all_its_products() -> None:
     assert ProductFact("1", "x", 1.0, "you usually re-order every 30 days; last time 40 days ago").basis == "repeat"
 
 
-def test_a_cross_sell_offers_only_products_the_customer_has_not_bought(tmp_path: Path) -> None:
-    engine = warehouse_engine(f"sqlite:///{tmp_path / 'w.db'}")
-    upgrade_to_head(engine)
+def test_a_cross_sell_offers_only_products_the_customer_has_not_bought(warehouse_url: str) -> None:
+    """On both backends: PostgreSQL looks the customer's orders up in their own partition."""
+    engine = warehouse_engine(warehouse_url)
     day = dt.date(2011, 10, 3)
     codes = ["85123A", "71053", "22423", "47566", "85099B"]
     with engine.begin() as conn:

@@ -105,8 +105,8 @@ def product_days(lines: Any) -> Any:
 def refresh_customers(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:
     """customers(id) = country of the latest order line, first and last order day (returns included),
     for the customers the days had or have, each looked up where its lines are
-    (`schema.orders_of_customers`; through PostgreSQL's partitioned parent, the run-time partition
-    pruning of every probe tripled the refresh's time)."""
+    (`schema.orders_of_customers`; through PostgreSQL's partitioned parent each probe pays partition
+    pruning at run time: bench/scale's x100 ingest took 24.7 s that way, 16.8 s this way)."""
     touched = sorted(before | after)
     conn.execute(delete(schema.customers).where(schema.customers.c.customer_id.in_(touched)))
     for lines, customer_ids in schema.orders_of_customers(conn.dialect.name, touched):

@@ -32,16 +32,8 @@ from sqlalchemy import (
 )
 
 from marketflow.profiles.history import EPOCH, ORDER_COLUMNS, TEXT_COLUMNS
-from marketflow.shards import hash_range, order_partitions, shard_rows
+from marketflow.shards import order_partitions, shard_rows
 from marketflow.warehouse import schema
-
-
-def customers_clause(table: FromClause, shard: int, shards: int, dialect: str) -> ColumnElement[bool]:
-    """The rows of `table` of the shard's customers (never a guest's: NULL has no shard); with one
-    shard, every customer's, without a hash."""
-    if shards == 1:
-        return table.c.customer_id.is_not(None)
-    return shard_rows(table, shard, shards, dialect)
 
 
 def _shard_orders(engine: Engine, shard: int, shards: int) -> tuple[FromClause, list[ColumnElement[bool]]]:
@@ -50,11 +42,10 @@ def _shard_orders(engine: Engine, shard: int, shards: int) -> tuple[FromClause, 
     stored hash: a shard scans about 1/N of the lines, and no line's id is hashed again. (Reading the
     partitioned parent would need the partition key expression in the filter, computing MD5 per line.)"""
     if shards == 1 or engine.dialect.name != "postgresql":
-        return schema.orders, [customers_clause(schema.orders, shard, shards, engine.dialect.name)]
+        return schema.orders, [shard_rows(schema.orders, shard, shards, engine.dialect.name)]
     partitions = [schema.orders_partition(name) for name in order_partitions(shard, shards)]
     lines = union_all(*(select(*partition.c) for partition in partitions)).subquery("orders")
-    low, high = hash_range(shard, shards)
-    return lines, [lines.c.customer_hash >= low, lines.c.customer_hash < high]
+    return lines, [shard_rows(lines, shard, shards, engine.dialect.name)]
 
 
 #: PostgreSQL COPY output above this size spills from memory to a temporary file.

@@ -40,12 +40,8 @@ from marketflow.profiles.queries import (
 )
 from marketflow.profiles.segments import SEGMENTS
 from marketflow.profiles.settings import ProfileSettings
-from marketflow.profiles.tables import (
-    customers_clause,
-    insert_frame,
-    read_consent_events,
-    read_orders,
-)
+from marketflow.profiles.tables import insert_frame, read_consent_events, read_orders
+from marketflow.shards import shard_rows
 from marketflow.warehouse import schema
 
 __all__ = [
@@ -162,7 +158,7 @@ def build_shard(engine: Engine, plan: DayPlan, shard: int, settings: ProfileSett
     history = prepare_history(orders, settings, descriptions=_NO_DESCRIPTIONS, sales_start=plan.sales_start)
     del orders
     consent = read_consent_events(
-        engine, last, customers_clause(schema.consent_events, shard, plan.shards, engine.dialect.name)
+        engine, last, shard_rows(schema.consent_events, shard, plan.shards, engine.dialect.name)
     )
     staged = schema.customer_profiles_staging
     rows = {}
@@ -173,7 +169,7 @@ def build_shard(engine: Engine, plan: DayPlan, shard: int, settings: ProfileSett
         with engine.begin() as conn:
             conn.execute(
                 delete(staged).where(
-                    staged.c.as_of_date == day, customers_clause(staged, shard, plan.shards, engine.dialect.name)
+                    staged.c.as_of_date == day, shard_rows(staged, shard, plan.shards, engine.dialect.name)
                 )
             )
             if not frame.empty:
