@@ -3,8 +3,8 @@
 # and stop what was started. With arguments, one pytest run with them (e.g. a file and -x).
 #
 # Without arguments, the whole suite in two phases. Most tests keep one core busy, so first two
-# pytest processes share the two cores: the whole-history, model, DAG-run and live-scheduler tests
-# (-m slow, tests/live included and first) beside the rest. The UI tests (phase 2) start as soon as either of them is
+# pytest processes share the two cores: the whole-history, model and live-scheduler tests (-m slow,
+# tests/live included) beside the rest. The UI tests (phase 2) start as soon as either of them is
 # done, beside the other's last minutes: the demo deployment they look at (scheduler, task
 # processes, api-server) keeps about 1.3 cores busy, less than two.
 set -euo pipefail

@@ -45,14 +45,6 @@ REAL_DATA_DIR = Path(
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The live scheduler's tests first (a stable sort): in `make test` its deployment then runs
-    beside the other process's unit tests, before the UI phase starts the demo's deployment. Two
-    deployments side by side on two cores take each other's time (on 2026-12-04, with the UI tests
-    started beside both pytest processes, the demo took 730 s instead of 290 s)."""
-    items.sort(key=lambda item: not item.nodeid.startswith("tests/live/"))
-
-
 def _missing(reason: str) -> None:
     """Skip on a developer's clone; in CI a missing prerequisite is a failure, never a skip."""
     if IN_CI:

@@ -21,8 +21,6 @@ from tests.campaigns.seed import Customer
 from tests.campaigns.smtp_server import SmtpSink
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow  # DAG runs through Airflow: 85 s in all
-
 
 def test_one_dag_per_enabled_campaign_file_on_its_schedule() -> None:
     campaigns = [c for c in load_campaigns() if c.enabled]
