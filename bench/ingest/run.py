@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # for tests.scratch_db
@@ -65,8 +65,8 @@ def raw_baseline(files: list[Path], pg_url: str, *, indexed: bool = False, untim
 
     `indexed`: the table also has `orders`' primary key (the file's date and line number) and its
     secondary indexes, read off the warehouse schema, so the ratio to it leaves out what any load
-    into the warehouse's indexed table costs and shows what our parsing, validation and bookkeeping
-    add. `untimed`: the first files are loaded first and not counted (the history before a timed day).
+    into an indexed table costs and shows what our parsing, validation and bookkeeping add.
+    `untimed`: the first files are loaded first and not counted (the history before a timed day).
     """
     from sqlalchemy import create_engine, text
 
@@ -85,41 +85,7 @@ def raw_baseline(files: list[Path], pg_url: str, *, indexed: bool = False, untim
             conn.execute(text(f"ALTER TABLE {RAW_TABLE} ADD PRIMARY KEY ({key})"))
             for index in orders.indexes:
                 conn.execute(text(f"CREATE INDEX ON {RAW_TABLE} ({', '.join(c.name for c in index.columns)})"))
-    for path in files[:untimed]:
-        _read_and_copy(engine, path, indexed)
-    timings = [_read_and_copy(engine, path, indexed) for path in files[untimed:]]
-    engine.dispose()
-    rows = sum(lines for lines, _, _ in timings)
-    read_s = sum(read for _, read, _ in timings)
-    copy_s = sum(copy for _, _, copy in timings)
-    seconds = read_s + copy_s
-    return {
-        "rows": rows, "seconds": seconds, "read_s": read_s, "copy_s": copy_s, "rows_per_s": rows / seconds
-    }
-
-
-def _read_and_copy(engine: Engine, path: Path, keyed: bool) -> tuple[int, float, float]:
-    """One file: pandas read_csv (keyed: plus its date and line numbers), then COPY in one
-    transaction; returns its lines and the seconds of each half."""
-    import pandas as pd
-
-    started = time.perf_counter()
-    frame = pd.read_csv(path)
-    if keyed:
-        frame.insert(0, "source_line", range(2, len(frame) + 2))
-        frame.insert(0, "order_date", path.stem)
-    read_s = time.perf_counter() - started
-    started = time.perf_counter()
-    buffer = io.StringIO()
-    frame.to_csv(buffer, header=False, index=False)
-    buffer.seek(0)
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().copy_expert(f"COPY {RAW_TABLE} FROM STDIN WITH (FORMAT csv)", buffer)
-        raw.commit()
-    finally:
-        raw.close()
-    return len(frame), read_s, time.perf_counter() - started
+    return _timed_loads(engine, RAW_TABLE, files, _keyed if indexed else _renamed, untimed)
 
 
 #: the shop's CSV header -> `orders`' columns, for the baseline into the warehouse's own table
@@ -139,9 +105,36 @@ def orders_table_baseline(files: list[Path], url: str, *, untimed: int = 0) -> d
 
     engine = warehouse_engine(url)
     upgrade_to_head(engine)
+    return _timed_loads(engine, "orders", files, _as_orders, untimed)
+
+
+def _renamed(frame: Any, path: Path) -> Any:
+    """The CSV's columns under `orders`' names (those of the baseline's table too)."""
+    return frame.rename(columns=_ORDERS_NAMES)
+
+
+def _keyed(frame: Any, path: Path) -> Any:
+    """The renamed frame with `orders`' key in front: the file's date and each line's number."""
+    frame = _renamed(frame, path)
+    frame.insert(0, "source_line", range(2, len(frame) + 2))
+    frame.insert(0, "order_date", path.stem)
+    return frame
+
+
+def _as_orders(frame: Any, path: Path) -> Any:
+    frame = _keyed(frame, path)
+    frame["is_return"] = frame["invoice_no"].astype(str).str.startswith("C")
+    frame["source_file"] = path.name
+    return frame
+
+
+def _timed_loads(
+    engine: Engine, table: str, files: list[Path], shape: Callable[[Any, Path], Any], untimed: int
+) -> dict:
+    """Load every file (`_read_and_copy`), timing all but the first `untimed`."""
     for path in files[:untimed]:
-        _read_and_copy_orders(engine, path)
-    timings = [_read_and_copy_orders(engine, path) for path in files[untimed:]]
+        _read_and_copy(engine, table, path, shape)
+    timings = [_read_and_copy(engine, table, path, shape) for path in files[untimed:]]
     engine.dispose()
     rows = sum(lines for lines, _, _ in timings)
     read_s = sum(read for _, read, _ in timings)
@@ -152,15 +145,15 @@ def orders_table_baseline(files: list[Path], url: str, *, untimed: int = 0) -> d
     }
 
 
-def _read_and_copy_orders(engine: Engine, path: Path) -> tuple[int, float, float]:
+def _read_and_copy(
+    engine: Engine, table: str, path: Path, shape: Callable[[Any, Path], Any]
+) -> tuple[int, float, float]:
+    """One file: pandas read_csv and `shape`, then COPY into `table` in one transaction; returns its
+    lines and the seconds of each half."""
     import pandas as pd
 
     started = time.perf_counter()
-    frame = pd.read_csv(path).rename(columns=_ORDERS_NAMES)
-    frame.insert(0, "source_line", range(2, len(frame) + 2))
-    frame.insert(0, "order_date", path.stem)
-    frame["is_return"] = frame["invoice_no"].astype(str).str.startswith("C")
-    frame["source_file"] = path.name
+    frame = shape(pd.read_csv(path), path)
     read_s = time.perf_counter() - started
     started = time.perf_counter()
     buffer = io.StringIO()
@@ -168,7 +161,7 @@ def _read_and_copy_orders(engine: Engine, path: Path) -> tuple[int, float, float
     buffer.seek(0)
     raw = engine.raw_connection()
     try:
-        raw.cursor().copy_expert(f"COPY orders ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
+        raw.cursor().copy_expert(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
         raw.commit()
     finally:
         raw.close()
