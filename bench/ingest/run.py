@@ -88,13 +88,6 @@ def raw_baseline(files: list[Path], pg_url: str, *, indexed: bool = False, untim
     return _timed_loads(engine, RAW_TABLE, files, _keyed if indexed else _renamed, untimed)
 
 
-#: the shop's CSV header -> `orders`' columns, for the baseline into the warehouse's own table
-_ORDERS_NAMES = {
-    "InvoiceNo": "invoice_no", "StockCode": "stock_code", "Description": "description", "Quantity": "quantity",
-    "InvoiceDate": "invoice_ts", "UnitPrice": "unit_price", "CustomerID": "customer_id", "Country": "country",
-}
-
-
 def orders_table_baseline(files: list[Path], url: str, *, untimed: int = 0) -> dict:
     """pandas read_csv + COPY of every file into the warehouse's own `orders` table (a scratch
     warehouse at head: on PostgreSQL its customer-hash partitions, generated hash and indexes), one
@@ -109,8 +102,11 @@ def orders_table_baseline(files: list[Path], url: str, *, untimed: int = 0) -> d
 
 
 def _renamed(frame: Any, path: Path) -> Any:
-    """The CSV's columns under `orders`' names (those of the baseline's table too)."""
-    return frame.rename(columns=_ORDERS_NAMES)
+    """The CSV's columns under `orders`' names (those of the baseline's table too), as the shop's
+    source reads them (`ORDERS_CHECKS.labels`: canonical name, CSV column)."""
+    from marketflow.ingest.sources.online_retail import ORDERS_CHECKS
+
+    return frame.rename(columns={column: name for name, column in ORDERS_CHECKS.labels})
 
 
 def _keyed(frame: Any, path: Path) -> Any:
