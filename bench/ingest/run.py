@@ -2,15 +2,18 @@
 
 Baselines (same run, same rows): for every day file, pandas `read_csv` then PostgreSQL `COPY` into a
 plain table, one transaction per file, into a table indexed like `orders`, and into the warehouse's
-own `orders` (on PostgreSQL partitioned by customer hash: what any load into the warehouse pays). Ours: `ingest_history` (parse, validate with Great
-Expectations, quarantine, replace the days, refresh products/customers, and the CRM files) on a fresh
-warehouse, in batches of 92 days (a backfill: `marketflow ingest load-range`) and one day per batch
-(what each DAG run does). Rates count the order lines of the history.
+own `orders` (on PostgreSQL partitioned by customer hash: what any load into the warehouse pays).
+Ours: `ingest_history` (parse, validate with Great Expectations, quarantine, replace the days,
+refresh products/customers, and the CRM files) on a fresh warehouse, in batches of 92 days (a
+backfill: `marketflow ingest load-range`) and one day per batch (what each DAG run does). Rates
+count the order lines of the history. The baselines and the batched loads run in three interleaved
+rounds (each figure the median round), so that the machine's slow moments fall on all of them; the
+one-day-at-a-time loads run once.
 
 Then one day of a shop `--scale` times our sample's size (`scaled_day.py`): the last day's export
 replicated under new customers and invoices, loaded as one `ingest_orders` DAG run loads it (its
 orders, then its CRM export) into a warehouse already holding the days before it, next to the
-baseline of the same file measured right before it.
+baselines' loads of the same file into tables holding them; three interleaved rounds, medians.
 
     .venv/bin/python bench/ingest/run.py [--data DIR] [--pg-url URL] [--days N] [--scale N]
 """
@@ -27,6 +30,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +49,8 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "online-retail" / "by-day"
 RAW_TABLE = "bench_raw_orders"
 BATCH_DAYS = 92
 SCALE = 20
+#: Rounds of each timed load but the one-day-at-a-time history (run once); each figure is the median.
+REPEATS = 3
 
 
 def _args() -> argparse.Namespace:
@@ -60,19 +66,25 @@ def _args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def raw_baseline(files: list[Path], pg_url: str, *, indexed: bool = False, untimed: int = 0) -> dict:
-    """pandas read_csv + COPY of every file into a plain table, one transaction per file.
+def raw_baseline(files: list[Path], pg_url: str, *, indexed: bool = False) -> dict:
+    """pandas read_csv + COPY of every file into a plain table (`_create_raw_table`), one
+    transaction per file."""
+    from sqlalchemy import create_engine
 
-    `indexed`: the table also has `orders`' primary key (the file's date and line number) and its
-    secondary indexes, read off the warehouse schema, so the ratio to it leaves out what any load
-    into an indexed table costs and shows what our parsing, validation and bookkeeping add.
-    `untimed`: the first files are loaded first and not counted (the history before a timed day).
-    """
-    from sqlalchemy import create_engine, text
+    engine = create_engine(pg_url)
+    _create_raw_table(engine, indexed=indexed)
+    return _timed_loads(engine, RAW_TABLE, files, _keyed if indexed else _renamed)
+
+
+def _create_raw_table(engine: Engine, *, indexed: bool) -> None:
+    """The baselines' table of the CSV's columns. `indexed`: it also has `orders`' primary key (the
+    file's date and line number) and its secondary indexes, read off the warehouse schema, so the
+    ratio to it leaves out what any load into an indexed table costs and shows what our parsing,
+    validation and bookkeeping add."""
+    from sqlalchemy import text
 
     from marketflow.warehouse.schema import orders
 
-    engine = create_engine(pg_url)
     keys = "order_date date, source_line integer, " if indexed else ""
     with engine.begin() as conn:
         conn.execute(text(
@@ -85,20 +97,19 @@ def raw_baseline(files: list[Path], pg_url: str, *, indexed: bool = False, untim
             conn.execute(text(f"ALTER TABLE {RAW_TABLE} ADD PRIMARY KEY ({key})"))
             for index in orders.indexes:
                 conn.execute(text(f"CREATE INDEX ON {RAW_TABLE} ({', '.join(c.name for c in index.columns)})"))
-    return _timed_loads(engine, RAW_TABLE, files, _keyed if indexed else _renamed, untimed)
 
 
-def orders_table_baseline(files: list[Path], url: str, *, untimed: int = 0) -> dict:
+def orders_table_baseline(files: list[Path], url: str) -> dict:
     """pandas read_csv + COPY of every file into the warehouse's own `orders` table (a scratch
     warehouse at head: on PostgreSQL its customer-hash partitions, generated hash and indexes), one
     transaction per file. The frame gets the columns `orders` requires (file date, line number, the
     `C` invoice flag, file name) and nothing else: no parsing, validation, quarantine or derived
-    tables, which is what ours adds. `untimed`: as in `raw_baseline`."""
+    tables, which is what ours adds."""
     from marketflow.warehouse import upgrade_to_head, warehouse_engine
 
     engine = warehouse_engine(url)
     upgrade_to_head(engine)
-    return _timed_loads(engine, "orders", files, _as_orders, untimed)
+    return _timed_loads(engine, "orders", files, _as_orders)
 
 
 def _renamed(frame: Any, path: Path) -> Any:
@@ -124,13 +135,9 @@ def _as_orders(frame: Any, path: Path) -> Any:
     return frame
 
 
-def _timed_loads(
-    engine: Engine, table: str, files: list[Path], shape: Callable[[Any, Path], Any], untimed: int
-) -> dict:
-    """Load every file (`_read_and_copy`), timing all but the first `untimed`."""
-    for path in files[:untimed]:
-        _read_and_copy(engine, table, path, shape)
-    timings = [_read_and_copy(engine, table, path, shape) for path in files[untimed:]]
+def _timed_loads(engine: Engine, table: str, files: list[Path], shape: Callable[[Any, Path], Any]) -> dict:
+    """Load every file (`_read_and_copy`), timing each."""
+    timings = [_read_and_copy(engine, table, path, shape) for path in files]
     engine.dispose()
     rows = sum(lines for lines, _, _ in timings)
     read_s = sum(read for _, read, _ in timings)
@@ -164,6 +171,17 @@ def _read_and_copy(
     return len(frame), read_s, time.perf_counter() - started
 
 
+def _rounds(result: dict) -> str:
+    """Every round's seconds of a repeated load (none for a load run once)."""
+    return " / ".join(f"{seconds:.2f}" for seconds in result.get("runs_s", []))
+
+
+def _in_scratch_database(pg_url: str, load: Callable[[str], dict]) -> dict:
+    """`load` into a new scratch database on the server of `pg_url`, dropped after."""
+    with scratch_database(pg_url, "bench_ingest") as url:
+        return load(url)
+
+
 def ours(url: str, landing: Path, first: dt.date, last: dt.date, batch_days: int) -> dict:
     from marketflow.ingest import IngestSettings, ingest_history
     from marketflow.warehouse import upgrade_to_head, warehouse_engine
@@ -189,15 +207,21 @@ def ours(url: str, landing: Path, first: dt.date, last: dt.date, batch_days: int
     }
 
 
-def scaled_day_load(
-    url: str, landing: Path, first: dt.date, day: dt.date, scale: int, baseline: Callable[[], dict]
+def scaled_day_runs(
+    url: str, landing: Path, first: dt.date, day: dt.date, scale: int, pg_url: str, history: list[Path]
 ) -> tuple[dict, dict]:
-    """Load the history before `day` (not timed), run `baseline`, then time one DAG run's loads of
-    `day`: its orders export, then its CRM export; returns (baseline, ours). The row-count bounds
-    scale with the shop (the history is the 1x sample's)."""
-    from marketflow.ingest import IngestSettings, ingest_customers_day, ingest_history, ingest_orders_day
+    """The scaled day `REPEATS` times each way, interleaved so that the machine's moments
+    (checkpoints, autovacuum, other load) fall on all of them: in each round the three baselines'
+    loads of its file, then one DAG run's loads of `day` by ours (its orders export, then its CRM
+    export, the second round on replacing the first's), each into a database holding the history
+    before it (loaded first, not timed). Returns (baselines, ours), each with the median seconds and
+    every round's. The row-count bounds scale with the shop (the history is the 1x sample's)."""
+    from sqlalchemy import create_engine
+
+    from marketflow.ingest import IngestSettings, ingest_history
     from marketflow.warehouse import upgrade_to_head, warehouse_engine
 
+    path = landing / f"{day.isoformat()}.csv"
     engine = warehouse_engine(url)
     upgrade_to_head(engine)
     defaults = IngestSettings()
@@ -205,20 +229,49 @@ def scaled_day_load(
         landing_url=str(landing), batch_days=BATCH_DAYS, row_count_max_ratio=defaults.row_count_max_ratio * scale
     )
     ingest_history(engine, str(landing), first, day - dt.timedelta(days=1), settings)
-    raw = baseline()
+    with ExitStack() as databases:
+        engines = [create_engine(databases.enter_context(scratch_database(pg_url, "bench_ingest"))) for _ in range(2)]
+        engines.append(warehouse_engine(databases.enter_context(scratch_database(pg_url, "bench_ingest"))))
+        upgrade_to_head(engines[2])
+        _create_raw_table(engines[0], indexed=False)
+        _create_raw_table(engines[1], indexed=True)
+        baselines = {
+            "plain": partial(_baseline_day, engines[0], RAW_TABLE, path, _renamed),
+            "indexed": partial(_baseline_day, engines[1], RAW_TABLE, path, _keyed),
+            "orders table": partial(_baseline_day, engines[2], "orders", path, _as_orders),
+        }
+        for history_day in history:
+            _read_and_copy(engines[1], RAW_TABLE, history_day, _keyed)
+            _read_and_copy(engines[2], "orders", history_day, _as_orders)
+        baseline_runs: dict[str, list[dict]] = {name: [] for name in baselines}
+        our_runs: list[dict] = []
+        for _ in range(REPEATS):
+            for name, load in baselines.items():
+                baseline_runs[name].append(load())
+            our_runs.append(_our_day(engine, landing, day, settings))
+        for baseline_engine in engines:
+            baseline_engine.dispose()
+    raw = {name: _median_of(runs) for name, runs in baseline_runs.items()}
+    return {**raw.pop("plain"), **raw}, _median_of(our_runs)
+
+
+def _our_day(engine: Engine, landing: Path, day: dt.date, settings: Any) -> dict:
+    """One DAG run's loads of `day`: its orders export, then its CRM export."""
+    from marketflow.ingest import ingest_customers_day, ingest_orders_day
+
     started = time.perf_counter()
     reports = [
         ingest_orders_day(engine, str(landing), day, settings),
         ingest_customers_day(engine, str(landing), day, settings),
     ]
     seconds = time.perf_counter() - started
-    rows = reports[0].rows_read
     steps = Counter()
     for report in reports:
         for step, spent in report.seconds.items():
             steps[f"{report.file_kind}.{step}"] += spent
     steps["other (transactions, log, landing)"] = seconds - sum(steps.values())
-    return raw, {
+    rows = reports[0].rows_read
+    return {
         "rows": rows,
         "seconds": seconds,
         "rows_per_s": rows / seconds,
@@ -227,16 +280,25 @@ def scaled_day_load(
     }
 
 
-def _scaled_baseline(path: Path, pg_url: str, history: list[Path]) -> dict:
-    """The plain baseline of the scaled day, then the indexed one and the one into the warehouse's
-    `orders`, each into a table holding the history."""
-    with scratch_database(pg_url, "bench_ingest") as url:
-        plain = raw_baseline([path], url)
-    with scratch_database(pg_url, "bench_ingest") as url:
-        plain["indexed"] = raw_baseline([*history, path], url, indexed=True, untimed=len(history))
-    with scratch_database(pg_url, "bench_ingest") as url:
-        plain["orders table"] = orders_table_baseline([*history, path], url, untimed=len(history))
-    return plain
+def _baseline_day(engine: Engine, table: str, path: Path, shape: Callable[[Any, Path], Any]) -> dict:
+    """`_read_and_copy` of the day file `path` into `table`, timed; then, not timed, its rows
+    deleted again for the next round (the plain table holds nothing else)."""
+    from sqlalchemy import text
+
+    rows, read_s, copy_s = _read_and_copy(engine, table, path, shape)
+    with engine.begin() as conn:
+        if shape is _renamed:
+            conn.execute(text(f"TRUNCATE {table}"))
+        else:
+            conn.execute(text(f"DELETE FROM {table} WHERE order_date = :day"), {"day": path.stem})
+    seconds = read_s + copy_s
+    return {"rows": rows, "seconds": seconds, "read_s": read_s, "copy_s": copy_s, "rows_per_s": rows / seconds}
+
+
+def _median_of(runs: list[dict]) -> dict:
+    """The run of median seconds (an odd number of runs), with every run's seconds."""
+    ordered = sorted(runs, key=lambda run: run["seconds"])
+    return {**ordered[len(ordered) // 2], "runs_s": [run["seconds"] for run in runs]}
 
 
 def _scaled_landing(scratch: Path, files: list[Path], scale: int) -> tuple[Path, int]:
@@ -290,30 +352,36 @@ def main() -> int:
         crm_s = time.perf_counter() - started
         warm_up_s = _warm_up(landing, first, scratch)
 
-        with scratch_database(args.pg_url, "bench_ingest") as url:
-            baseline = raw_baseline(files, url)
-        with scratch_database(args.pg_url, "bench_ingest") as url:
-            indexed = raw_baseline(files, url, indexed=True)
-        with scratch_database(args.pg_url, "bench_ingest") as url:
-            orders_table = orders_table_baseline(files, url)
-        results = {
-            "baseline (pandas read_csv + PostgreSQL COPY)": baseline,
-            "baseline into a table indexed like orders": indexed,
-            "baseline into the warehouse's orders table": orders_table,
+        in_scratch = partial(_in_scratch_database, args.pg_url)
+        range_loads: dict[str, Callable[[int], dict]] = {
+            "baseline (pandas read_csv + PostgreSQL COPY)": lambda _: in_scratch(partial(raw_baseline, files)),
+            "baseline into a table indexed like orders": lambda _: in_scratch(
+                lambda url: raw_baseline(files, url, indexed=True)
+            ),
+            "baseline into the warehouse's orders table": lambda _: in_scratch(partial(orders_table_baseline, files)),
+            "ours on SQLite, batches of 92 days": lambda round_no: ours(
+                f"sqlite:///{scratch / f'warehouse-{round_no}.db'}", landing, first, last, BATCH_DAYS
+            ),
+            "ours on PostgreSQL, batches of 92 days": lambda _: in_scratch(
+                lambda url: ours(url, landing, first, last, BATCH_DAYS)
+            ),
         }
-        for batch_days, label in ((BATCH_DAYS, "batches of 92 days"), (1, "one day at a time")):
-            sqlite_url = f"sqlite:///{scratch / f'warehouse-{batch_days}.db'}"
-            results[f"ours on SQLite, {label}"] = ours(sqlite_url, landing, first, last, batch_days)
-            with scratch_database(args.pg_url, "bench_ingest") as url:
-                results[f"ours on PostgreSQL, {label}"] = ours(url, landing, first, last, batch_days)
+        range_runs: dict[str, list[dict]] = {name: [] for name in range_loads}
+        for round_no in range(REPEATS):
+            for name, load in range_loads.items():
+                range_runs[name].append(load(round_no))
+        results = {name: _median_of(runs) for name, runs in range_runs.items()}
+        baseline, indexed, orders_table = list(results.values())[:3]
+        results["ours on SQLite, one day at a time"] = ours(
+            f"sqlite:///{scratch / 'warehouse-daily.db'}", landing, first, last, 1
+        )
+        results["ours on PostgreSQL, one day at a time"] = in_scratch(lambda url: ours(url, landing, first, last, 1))
 
         scaled_landing, scaled_lines = _scaled_landing(scratch, files, args.scale)
-        scaled_file = scaled_landing / files[-1].name
         scaled_date = dt.date.fromisoformat(files[-1].stem)
         scaled: dict[str, dict] = {}
         def scaled_run(url: str) -> tuple[dict, dict]:
-            raw = partial(_scaled_baseline, scaled_file, args.pg_url, files[:-1])
-            return scaled_day_load(url, scaled_landing, first, scaled_date, args.scale, raw)
+            return scaled_day_runs(url, scaled_landing, first, scaled_date, args.scale, args.pg_url, files[:-1])
 
         scaled["baseline before SQLite"], scaled["ours on SQLite"] = scaled_run(
             f"sqlite:///{scratch / 'warehouse-scaled.db'}"
@@ -323,14 +391,14 @@ def main() -> int:
     ours_names = [name for name in results if name.startswith("ours")]
     print(f"\nIngest of {len(files)} day files, {first}..{last}: {baseline['rows']:,} order lines")
     print(f"(set-up, not timed: synthetic CRM files {crm_s:.1f} s, GX import + context {warm_up_s:.1f} s)\n")
-    print(f"{'':52} {'seconds':>9} {'rows/s':>10} {'vs raw':>7} {'vs indexed':>10} {'vs orders':>9}")
+    print(f"{'':52} {'seconds':>9} {'rows/s':>10} {'vs raw':>7} {'vs indexed':>10} {'vs orders':>9}  rounds (s)")
     for name, result in results.items():
         ratio = result["rows_per_s"] / baseline["rows_per_s"]
         to_indexed = result["rows_per_s"] / indexed["rows_per_s"]
         to_orders = result["rows_per_s"] / orders_table["rows_per_s"]
         print(
             f"{name:52} {result['seconds']:9.1f} {result['rows_per_s']:10,.0f} {ratio:7.0%} {to_indexed:10.0%}"
-            f" {to_orders:9.0%}"
+            f" {to_orders:9.0%}  {_rounds(result)}"
         )
     scaled_ratios, scaled_ratios_indexed, scaled_ratios_orders = {}, {}, {}
     for backend in ("SQLite", "PostgreSQL"):
@@ -338,20 +406,23 @@ def main() -> int:
         scaled_ratios[backend] = ours_rate / raw["rows_per_s"]
         scaled_ratios_indexed[backend] = ours_rate / raw["indexed"]["rows_per_s"]
         scaled_ratios_orders[backend] = ours_rate / raw["orders table"]["rows_per_s"]
-    print(f"\nOne day {args.scale}x our sample's size ({scaled_date}: {scaled_lines:,} order lines), into the history before it")
+    print(
+        f"\nOne day {args.scale}x our sample's size ({scaled_date}: {scaled_lines:,} order lines), into the history"
+        f" before it (medians of {REPEATS} interleaved rounds)"
+    )
     for name, result in scaled.items():
         backend = name.rsplit(" ", 1)[-1]
         if name.startswith("ours"):
             ratios = (
                 f"{scaled_ratios[backend]:7.0%} {scaled_ratios_indexed[backend]:10.0%} {scaled_ratios_orders[backend]:9.0%}"
             )
-            print(f"{name:52} {result['seconds']:9.2f} {result['rows_per_s']:10,.0f} {ratios}")
+            print(f"{name:52} {result['seconds']:9.2f} {result['rows_per_s']:10,.0f} {ratios}  {_rounds(result)}")
         else:
-            print(f"{name:52} {result['seconds']:9.2f} {result['rows_per_s']:10,.0f} {'100%':>7}")
+            print(f"{name:52} {result['seconds']:9.2f} {result['rows_per_s']:10,.0f} {'100%':>7} {'':>20}  {_rounds(result)}")
             into = result["indexed"]
-            print(f"{'  the same into an indexed table holding the history':52} {into['seconds']:9.2f} {into['rows_per_s']:10,.0f} {'':>7} {'100%':>10}")
+            print(f"{'  the same into an indexed table holding the history':52} {into['seconds']:9.2f} {into['rows_per_s']:10,.0f} {'':>7} {'100%':>10} {'':>9}  {_rounds(into)}")
             into = result["orders table"]
-            print(f"{'  the same into the warehouse orders holding it':52} {into['seconds']:9.2f} {into['rows_per_s']:10,.0f} {'':>7} {'':>10} {'100%':>9}")
+            print(f"{'  the same into the warehouse orders holding it':52} {into['seconds']:9.2f} {into['rows_per_s']:10,.0f} {'':>7} {'':>10} {'100%':>9}  {_rounds(into)}")
     for name in ours_names:
         print(f"\n{name}: where the time goes")
         for step, spent in sorted(results[name]["steps_s"].items(), key=lambda item: -item[1]):
