@@ -19,16 +19,17 @@ FAST: dict[str, Any] = {
     "lightgcn": {"epochs": 2, "dim": 16},
     "item2vec": {"epochs": 2, "dim": 16},
     "rebuy": {"windows": 3, "rounds": 30},
+    "ranker": {"windows": 3, "rounds": 60, "new_candidates": 20, "transition": {"windows": 3}},
     "transition": {"windows": 3},
     "device": "cpu",
 }
-#: FAST with the blend weights the bench's tuning gave as of 2011-10-01, so DAG tests skip the
+#: FAST with the blend weights the full-size default list's tuning gave as of 2011-09-03, so DAG tests skip the
 #: tuning fit (covered elsewhere).
 FAST_FIXED: dict[str, Any] = {
     **FAST,
     "blend": {
         "weights": {
-            "popularity": 1.0, "repeat": 4.0, "rebuy": 4.0, "ease": 2.0, "transition": 4.0, "bpr": 2.0, "content": 1.0
+            "popularity": 0.25, "ease": 0.5, "ranker": 4.0, "bpr": 1.0, "content": 1.0
         }
     },
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
 
@@ -153,6 +153,19 @@ class History:
     @property
     def n_events(self) -> int:
         return len(self.item)
+
+    def before(self, seconds: float) -> History:
+        """The history as it stood at `seconds`: its earlier events, scored as of that moment, over
+        the same customers and items (so rows and item indices mean the same in both)."""
+        keep = self.seconds < seconds
+        return replace(
+            self,
+            user=self.user[keep],
+            item=self.item[keep],
+            seconds=self.seconds[keep],
+            weight=self.weight[keep],
+            as_of=pd.Timestamp(int(seconds), unit="s"),
+        )
 
     def age_days(self) -> np.ndarray:
         """Age of each interaction at `as_of`, in days."""

@@ -2,7 +2,8 @@
 
 - an item the customer bought before: "you buy this often" (2+ purchases) or "you bought this before";
 - an item recommended from what the customer bought: "bought with <the customer's item most
-  associated with it>", the association read from the EASE (or next-window) item-item weights;
+  associated with it>", the association read from the EASE (or next-window) item-item weights, the
+  blend's own or the ones inside the ranker;
 - otherwise (cold start, or the popularity component led): "popular this week/month".
 """
 
@@ -13,16 +14,26 @@ import pandas as pd
 
 from marketflow.recommend.blend import Recommender
 from marketflow.recommend.interactions import History
+from marketflow.recommend.models.ranker import Ranker
 from marketflow.recommend.reason_text import BOUGHT_BEFORE, BOUGHT_OFTEN, BOUGHT_WITH, popularity_reason
 
 _ASSOCIATION_SOURCES = ("ease", "transition")
+
+
+def _association(model: Recommender) -> np.ndarray | None:
+    """The item-item weights that name a recommendation's anchor item, None when no component has any."""
+    for name in _ASSOCIATION_SOURCES:
+        if name in model.components:
+            return model.components[name].weights
+    ranker = model.components.get("ranker")
+    return ranker.models.ease.weights if isinstance(ranker, Ranker) else None
+
+
 def explain(
     model: Recommender, history: History, recommendations: pd.DataFrame, descriptions: dict[str, str]
 ) -> pd.Series:
     """One reason per row of `model.recommend(...)` output (columns user, item, source)."""
-    association = next(
-        (model.components[n].weights for n in _ASSOCIATION_SOURCES if n in model.components), None
-    )
+    association = _association(model)
     counts = history.matrix(np.ones_like(history.weight))
     positions = history.positions_of(recommendations["user"].to_numpy())
     columns = pd.Index(model.item_ids).get_indexer(recommendations["item"].to_numpy())

@@ -12,6 +12,7 @@ from marketflow.recommend.models.gru4rec import Gru4Rec
 from marketflow.recommend.models.item2vec import Item2Vec
 from marketflow.recommend.models.lightgcn import LightGcn
 from marketflow.recommend.models.popularity import Popularity
+from marketflow.recommend.models.ranker import Ranker
 from marketflow.recommend.models.rebuy import Rebuy
 from marketflow.recommend.models.repeat import RepeatPurchase
 from marketflow.recommend.models.sasrec import SasRec
@@ -19,7 +20,7 @@ from marketflow.recommend.models.transition import Transition
 from marketflow.recommend.params import ComponentName, RecommenderParams
 
 COMPONENTS: dict[str, type[Component]] = {
-    cls.name: cls for cls in (Popularity, RepeatPurchase, Ease, Transition, Bpr, SasRec, Content, LightGcn, Item2Vec, Gru4Rec, Rebuy)
+    cls.name: cls for cls in (Popularity, RepeatPurchase, Ease, Transition, Bpr, SasRec, Content, LightGcn, Item2Vec, Gru4Rec, Rebuy, Ranker)
 }
 
 

@@ -52,7 +52,7 @@ def pair_features(history: History, end: float, users: np.ndarray | None = None)
     before = history.seconds < end
     every = pd.DataFrame({"user": history.user[before], "item": history.item[before], "s": history.seconds[before]})
     every = every.drop_duplicates()
-    items = _item_features(every, history.n_items, end)
+    items = item_features(every, history.n_items, end)
     events = every if users is None else every[np.isin(every["user"].to_numpy(), users)]
     grouped = events.groupby(["user", "item"], sort=False)["s"]
     pairs = grouped.agg(purchases="size", last="max", first="min").reset_index()
@@ -76,7 +76,7 @@ def pair_features(history: History, end: float, users: np.ndarray | None = None)
     return pd.DataFrame({"user": pairs["user"].to_numpy(), "item": pairs["item"].to_numpy(), **features})
 
 
-def _item_features(events: pd.DataFrame, n_items: int, end: float) -> dict[str, np.ndarray]:
+def item_features(events: pd.DataFrame, n_items: int, end: float) -> dict[str, np.ndarray]:
     """Per item: buyers, the share of them who bought it more than once, buyers of the last 28 days."""
     per_pair = events.groupby(["user", "item"], sort=False).size()
     item_of_pair = per_pair.index.get_level_values("item").to_numpy()
