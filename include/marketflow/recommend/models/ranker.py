@@ -29,7 +29,7 @@ from marketflow.recommend.interactions import SECONDS_PER_DAY, History
 from marketflow.recommend.models.base import Component, target_windows
 from marketflow.recommend.models.ease import Ease
 from marketflow.recommend.models.rebuy import FEATURES as REBUY_FEATURES
-from marketflow.recommend.models.rebuy import item_features, pair_features
+from marketflow.recommend.models.rebuy import item_features, pair_features, train_booster
 from marketflow.recommend.models.transition import Transition
 from marketflow.recommend.params import EaseParams, RankerParams
 
@@ -138,28 +138,12 @@ class Ranker(Component):
                 bought = pd.MultiIndex.from_arrays([history.user[inside], history.item[inside]])
                 rows["label"] = pd.MultiIndex.from_frame(rows[["user", "item"]]).isin(bought)
                 frames.append(rows)
-            booster = self._train(pd.concat(frames, ignore_index=True)) if frames else ""
+            booster = train_booster(pd.concat(frames, ignore_index=True), FEATURES, p, self.seed) if frames else ""
             self.models = CandidateModels(p, self.device, self.seed).fit(history)
             self.booster_text = booster
             self.booster = lgb.Booster(model_str=booster) if booster else None
         self.throughput.samples += sum(len(f) for f in frames)
         log.info("ranker trained on %d candidates at %d cutoffs", self.throughput.samples, len(frames))
-
-    def _train(self, rows: pd.DataFrame) -> str:
-        p = self.params
-        settings = {
-            "objective": "binary",
-            "learning_rate": p.learning_rate,
-            "num_leaves": p.num_leaves,
-            "min_data_in_leaf": p.min_data_in_leaf,
-            "feature_fraction": 0.9,
-            "seed": self.seed,
-            "deterministic": True,
-            "num_threads": 1,
-            "verbose": -1,
-        }
-        data = lgb.Dataset(rows[list(FEATURES)], label=rows["label"].astype(int))
-        return lgb.train(settings, data, num_boost_round=p.rounds).model_to_string()
 
     def score(self, history: History, rows: np.ndarray) -> np.ndarray:
         out = np.zeros((len(rows), history.n_items), dtype=np.float32)

@@ -17,6 +17,7 @@ purchase count.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import lightgbm as lgb
@@ -25,7 +26,7 @@ import pandas as pd
 
 from marketflow.recommend.interactions import SECONDS_PER_DAY, History
 from marketflow.recommend.models.base import Component, target_windows
-from marketflow.recommend.params import RebuyParams
+from marketflow.recommend.params import RankerParams, RebuyParams
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,24 @@ def item_features(events: pd.DataFrame, n_items: int, end: float) -> dict[str, n
     }
 
 
+def train_booster(rows: pd.DataFrame, features: Sequence[str], p: RebuyParams | RankerParams, seed: int) -> str:
+    """A binary LightGBM of `rows`' label on `features`, as text; one thread, deterministic, so a
+    seed gives one model."""
+    settings = {
+        "objective": "binary",
+        "learning_rate": p.learning_rate,
+        "num_leaves": p.num_leaves,
+        "min_data_in_leaf": p.min_data_in_leaf,
+        "feature_fraction": 0.9,
+        "seed": seed,
+        "deterministic": True,
+        "num_threads": 1,
+        "verbose": -1,
+    }
+    data = lgb.Dataset(rows[list(features)], label=rows["label"].astype(int))
+    return lgb.train(settings, data, num_boost_round=p.rounds).model_to_string()
+
+
 class Rebuy(Component):
     name = "rebuy"
     params: RebuyParams
@@ -105,25 +124,10 @@ class Rebuy(Component):
                 bought = set(zip(history.user[inside].tolist(), history.item[inside].tolist(), strict=True))
                 rows["label"] = [pair in bought for pair in zip(rows["user"].tolist(), rows["item"].tolist(), strict=True)]
                 frames.append(rows)
-            self.load_state({"booster": self._train(pd.concat(frames, ignore_index=True)) if frames else ""})
+            booster = train_booster(pd.concat(frames, ignore_index=True), FEATURES, self.params, self.seed) if frames else ""
+            self.load_state({"booster": booster})
         self.throughput.samples += sum(len(f) for f in frames)
         log.info("rebuy trained on %d pairs at %d cutoffs", self.throughput.samples, len(frames))
-
-    def _train(self, rows: pd.DataFrame) -> str:
-        p = self.params
-        settings = {
-            "objective": "binary",
-            "learning_rate": p.learning_rate,
-            "num_leaves": p.num_leaves,
-            "min_data_in_leaf": p.min_data_in_leaf,
-            "feature_fraction": 0.9,
-            "seed": self.seed,
-            "deterministic": True,
-            "num_threads": 1,
-            "verbose": -1,
-        }
-        data = lgb.Dataset(rows[list(FEATURES)], label=rows["label"].astype(int))
-        return lgb.train(settings, data, num_boost_round=p.rounds).model_to_string()
 
     def score(self, history: History, rows: np.ndarray) -> np.ndarray:
         out = np.zeros((len(rows), history.n_items), dtype=np.float32)
