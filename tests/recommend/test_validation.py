@@ -61,6 +61,8 @@ def test_a_blend_tuned_without_time_order_still_learns_the_planted_groups() -> N
     model = Recommender.fit(train, RecommenderParams.model_validate(FAST), as_of=AS_OF)
     assert model.training["tuning"]["kind"] == "random"
     assert model.seen_items == "last"
+    # the ranker finds no window to learn from: it scores nothing, gets no weight, is not trained
+    assert model.weights["ranker"] == 0 and "ranker" not in model.components
     task = HoldoutTask(model.history(train, as_of=AS_OF), test)
     blend = task.evaluate(model.score)
     alone = {name: task.evaluate(component.score) for name, component in model.components.items()}

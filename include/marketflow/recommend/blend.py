@@ -272,13 +272,16 @@ def tune_weights(
     task = HoldoutTask(inner.history(split.fit_part, as_of=split.fit_as_of), split.validation)
     parts = inner.component_scores(task.history, task.rows)
     components = {name: task.evaluate_scores(parts[name]) for name in parts}
+    # a component that ranks nothing here (e.g. the ranker on a table without time order) starts at
+    # weight 0; no weight can improve the objective through it, so it stays 0 and is not trained again
+    start = {name: 0.0 if name != "popularity" and not parts[name].any() else 1.0 for name in params.components}
 
     def objective(trial: dict[str, float], seen_items: SeenItems) -> float:
         scores = blend(parts, trial)
         return _objective(task.evaluate_scores(seen_last(scores, task.seen, trial) if seen_items == "last" else scores))
 
     seen_items: SeenItems = "last" if params.blend.seen_items == "last" else "rank"
-    weights, best = _coordinate_ascent(objective, equal, seen_items, params)
+    weights, best = _coordinate_ascent(objective, start, seen_items, params)
     # "auto": try the tuned blend with seen items last; a split where they come back keeps "rank"
     if params.blend.seen_items == "auto" and objective(weights, "last") > best + 1e-9:
         seen_items = "last"
