@@ -36,13 +36,19 @@ class RepeatParams(_Strict):
     half_life_days: float = Field(180.0, gt=0, description="a purchase this old counts half")
 
 
-class RebuyParams(_Strict):
+class BoostedParams(_Strict):
+    """What the LightGBM components (rebuy, ranker) share: cutoffs to learn at, and the trees."""
+
     windows: int = Field(6, ge=1, description="training cutoffs, stepping back from the as-of date")
-    window_days: int = Field(28, ge=1, description="days after each cutoff whose re-purchases are the label")
+    window_days: int = Field(28, ge=1, description="days after each cutoff whose purchases are the label")
     rounds: int = Field(200, ge=1, description="boosting rounds")
     learning_rate: float = Field(0.05, gt=0)
     num_leaves: int = Field(31, ge=2)
     min_data_in_leaf: int = Field(50, ge=1)
+
+
+class RebuyParams(BoostedParams):
+    """Rebuy's label is a re-purchase: its candidates are the customer's past items only."""
 
 
 class EaseParams(_Strict):
@@ -59,14 +65,9 @@ class TransitionParams(_Strict):
     decay: float = Field(0.3, ge=0, description="the k-th most recent cutoff weighs exp(-decay * k)")
 
 
-class RankerParams(_Strict):
-    windows: int = Field(6, ge=1, description="training cutoffs, stepping back from the as-of date")
-    window_days: int = Field(28, ge=1, description="days after each cutoff whose purchases are the label")
-    new_candidates: int = Field(50, ge=0, description="never-bought items per customer it ranks (transition's top)")
+class RankerParams(BoostedParams):
     rounds: int = Field(300, ge=1, description="boosting rounds")
-    learning_rate: float = Field(0.05, gt=0)
-    num_leaves: int = Field(31, ge=2)
-    min_data_in_leaf: int = Field(50, ge=1)
+    new_candidates: int = Field(50, ge=0, description="never-bought items per customer it ranks (transition's top)")
     ease_l2: float = Field(300.0, gt=0, description="ridge penalty of the EASE model whose scores are a feature")
     transition: TransitionParams = Field(
         TransitionParams(), description="the next-window regression that picks the new candidates and scores them"

@@ -14,26 +14,20 @@ import pandas as pd
 
 from marketflow.recommend.blend import Recommender
 from marketflow.recommend.interactions import History
-from marketflow.recommend.models.ranker import Ranker
 from marketflow.recommend.reason_text import BOUGHT_BEFORE, BOUGHT_OFTEN, BOUGHT_WITH, popularity_reason
 
-_ASSOCIATION_SOURCES = ("ease", "transition")
-
-
-def _association(model: Recommender) -> np.ndarray | None:
-    """The item-item weights that name a recommendation's anchor item, None when no component has any."""
-    for name in _ASSOCIATION_SOURCES:
-        if name in model.components:
-            return model.components[name].weights
-    ranker = model.components.get("ranker")
-    return ranker.models.ease.weights if isinstance(ranker, Ranker) else None
+#: whose item-item weights name the anchor, first found first: the blend's EASE, its next-window
+#: model, the EASE inside its ranker
+_ASSOCIATION_SOURCES = ("ease", "transition", "ranker")
 
 
 def explain(
     model: Recommender, history: History, recommendations: pd.DataFrame, descriptions: dict[str, str]
 ) -> pd.Series:
     """One reason per row of `model.recommend(...)` output (columns user, item, source)."""
-    association = _association(model)
+    association = next(
+        (model.components[n].associations() for n in _ASSOCIATION_SOURCES if n in model.components), None
+    )
     counts = history.matrix(np.ones_like(history.weight))
     positions = history.positions_of(recommendations["user"].to_numpy())
     columns = pd.Index(model.item_ids).get_indexer(recommendations["item"].to_numpy())

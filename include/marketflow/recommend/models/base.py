@@ -36,6 +36,11 @@ class Component(ABC):
     def score(self, history: History, rows: np.ndarray) -> np.ndarray:
         """float32 scores (len(rows), n_items) for the users at `rows` of `history`; higher is better."""
 
+    def associations(self) -> np.ndarray | None:
+        """(n_items, n_items) weights of how much buying the row item points to the column item, for
+        "bought with ..." reasons; None for a model without item-item weights."""
+        return None
+
     @abstractmethod
     def state(self) -> dict[str, Any]:
         """Fitted state as tensors, lists and numbers (what torch.load(weights_only=True) accepts)."""

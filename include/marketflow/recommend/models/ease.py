@@ -36,6 +36,9 @@ class Ease(Component):
         x.data = np.minimum(x.data, 1.0)
         return np.asarray(x @ self.weights, dtype=np.float32)
 
+    def associations(self) -> np.ndarray:
+        return self.weights
+
     def state(self) -> dict[str, Any]:
         return {"weights": torch.from_numpy(self.weights)}
 

@@ -29,7 +29,7 @@ from marketflow.recommend.interactions import SECONDS_PER_DAY, History
 from marketflow.recommend.models.base import Component, target_windows
 from marketflow.recommend.models.ease import Ease
 from marketflow.recommend.models.rebuy import FEATURES as REBUY_FEATURES
-from marketflow.recommend.models.rebuy import item_features, pair_features, train_booster
+from marketflow.recommend.models.rebuy import bought_in, item_features, pair_features, train_booster
 from marketflow.recommend.models.transition import Transition
 from marketflow.recommend.params import EaseParams, RankerParams
 
@@ -135,8 +135,7 @@ class Ranker(Component):
                 rows = candidates(earlier, buyers, CandidateModels(p, self.device, self.seed).fit(earlier), p.new_candidates)
                 if rows.empty:
                     continue
-                bought = pd.MultiIndex.from_arrays([history.user[inside], history.item[inside]])
-                rows["label"] = pd.MultiIndex.from_frame(rows[["user", "item"]]).isin(bought)
+                rows["label"] = bought_in(rows, history, inside)
                 frames.append(rows)
             booster = train_booster(pd.concat(frames, ignore_index=True), FEATURES, p, self.seed) if frames else ""
             self.models = CandidateModels(p, self.device, self.seed).fit(history)
@@ -155,6 +154,9 @@ class Ranker(Component):
         position = pd.Index(rows).get_indexer(pairs["user"].to_numpy())
         out[position, pairs["item"].to_numpy()] = self.booster.predict(pairs[list(FEATURES)], num_threads=1)
         return out
+
+    def associations(self) -> np.ndarray:
+        return self.models.ease.associations()
 
     def state(self) -> dict[str, Any]:
         return {"booster": self.booster_text, "transition": self.models.transition.state(), "ease": self.models.ease.state()}

@@ -26,7 +26,7 @@ import pandas as pd
 
 from marketflow.recommend.interactions import SECONDS_PER_DAY, History
 from marketflow.recommend.models.base import Component, target_windows
-from marketflow.recommend.params import RankerParams, RebuyParams
+from marketflow.recommend.params import BoostedParams, RebuyParams
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,13 @@ def item_features(events: pd.DataFrame, n_items: int, end: float) -> dict[str, n
     }
 
 
-def train_booster(rows: pd.DataFrame, features: Sequence[str], p: RebuyParams | RankerParams, seed: int) -> str:
+def bought_in(rows: pd.DataFrame, history: History, inside: np.ndarray) -> np.ndarray:
+    """For each (user, item) row, whether that customer bought that item among the events `inside`."""
+    bought = pd.MultiIndex.from_arrays([history.user[inside], history.item[inside]])
+    return pd.MultiIndex.from_frame(rows[["user", "item"]]).isin(bought)
+
+
+def train_booster(rows: pd.DataFrame, features: Sequence[str], p: BoostedParams, seed: int) -> str:
     """A binary LightGBM of `rows`' label on `features`, as text; one thread, deterministic, so a
     seed gives one model."""
     settings = {
@@ -121,8 +127,7 @@ class Rebuy(Component):
                 rows = pair_features(history, start, buyers)
                 if rows.empty:
                     continue
-                bought = set(zip(history.user[inside].tolist(), history.item[inside].tolist(), strict=True))
-                rows["label"] = [pair in bought for pair in zip(rows["user"].tolist(), rows["item"].tolist(), strict=True)]
+                rows["label"] = bought_in(rows, history, inside)
                 frames.append(rows)
             booster = train_booster(pd.concat(frames, ignore_index=True), FEATURES, self.params, self.seed) if frames else ""
             self.load_state({"booster": booster})

@@ -60,6 +60,9 @@ class Transition(Component):
     def score(self, history: History, rows: np.ndarray) -> np.ndarray:
         return np.asarray(log_counts(history)[rows] @ self.weights, dtype=np.float32)
 
+    def associations(self) -> np.ndarray:
+        return self.weights
+
     def state(self) -> dict[str, Any]:
         return {"weights": torch.from_numpy(self.weights)}
 
