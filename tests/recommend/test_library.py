@@ -98,7 +98,7 @@ def test_sasrec_learns_what_comes_next_in_a_sequence() -> None:
             rows.append((f"u{user}", f"i{(first + step) % 12}", start + pd.Timedelta(days=step)))
     frame = pd.DataFrame(rows, columns=["user", "item", "timestamp"])
     history = History.from_frame(frame)
-    params = RecommenderParams.model_validate({"sasrec": {"epochs": 15, "dim": 32, "max_len": 12, "dropout": 0.0, "lr": 0.005}})
+    params = RecommenderParams.model_validate({"sasrec": {"epochs": 15, "dim": 32, "max_len": 12, "dropout": 0.0, "lr": 0.005, "targets": "next", "distinct": False}})
     sasrec = models.build("sasrec", params, torch.device("cpu"))
     with cpu_threads(params.cpu_threads):
         sasrec.fit(history)

@@ -30,8 +30,8 @@ N_ITEMS = 300
 FOLLOW = 0.9  # chance that a customer's next purchase is the planted successor of the current one
 #: small networks: the chain is learnt in seconds on one thread
 SMALL: dict[str, dict[str, Any]] = {
-    "sasrec": {"dim": 32, "heads": 1, "blocks": 1, "max_len": 20, "dropout": 0.1, "lr": 0.005, "epochs": 30},
-    "gru4rec": {"dim": 32, "max_len": 20, "dropout": 0.1, "lr": 0.005, "epochs": 30},
+    "sasrec": {"dim": 32, "heads": 1, "blocks": 1, "max_len": 20, "dropout": 0.1, "lr": 0.005, "epochs": 30, "targets": "next", "distinct": False},
+    "gru4rec": {"dim": 32, "max_len": 20, "dropout": 0.1, "lr": 0.005, "epochs": 30, "targets": "next", "distinct": False},
 }
 
 
@@ -201,3 +201,40 @@ def test_new_validation_holds_out_the_last_new_item_and_masks_the_sequence_befor
     assert [set(np.flatnonzero(row.numpy())) for row in validation.seen] == [{item["x"], item["y"]}, {item["x"], item["y"]}]
     # the held-out purchase and every one after it are left out of training; b keeps everything
     assert keep.tolist() == [True] * 3 + [False] * 3 + [True] * 3 + [True] * 2 + [False] * 2
+
+
+def test_first_purchases_keep_each_customers_distinct_items_in_order() -> None:
+    frame = pd.DataFrame(
+        [("a", "x", 0), ("a", "y", 1), ("a", "x", 2), ("a", "z", 3), ("b", "y", 0), ("b", "y", 1), ("b", "x", 2)],
+        columns=["user", "item", "timestamp"],
+    )
+    frame["timestamp"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(frame["timestamp"], unit="h")
+    history = History.from_frame(frame)
+    distinct = history.first_purchases()
+    names = [[history.item_ids[i] for i in distinct.item[distinct.offsets[u] : distinct.offsets[u + 1]]] for u in range(2)]
+    assert names == [["x", "y", "z"], ["y", "x"]]
+    assert distinct.seconds.tolist() == history.seconds[[0, 1, 3, 4, 6]].tolist()
+    assert distinct.as_of == history.as_of and distinct.n_items == history.n_items
+
+
+def test_distinct_sequences_see_the_chain_behind_runs_of_reorders() -> None:
+    """After every planted step the customer re-orders their first item six times, so the last six
+    purchases are that staple alone: a model reading them cannot know the chain's position, one reading
+    the last six distinct items can. Measured (seed 0): 0.88 distinct, 0.03 without."""
+    frame = chains()
+    reorders = []
+    for user, purchases in frame.groupby("user", sort=False):
+        staple = purchases["item"].iloc[0]
+        for time in purchases["timestamp"].iloc[:-1]:
+            reorders += [(user, staple, time + pd.Timedelta(minutes=1 + k)) for k in range(6)]
+    frame = pd.concat([frame, pd.DataFrame(reorders, columns=frame.columns)], ignore_index=True).sort_values(["user", "timestamp"])
+    last = frame.groupby("user").tail(1)
+    history = History.from_frame(frame.drop(index=last.index))
+    rows = history.positions_of(last["user"].to_numpy())
+    targets = pd.Index(history.item_ids).get_indexer(last["item"])
+    hits = {
+        distinct: hit_rate(fitted("sasrec", history, max_len=6, distinct=distinct).score(history, rows), targets)
+        for distinct in (True, False)
+    }
+    assert hits[True] >= 0.8, hits
+    assert hits[False] <= 0.3, hits

@@ -167,6 +167,12 @@ class History:
             as_of=pd.Timestamp(int(seconds), unit="s"),
         )
 
+    def first_purchases(self) -> History:
+        """Only each customer's first purchase of each item: their sequence of distinct items, oldest first."""
+        keep = np.zeros(self.n_events, dtype=bool)
+        keep[np.unique(self.user * self.n_items + self.item, return_index=True)[1]] = True
+        return replace(self, user=self.user[keep], item=self.item[keep], seconds=self.seconds[keep], weight=self.weight[keep])
+
     def age_days(self) -> np.ndarray:
         """Age of each interaction at `as_of`, in days."""
         return (self.as_of.value // 10**9 - self.seconds) / SECONDS_PER_DAY

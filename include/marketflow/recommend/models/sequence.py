@@ -26,8 +26,13 @@ have the same timestamp (basket), and "new" rewards the coming weeks' items. On 
 weeks) SASRec's NDCG@10 "new" was 0.054 with "next", 0.052 with "new" and 0.066 with "future" (12
 epochs, lr 4e-3), against EASE's 0.103. Its early stopping is "new"'s.
 
-CPU speed matters (training must fit in about a minute on one thread): windows are batched by
-length so little time goes to padding.
+`distinct` (the default, with "future"): the models read and learn each customer's sequence of
+distinct items, their first purchases only. Re-orders say nothing about what is new to a customer and
+fill the window: the last 50 purchases are two or three baskets, the last 150 distinct items most of a
+customer's history. See recommend/README.md for what each step gained.
+
+CPU speed matters (a fit takes a few minutes on one thread): windows are batched by length so
+little time goes to padding.
 """
 
 from __future__ import annotations
@@ -272,6 +277,8 @@ class SequenceModel(Component):
         generator = seed_everything(self.seed)
         p = self.params
         self.n_items = history.n_items
+        if p.distinct:
+            history = history.first_purchases()
         new = p.targets in ("new", "future")
         keep, validation = Validation.split(history, p.max_len, p.targets)
         batches = length_batches(windows(sequences(history, keep), p.max_len), p.batch_size)
@@ -313,7 +320,9 @@ class SequenceModel(Component):
         self.model = model.eval()
 
     def score(self, history: History, rows: np.ndarray) -> np.ndarray:
-        """Softmax over items after each customer's last `max_len` purchases."""
+        """Softmax over items after each customer's last `max_len` purchases (`distinct`: distinct items)."""
+        if self.params.distinct:
+            history = history.first_purchases()
         seqs = [history.item[history.offsets[user] : history.offsets[user + 1]] + 1 for user in rows]
         logits = next_logits(self.model, left_padded(seqs, self.params.max_len), self.device)
         return torch.softmax(torch.cat(logits), dim=-1).numpy() if logits else np.zeros((0, self.n_items), np.float32)
