@@ -106,8 +106,8 @@ class Item2vecParams(_Strict):
     )
 
 
-#: the sequence models' 30 epochs let early stopping end the fit (after 13-20 epochs on the shop,
-#: 150-260 s on one CPU thread)
+#: the sequence models' 30 epochs let early stopping end the fit (after 15-17 epochs on the shop,
+#: 145-235 s on one CPU thread with the defaults)
 _EPOCHS = "at most; training stops earlier when the held-out last purchases stop improving"
 
 
