@@ -167,10 +167,15 @@ class History:
             as_of=pd.Timestamp(int(seconds), unit="s"),
         )
 
+    def is_first_purchase(self) -> np.ndarray:
+        """True for each customer's first purchase of each item."""
+        first = np.zeros(self.n_events, dtype=bool)
+        first[np.unique(self.user * self.n_items + self.item, return_index=True)[1]] = True
+        return first
+
     def first_purchases(self) -> History:
         """Only each customer's first purchase of each item: their sequence of distinct items, oldest first."""
-        keep = np.zeros(self.n_events, dtype=bool)
-        keep[np.unique(self.user * self.n_items + self.item, return_index=True)[1]] = True
+        keep = self.is_first_purchase()
         return replace(self, user=self.user[keep], item=self.item[keep], seconds=self.seconds[keep], weight=self.weight[keep])
 
     def age_days(self) -> np.ndarray:

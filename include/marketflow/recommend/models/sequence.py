@@ -211,8 +211,7 @@ class Validation:
     @classmethod
     def _split_new(cls, history: History, max_len: int) -> tuple[np.ndarray, Validation]:
         events = np.arange(history.n_events)
-        first = np.zeros(history.n_events, dtype=bool)
-        first[np.unique(history.user * history.n_items + history.item, return_index=True)[1]] = True
+        first = history.is_first_purchase()
         position = events - history.offsets[history.user]
         candidate = np.where(first & (position >= _MIN_EVENTS_TO_VALIDATE - 1), events, -1)
         held = np.full(history.n_users, -1)
