@@ -139,6 +139,21 @@ def test_early_stopping_stops_on_overfitting_and_keeps_the_best_epoch() -> None:
     assert np.array_equal(reloaded.score(history, rows), model.score(history, rows))
 
 
+def test_each_epoch_without_improvement_cuts_the_learning_rate() -> None:
+    """lr_decay: after an epoch that does not beat the best validation score, the next epoch trains
+    at lr_decay times the rate; after an improvement the rate stays. Without it the rate is constant."""
+    history = History.from_frame(chains(seed=3, users=60, follow=0.5))
+    model = fitted("sasrec", history, dim=64, lr=0.02, dropout=0.0, epochs=30, patience=3, lr_decay=0.5)
+    curve, rates = model.validation_curve, model.learning_rates
+    assert len(rates) == len(curve) > model.best_epoch
+    for epoch in range(1, len(curve)):
+        improved = curve[epoch - 1] > max(curve[: epoch - 1], default=-1.0)
+        assert rates[epoch] == pytest.approx(rates[epoch - 1] * (1.0 if improved else 0.5))
+    assert min(rates) < 0.02
+    constant = fitted("sasrec", history, dim=64, lr=0.02, dropout=0.0, epochs=30, patience=3, lr_decay=None)
+    assert set(constant.learning_rates) == {0.02}
+
+
 def model_params(model: SequenceModel) -> RecommenderParams:
     return RecommenderParams.model_validate({model.name: model.params.model_dump(), "device": "cpu"})
 

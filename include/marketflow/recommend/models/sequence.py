@@ -8,7 +8,8 @@ cost the CPU can pay.
 Early stopping: each customer with >= 3 purchases has the last one held out; the network trains
 on the rest and, after every epoch, is scored on predicting the held-out item (NDCG@10 of the
 next-item ranking over all items). The best epoch's weights are kept and training stops after
-`patience` epochs without improvement. There is no refit on everything: it would double the fit
+`patience` epochs without improvement; after each epoch without improvement the learning rate is
+multiplied by `lr_decay` (when set). The optimiser is AdamW (decoupled `weight_decay`). There is no refit on everything: it would double the fit
 time for one purchase per customer, so the held-out items are never trained on (they are still read
 as input when the model scores).
 
@@ -263,6 +264,7 @@ class SequenceModel(Component):
 
     best_epoch: int
     validation_curve: list[float]  # validation NDCG@10 after each epoch trained
+    learning_rates: list[float]  # the learning rate each epoch trained with
 
     @abstractmethod
     def network(self, n_items: int) -> SequenceNetwork: ...
@@ -285,13 +287,14 @@ class SequenceModel(Component):
         steps = [(b, new_targets(b) if new else torch.where(b[:, 1:] == PAD, -1, b[:, 1:] - 1)) for b in batches]
         steps = [(b, t) for b, t in steps if bool((t >= 0).any())]
         model = self.network(history.n_items).to(self.device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=p.lr, betas=(0.9, 0.98))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=p.lr, betas=(0.9, 0.98), weight_decay=p.weight_decay)
         precision = MixedPrecision(self.device)
         targets_per_epoch = sum(int((t >= 0).sum()) for _, t in steps)
-        best, self.best_epoch, best_state, self.validation_curve = -math.inf, 0, None, []
+        best, self.best_epoch, best_state, self.validation_curve, self.learning_rates = -math.inf, 0, None, [], []
         model.train()
         with self.throughput.timing():
             for epoch in range(1, p.epochs + 1):
+                self.learning_rates.append(optimizer.param_groups[0]["lr"])
                 for index in torch.randperm(len(steps), generator=generator).tolist():
                     window, targets = (t.to(self.device) for t in steps[index])
                     masked = prefix_items(window[:, :-1], self.n_items) if new else None
@@ -310,6 +313,9 @@ class SequenceModel(Component):
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 elif epoch - self.best_epoch >= p.patience:
                     break
+                elif p.lr_decay is not None:  # a plateau: smaller steps before giving up
+                    for group in optimizer.param_groups:
+                        group["lr"] *= p.lr_decay
         model.load_state_dict(best_state)
         log.info(
             "%s trained on %s: best epoch %d of %d (validation NDCG@%d per epoch %s) %s",
