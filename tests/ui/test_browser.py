@@ -190,9 +190,23 @@ def browser(live_ui: LiveUI, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def _wait(driver: Any, condition: Callable[[Any], Any], what: str) -> Any:
+    """Poll until `condition` holds; a poll that lands mid-navigation counts as "not yet".
+
+    Chromium aborts a command that runs while the page is navigating (a login form's redirect)
+    with "aborted by navigation"; the next poll sees the new page. Any other error still fails.
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S).until(condition, message=f"waited {WAIT_S} s for {what}")
+    def polled(d: Any) -> Any:
+        try:
+            return condition(d)
+        except WebDriverException as error:
+            if "aborted by navigation" in str(error.msg):
+                return False
+            raise
+
+    return WebDriverWait(driver, WAIT_S).until(polled, message=f"waited {WAIT_S} s for {what}")
 
 
 def _present(css: str) -> Callable[[Any], Any]:
