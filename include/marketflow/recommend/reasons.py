@@ -21,10 +21,9 @@ from marketflow.recommend.reason_text import BOUGHT_BEFORE, BOUGHT_OFTEN, BOUGHT
 _ASSOCIATION_SOURCES = ("ease", "transition", "ranker")
 
 
-def explain(
-    model: Recommender, history: History, recommendations: pd.DataFrame, descriptions: dict[str, str]
-) -> pd.Series:
-    """One reason per row of `model.recommend(...)` output (columns user, item, source)."""
+def explain(model: Recommender, history: History, recommendations: pd.DataFrame) -> pd.Series:
+    """One reason per row of `model.recommend(...)` output (columns user, item, source); an anchor is
+    named by its latest description in `history` (as of the history's date), else by its id."""
     association = next(
         (model.components[n].associations() for n in _ASSOCIATION_SOURCES if n in model.components), None
     )
@@ -40,7 +39,8 @@ def explain(
             bought = counts[positions[rows[0]]].indices if known[rows[0]] else []
             if len(bought):
                 anchors[rows] = bought[np.argmax(association[bought][:, columns[rows]], axis=0)]
-    anchor_names = np.array([descriptions.get(str(i)) or str(i) for i in model.item_ids], dtype=object)
+    texts = history.item_text if history.item_text is not None else np.full(len(model.item_ids), "", dtype=object)
+    anchor_names = np.array([text or str(i) for text, i in zip(texts, model.item_ids)], dtype=object)
     associated = (anchors >= 0) & (recommendations["source"].to_numpy() != "popularity")
     reasons = np.full(len(recommendations), popularity_reason(model.params.popularity.window_days), dtype=object)
     reasons[associated] = BOUGHT_WITH + anchor_names[anchors[associated]]

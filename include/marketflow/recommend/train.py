@@ -257,9 +257,7 @@ def write_recommendations(
     since = pd.Timestamp(as_of - dt.timedelta(days=active_days))
     active = purchases.loc[purchases["timestamp"] >= since, "user"].unique()
     recommendations = model.recommend(purchases, k=k, users=active, as_of=as_of)
-    recommendations["reason"] = explain(
-        model, model.history(purchases, as_of=as_of), recommendations, store_io.load_descriptions(engine)
-    )
+    recommendations["reason"] = explain(model, model.history(purchases, as_of=as_of), recommendations)
     written = store_io.replace_recommendations(engine, model_id, day, recommendations)
     log.info(
         "wrote %d recommendations as of %s (top %d for %d active customers) from %s", written, day, k, len(active), model_id

@@ -1,4 +1,4 @@
-"""The recommender's reads and writes in the warehouse: purchases, descriptions, recommendations."""
+"""The recommender's reads and writes in the warehouse: purchases and recommendations."""
 
 from __future__ import annotations
 
@@ -36,22 +36,6 @@ def latest_order_date(engine: Engine) -> dt.date | None:
     with engine.connect() as conn:
         last = conn.execute(select(func.max(schema.orders.c.order_date))).scalar_one()
     return dt.date.fromisoformat(str(last)) if last is not None else None
-
-
-def load_descriptions(engine: Engine) -> dict[str, str]:
-    """stock_code -> description: the products table, else the latest description in orders."""
-    o, p = schema.orders.c, schema.products.c
-    latest = (
-        select(o.stock_code, o.description)
-        .where(o.description.is_not(None))
-        .order_by(o.stock_code, o.order_date, o.source_line)
-    )
-    with engine.connect() as conn:
-        descriptions = {code: text for code, text in conn.execute(latest)}
-        descriptions.update(
-            {code: text for code, text in conn.execute(select(p.stock_code, p.description)) if text}
-        )
-    return descriptions
 
 
 def replace_recommendations(engine: Engine, model_id: str, day: dt.date, rows: pd.DataFrame) -> int:
