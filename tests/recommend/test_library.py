@@ -17,6 +17,7 @@ from marketflow.recommend.blend import Recommender
 from marketflow.recommend.evaluate import HoldoutTask
 from marketflow.recommend.interactions import History, purchases_to_interactions, split_at
 from marketflow.recommend.params import DEFAULT_COMPONENTS, RecommenderParams
+from marketflow.recommend.reasons import explain
 from marketflow.recommend.runtime import cpu_threads, resolve_device
 from tests.recommend.conftest import FAST, FAST_FIXED, planted_interactions
 
@@ -184,3 +185,22 @@ def test_asking_for_cuda_without_a_gpu_is_an_error_and_auto_means_cpu() -> None:
     assert resolve_device("auto").type == "cpu"
     with pytest.raises(RuntimeError, match="no GPU"):
         resolve_device("cuda")
+
+
+def test_a_reason_names_the_anchor_by_its_latest_description_in_the_history_given(
+    planted: tuple[pd.DataFrame, pd.DataFrame], fitted: Recommender
+) -> None:
+    train = planted[0].assign(text="OLD " + planted[0]["item"])
+    renamed = train.copy()
+    latest = renamed["timestamp"] == renamed.groupby("item")["timestamp"].transform("max")
+    renamed.loc[latest, "text"] = "NEW " + renamed.loc[latest, "item"]
+    recs = fitted.recommend(train, k=10, users=["customer-7", "customer-8"], exclude_seen=True)
+    before = explain(fitted, fitted.history(train, as_of=CUTOFF), recs)
+    after = explain(fitted, fitted.history(renamed, as_of=CUTOFF), recs)
+    named = before.str.startswith("bought with ")
+    assert named.any()
+    assert before[named].str.startswith("bought with OLD sku-").all()
+    assert after[named].tolist() == before[named].str.replace("with OLD", "with NEW").tolist()
+    # without any text the stock code names it
+    bare = explain(fitted, fitted.history(planted[0], as_of=CUTOFF), recs)
+    assert bare[named].tolist() == before[named].str.replace("with OLD ", "with ").tolist()
