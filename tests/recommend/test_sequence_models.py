@@ -125,7 +125,7 @@ def test_left_padding_changes_no_output_and_a_padding_row_is_finite(name: str) -
 def test_early_stopping_stops_on_overfitting_and_keeps_the_best_epoch() -> None:
     """Few customers, weak structure and a large step: validation peaks early, then falls."""
     history = History.from_frame(chains(seed=3, users=60, follow=0.5))
-    model = fitted("sasrec", history, dim=64, lr=0.02, dropout=0.0, epochs=30, patience=2)
+    model = fitted("sasrec", history, dim=64, lr=0.02, dropout=0.0, epochs=30, patience=2, min_epochs=1)
     assert model.best_epoch + model.params.patience == len(model.validation_curve) < model.params.epochs
     assert max(model.validation_curve) == model.validation_curve[model.best_epoch - 1]
     _, validation = Validation.split(history, model.params.max_len)
@@ -143,7 +143,7 @@ def test_each_epoch_without_improvement_cuts_the_learning_rate() -> None:
     """lr_decay: after an epoch that does not beat the best validation score, the next epoch trains
     at lr_decay times the rate; after an improvement the rate stays. Without it the rate is constant."""
     history = History.from_frame(chains(seed=3, users=60, follow=0.5))
-    model = fitted("sasrec", history, dim=64, lr=0.02, dropout=0.0, epochs=30, patience=3, lr_decay=0.5)
+    model = fitted("sasrec", history, dim=64, lr=0.02, dropout=0.0, epochs=30, patience=3, lr_decay=0.5, min_epochs=1)
     curve, rates = model.validation_curve, model.learning_rates
     assert len(rates) == len(curve) > model.best_epoch
     for epoch in range(1, len(curve)):
@@ -152,6 +152,18 @@ def test_each_epoch_without_improvement_cuts_the_learning_rate() -> None:
     assert min(rates) < 0.02
     constant = fitted("sasrec", history, dim=64, lr=0.02, dropout=0.0, epochs=30, patience=3, lr_decay=None)
     assert set(constant.learning_rates) == {0.02}
+
+
+def test_no_plateau_cuts_the_rate_or_stops_training_before_min_epochs() -> None:
+    """The first epochs sit on a plateau whose noise must not end the fit: through epoch
+    min_epochs the rate stays and training goes on, whatever the validation does."""
+    history = History.from_frame(chains(seed=3, users=60, follow=0.5))
+    settings = {"dim": 64, "lr": 0.02, "dropout": 0.0, "epochs": 30, "patience": 2, "lr_decay": 0.5}
+    eager = fitted("sasrec", history, **settings, min_epochs=1)
+    assert min(eager.learning_rates) < 0.02  # without the hold this fit cuts its rate, then stops
+    held = fitted("sasrec", history, **settings, min_epochs=len(eager.validation_curve) + 2)
+    assert len(held.validation_curve) > held.params.min_epochs > len(eager.validation_curve)
+    assert set(held.learning_rates[: held.params.min_epochs + 1]) == {0.02}
 
 
 def model_params(model: SequenceModel) -> RecommenderParams:

@@ -123,6 +123,10 @@ _DISTINCT = "read and learn each customer's sequence of distinct items (first pu
 
 _WEIGHT_DECAY = "AdamW's decoupled weight decay"
 _LR_DECAY = "multiply the learning rate by this after each epoch without a better validation NDCG@10; None = constant"
+_MIN_EPOCHS = (
+    "epochs trained before a plateau may cut the learning rate or stop training: the first epochs sit near "
+    "popularity's validation score, whose noise would otherwise end the fit there"
+)
 
 
 class SasrecParams(_Strict):
@@ -138,6 +142,7 @@ class SasrecParams(_Strict):
     dropout: float = Field(0.6, ge=0, lt=1, description="0.6 beat 0.2, 0.4 and 0.75 on the shop's \"new\"")
     epochs: int = Field(30, ge=1, description=_EPOCHS)
     patience: int = Field(3, ge=1, description="stop after N epochs without a better validation NDCG@10")
+    min_epochs: int = Field(6, ge=1, description=_MIN_EPOCHS)
     batch_size: int = Field(32, ge=1, description="windows per step; small batches learn in fewer epochs")
     lr: float = Field(4e-3, gt=0)
     weight_decay: float = Field(0.2, ge=0, description=_WEIGHT_DECAY + "; 0.2 scored best of 0-0.5 on the shop's \"new\", by less than the seeds' spread")
@@ -164,6 +169,7 @@ class Gru4recParams(_Strict):
     max_len: int = Field(150, ge=2, description="most recent purchases the model reads")
     epochs: int = Field(30, ge=1, description=_EPOCHS)
     patience: int = Field(3, ge=1, description="stop after N epochs without a better validation NDCG@10")
+    min_epochs: int = Field(6, ge=1, description=_MIN_EPOCHS)
     batch_size: int = Field(32, ge=1, description="windows per step; small batches learn in fewer epochs")
     lr: float = Field(3e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0, description=_WEIGHT_DECAY)
