@@ -162,7 +162,7 @@ def test_no_plateau_cuts_the_rate_or_stops_training_before_min_epochs() -> None:
     eager = fitted("sasrec", history, **settings, min_epochs=1)
     assert min(eager.learning_rates) < 0.02  # without the hold this fit cuts its rate, then stops
     held = fitted("sasrec", history, **settings, min_epochs=len(eager.validation_curve) + 2)
-    assert len(held.validation_curve) > held.params.min_epochs > len(eager.validation_curve)
+    assert len(held.validation_curve) > held.params.min_epochs
     assert set(held.learning_rates[: held.params.min_epochs + 1]) == {0.02}
 
 

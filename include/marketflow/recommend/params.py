@@ -124,8 +124,8 @@ _DISTINCT = "read and learn each customer's sequence of distinct items (first pu
 _WEIGHT_DECAY = "AdamW's decoupled weight decay"
 _LR_DECAY = "multiply the learning rate by this after each epoch without a better validation NDCG@10; None = constant"
 _MIN_EPOCHS = (
-    "epochs trained before a plateau may cut the learning rate or stop training: the first epochs sit near "
-    "popularity's validation score, whose noise would otherwise end the fit there"
+    "epochs trained before a plateau may cut the learning rate or stop training: the first epochs sit on a low "
+    "plateau of the validation score, whose noise would otherwise end the fit there"
 )
 
 

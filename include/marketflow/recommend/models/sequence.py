@@ -10,9 +10,9 @@ on the rest and, after every epoch, is scored on predicting the held-out item (N
 next-item ranking over all items). The best epoch's weights are kept and training stops after
 `patience` epochs without improvement; after each epoch without improvement the learning rate is
 multiplied by `lr_decay` (when set). Neither acts during the first `min_epochs` epochs: those sit on
-a plateau near popularity's score (SASRec on the shop: 0.019-0.022 for 2-4 epochs, then 0.030-0.037
-and up), and one noisy dip there cut the learning rate and stopped a fit at popularity's level (dim
-32, seed 1: 0.038 "new" on the shop; with min_epochs 6, 0.079). The optimiser is AdamW (decoupled
+a low plateau (SASRec on the shop: validation 0.019-0.022 for 2-4 epochs, then 0.030-0.037 and up),
+and one noisy dip there cut the learning rate and stopped a fit on it (dim 32, seed 1: 0.038 "new" on
+the shop's October, below popularity's 0.072; with min_epochs 6, 0.079). The optimiser is AdamW (decoupled
 `weight_decay`). There is no refit on everything: it would double the fit time for one purchase per
 customer, so the held-out items are never trained on (they are still read as input when the model
 scores).
