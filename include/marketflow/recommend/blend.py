@@ -162,7 +162,17 @@ class Recommender:
                     f"interactions' {column!r} ids are {id_kind(interactions[column])}, "
                     f"the model was fitted on {kinds[column]} ids"
                 )
-        history = self.history(interactions, as_of=as_of)
+        ranked = self.recommend_from(self.history(interactions, as_of=as_of), k, users, exclude_seen)
+        for column in (USER, ITEM):
+            if kinds[column] == "integer":
+                ranked[column] = ranked[column].astype("int64")
+        return ranked
+
+    def recommend_from(
+        self, history: History, k: int = 20, users: Any = None, exclude_seen: bool = False
+    ) -> pd.DataFrame:
+        """`recommend` over an already encoded `history`, ids as the model's text keys: for a caller
+        that needs the history again (the DAG explains the recommendations from it)."""
         wanted = history.user_ids if users is None else self._user_keys(users)
         rows = history.positions_of(wanted)
         known, cold = wanted[rows >= 0], wanted[rows < 0]
@@ -180,11 +190,7 @@ class Recommender:
             popular = self.components["popularity"].score(history, np.zeros(len(cold), dtype=np.int64))
             frames.append(self._ranked(cold, popular, {"popularity": unit_scale(popular)}, k))
         columns = ["user", "item", "rank", "score", "source"]
-        ranked = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-        for column in (USER, ITEM):
-            if kinds[column] == "integer":
-                ranked[column] = ranked[column].astype("int64")
-        return ranked
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
     @property
     def id_kinds(self) -> dict[str, str]:

@@ -256,8 +256,9 @@ def write_recommendations(
     purchases = store_io.load_purchases(engine, as_of, record.params["interaction_weight"])
     since = pd.Timestamp(as_of - dt.timedelta(days=active_days))
     active = purchases.loc[purchases["timestamp"] >= since, "user"].unique()
-    recommendations = model.recommend(purchases, k=k, users=active, as_of=as_of)
-    recommendations["reason"] = explain(model, model.history(purchases, as_of=as_of), recommendations)
+    history = model.history(purchases, as_of=as_of)
+    recommendations = model.recommend_from(history, k=k, users=active)
+    recommendations["reason"] = explain(model, history, recommendations)
     written = store_io.replace_recommendations(engine, model_id, day, recommendations)
     log.info(
         "wrote %d recommendations as of %s (top %d for %d active customers) from %s", written, day, k, len(active), model_id
