@@ -171,8 +171,9 @@ class Recommender:
     def recommend_from(
         self, history: History, k: int = 20, users: Any = None, exclude_seen: bool = False
     ) -> pd.DataFrame:
-        """`recommend` over an already encoded `history`, ids as the model's text keys: for a caller
-        that needs the history again (the DAG explains the recommendations from it)."""
+        """`recommend` over an already encoded `history`, for a caller that needs the history again (the
+        DAG explains the recommendations from it). `users` as for `recommend`; the ids come back as the
+        model's text keys."""
         wanted = history.user_ids if users is None else self._user_keys(users)
         rows = history.positions_of(wanted)
         known, cold = wanted[rows >= 0], wanted[rows < 0]
