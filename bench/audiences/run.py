@@ -9,15 +9,21 @@ drawn with a fixed seed): an e-mail address, a consent event (3% opted out, 2% n
 without an address, 1% on the suppression list; the real orders of the 30 days before the run
 (one line per customer and day, so `bought_within_days` excludes the real recent buyers); three
 recommendations per customer from their real purchases (their most bought products, "you buy this
-often"; a popular product they never bought); and a live run of another campaign 3 days before
-that reached 2% of the customers (`in_other_campaign`, the frequency cap).
+often"; a popular product they never bought); a live run of another campaign 3 days before
+that reached 2% of the customers (`in_other_campaign`, the frequency cap); and every real order line
+of the 14 days after the run (its attribution window), copied like the customers.
 
 The campaign is the shipped `winback.yaml` (template, variants, exclusions, frequency cap, control
-share) with the rules "everyone, by propensity, at most `--members`" and the LLM off (its copy is
-measured by `bench/copy`). Timed in a fresh process against that warehouse, as the DAG's tasks call
-them: `select_audience` (rules, exclusions, split, exact TreeSHAP reasons of every selected
-member, members written) and `render_messages` (facts, products, templates, one ledger row per
-treatment member). Peak memory: that process's `ru_maxrss` (imports included).
+share) with the rules "everyone, by propensity, at most `--members`", a 14-day attribution window
+and the LLM off (its copy is measured by `bench/copy`). Timed in a fresh process against that
+warehouse, as the DAG's tasks call them: `select_audience` (rules, exclusions, split, exact
+TreeSHAP reasons of every selected member, members written) and `render_messages` (facts,
+products, templates, one ledger row per treatment member). Peak memory: that process's
+`ru_maxrss` (imports included).
+
+Then what the run earned: `member_outcomes` (the Campaigns pages' and the stored report's one
+definition), against pandas reading the run's members and the window's lines, summing per customer
+and per arm; the two must agree (counts exactly, revenue within a millionth).
 
 Baseline, same process, same rows: pandas reads the scores with the profiles and the exclusion
 tables, flags and sorts them, keeps the top `--members`, and LightGBM's own `pred_contrib` gives the
@@ -44,7 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +67,16 @@ from bench.record import write_record  # noqa: E402
 from tests.scratch_db import scratch_database  # noqa: E402
 
 from marketflow.campaigns.config import CampaignConfig, campaigns_dir, templates_dir  # noqa: E402
+from marketflow.campaigns.sqlutil import bulk_insert  # noqa: E402
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine  # noqa: E402
 
 SEED = 20261201
 #: Shares of the customers (the copies of a real customer alike) with each consent problem.
 OPTED_OUT, NO_CONSENT, NO_EMAIL, SUPPRESSED, OTHER_CAMPAIGN = 0.03, 0.02, 0.01, 0.01, 0.02
 RECENT_DAYS = 30
+#: The bench campaign's attribution window, days D+1 .. D+14 (winback's own 30 would need the real
+#: history's last day and 2.7M copied order lines).
+ATTRIBUTION_DAYS = 14
 RECOMMENDED = 3
 
 
@@ -84,6 +94,7 @@ def bench_campaign(members: int, control_share: float | None) -> CampaignConfig:
     if control_share is not None:
         data["control_share"] = control_share
     data["message"]["llm"]["enabled"] = False
+    data["attribution_days"] = ATTRIBUTION_DAYS
     return CampaignConfig.model_validate(data)
 
 
@@ -128,6 +139,15 @@ def _catalogue(orders: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def _window_rows(window: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """The window's order lines as plain values in `WINDOW_COLUMNS` order, numbered anew (the copies
+    share their real line numbers)."""
+    lines = window.assign(invoice_ts=window["invoice_ts"].dt.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    lines = lines[list(WINDOW_COLUMNS[:-1])].astype(object)
+    lines = lines.where(lines.notna(), None)
+    return ((*row, number) for number, row in enumerate(lines.itertuples(index=False, name=None), start=2))
+
+
 def _insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), 20_000):
         conn.execute(table.insert(), rows[start : start + 20_000])
@@ -169,6 +189,10 @@ def build_warehouse(url: str, orders: pd.DataFrame, snapshot: Any, model: Any, f
     recent = recent[recent["customer_id"].notna()].drop_duplicates(["customer_id", "order_date"])
     recent = _copies(recent[recent["customer_id"].isin(real["customer_id"])], copies)
     picks = _copies(_recommendations(dated, real["customer_id"].tolist()), copies)
+    after = pd.to_datetime(orders["order_date"])
+    last = pd.Timestamp(CUTOFF + dt.timedelta(days=ATTRIBUTION_DAYS))
+    window = orders[(after > pd.Timestamp(CUTOFF)) & (after <= last)]
+    window = _copies(window[window["customer_id"].isin(real["customer_id"])], copies)
     other = run_key_of("cross_sell", CUTOFF - dt.timedelta(days=3))
     with engine.begin() as conn:
         _insert(conn, schema.products, _catalogue(dated))
@@ -186,6 +210,7 @@ def build_warehouse(url: str, orders: pd.DataFrame, snapshot: Any, model: Any, f
             {**row, "source_line": i + 2, "is_return": False, "source_file": "bench"}
             for i, row in enumerate(recent[["order_date", "invoice_no", "stock_code", "description", "quantity",
                                             "invoice_ts", "unit_price", "customer_id", "country"]].to_dict("records"))])
+        bulk_insert(conn, schema.orders, WINDOW_COLUMNS, _window_rows(window))
         _insert(conn, schema.recommendations, [
             {"as_of_date": CUTOFF, "customer_id": c, "rank": int(rank), "model_id": "bench-recommender",
              "stock_code": code, "score": 1.0 / int(rank), "reason": reason}
@@ -199,7 +224,13 @@ def build_warehouse(url: str, orders: pd.DataFrame, snapshot: Any, model: Any, f
         _insert(conn, schema.messages, [
             {"run_key": other, "customer_id": c, "channel": "email", "status": "sent", "attempts": 1} for c in reached])
     engine.dispose()
-    return {"customers": len(ids), "copies": copies, "recent_order_lines": len(recent), "recommendations": len(picks)}
+    return {"customers": len(ids), "copies": copies, "recent_order_lines": len(recent), "window_order_lines": len(window),
+            "recommendations": len(picks)}
+
+
+#: The columns of the window's order lines as `bulk_insert` writes them (the line number last).
+WINDOW_COLUMNS = ("order_date", "invoice_no", "stock_code", "description", "quantity", "invoice_ts", "unit_price",
+                  "customer_id", "country", "is_return", "source_file", "source_line")
 
 
 def run_key_of(campaign: str, day: dt.date) -> str:
@@ -242,6 +273,7 @@ def measure(url: str, members: int, control_share: float | None, profile: Path |
     check_stored(engine, plan.run_key, selected, rendered)
     base = baseline(engine, config, plan.run_key, members)
     return {
+        **measure_outcomes(engine, plan.run_key),
         "select_s": select_s, "render_s": render_s, "total_s": select_s + render_s, "peak_mb": peak,
         "select_cpu_s": select_cpu_s, "render_cpu_s": render_cpu_s, "total_cpu_s": select_cpu_s + render_cpu_s,
         "matched": selected["matched"], "members": selected["treatment"] + selected["control"],
@@ -331,6 +363,43 @@ def baseline(engine: Any, config: CampaignConfig, run_key: str, members: int) ->
     return {"baseline_select_s": select_s, "baseline_render_s": render_s, "baseline_total_s": select_s + render_s}
 
 
+def measure_outcomes(engine: Any, run_key: str) -> dict[str, Any]:
+    """What the run earned, as the Campaigns pages and the stored report read it (`member_outcomes`),
+    and the raw way: pandas reads the run's measured members and the window's order lines, sums
+    them per customer, joins and sums per arm and variant. The two must agree, or the bench lies."""
+    from marketflow.campaigns.outcomes import MEASURED_ARMS, attribution_window, member_outcomes
+
+    with engine.connect() as conn:
+        started = time.perf_counter()
+        ours = member_outcomes(conn, [run_key])[run_key]
+        ours_s = time.perf_counter() - started
+        first, last = attribution_window(CUTOFF, ATTRIBUTION_DAYS)
+        started = time.perf_counter()
+        members = pd.read_sql(
+            f"SELECT customer_id, arm, variant FROM audience_members WHERE run_key = '{run_key}' "
+            f"AND arm IN {MEASURED_ARMS}", conn)
+        lines = pd.read_sql(
+            f"SELECT customer_id, quantity, unit_price, is_return FROM orders "
+            f"WHERE order_date BETWEEN '{first}' AND '{last}'", conn)
+    lines = lines[lines["customer_id"].isin(members["customer_id"])]
+    lines = lines.assign(bought=(~lines["is_return"].astype(bool) & (lines["quantity"] > 0)).astype(int),
+                         revenue=lines["quantity"] * lines["unit_price"])
+    per_customer = lines.groupby("customer_id").agg(converted=("bought", "max"), revenue=("revenue", "sum"))
+    joined = members.join(per_customer, on="customer_id").fillna({"converted": 0, "revenue": 0.0})
+    raw = joined.groupby(["arm", "variant"], dropna=False).agg(
+        members=("customer_id", "size"), conversions=("converted", "sum"), revenue=("revenue", "sum"))
+    baseline_s = time.perf_counter() - started
+    raw_by_key = {(arm, None if pd.isna(variant) else variant): row for (arm, variant), row in raw.iterrows()}
+    if set(raw_by_key) != set(ours) or any(
+        (ours[key].members, ours[key].conversions) != (row.members, row.conversions)
+        or abs(ours[key].revenue - row.revenue) > 1e-6 * max(1.0, abs(row.revenue))
+        for key, row in raw_by_key.items()
+    ):
+        raise AssertionError(f"member_outcomes {ours} disagrees with pandas {raw_by_key}")
+    return {"outcomes_s": ours_s, "baseline_outcomes_s": baseline_s,
+            "converted": sum(outcome.conversions for outcome in ours.values()), "window_lines": len(lines)}
+
+
 def measured(url: str, members: int, control_share: float | None, profile: Path | None) -> dict:
     """`measure` in a fresh Python process (its peak memory is the run's alone)."""
     command = [sys.executable, __file__, "--measure", url, "--members", str(members)]
@@ -375,6 +444,11 @@ def run(
                         **data, **measured(url, members, control_share, where), "load": os.getloadavg()
                     }
             print_row(backend, results[backend], header=len(results) == 1)
+    print("\n| backend | measured members | converted | their window's order lines | member_outcomes s "
+          "| baseline s | ours / baseline |\n|---|---|---|---|---|---|---|")
+    for backend, r in results.items():
+        print(f"| {backend} | {r['members']:,} | {r['converted']:,} | {r['window_lines']:,} | {r['outcomes_s']:.2f} "
+              f"| {r['baseline_outcomes_s']:.2f} | {r['outcomes_s'] / r['baseline_outcomes_s']:.2f}x |")
     return {
         "results": results,
         "campaign": bench_campaign(members, control_share).model_dump(mode="json"),

@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, case, exists, func, select
+from sqlalchemy import Connection, and_, case, func, select
 
-from marketflow.campaigns.sqlutil import add_days, as_date, chunks
+from marketflow.campaigns.sqlutil import as_date, chunks
 from marketflow.campaigns.uplift import Interval, mean_difference_from_sums, rate_difference
 from marketflow.warehouse.schema import audience_members, campaign_runs, orders
 
@@ -69,37 +69,51 @@ def attribution_window(day: dt.date, attribution_days: int) -> tuple[dt.date, dt
 
 
 def member_outcomes(conn: Connection, run_keys: Sequence[str]) -> dict[str, dict[tuple[str, str | None], ArmOutcome]]:
-    """run_key -> (arm, variant) -> outcome of the measured arms, each run in its own window."""
-    am, cr, o = audience_members, campaign_runs, orders
-    in_window = and_(
-        o.c.customer_id == am.c.customer_id,
-        o.c.order_date > cr.c.run_day,
-        o.c.order_date <= add_days(cr.c.run_day, cr.c.attribution_days),
-    )
-    bought = exists().where(in_window, o.c.is_return.is_(False), o.c.quantity > 0)
-    spent = select(func.coalesce(func.sum(o.c.quantity * o.c.unit_price), 0.0)).where(in_window).scalar_subquery()
-    outcomes: dict[str, dict[tuple[str, str | None], ArmOutcome]] = defaultdict(dict)
+    """run_key -> (arm, variant) -> outcome of the measured arms, each run in its own window.
+
+    One query a run, its window's dates as constants: the members' order lines of those days summed
+    per customer, then per arm. A lookup of each member's lines by customer would, on PostgreSQL,
+    probe every `orders` partition (they are split by customer hash) once per member."""
+    cr = campaign_runs
+    windows = []
     for chunk in chunks(list(run_keys)):
-        members = (
-            select(am.c.run_key, am.c.arm, am.c.variant, case((bought, 1), else_=0).label("converted"), spent.label("revenue"))
-            .select_from(am.join(cr, cr.c.run_key == am.c.run_key))
-            .where(am.c.arm.in_(MEASURED_ARMS), am.c.run_key.in_(chunk))
-            .subquery()
-        )
-        stmt = select(
-            members.c.run_key,
-            members.c.arm,
-            members.c.variant,
+        windows += conn.execute(select(cr.c.run_key, cr.c.run_day, cr.c.attribution_days).where(cr.c.run_key.in_(chunk))).all()
+    return {
+        run_key: _run_outcomes(conn, run_key, *attribution_window(as_date(run_day), attribution_days))
+        for run_key, run_day, attribution_days in windows
+    }
+
+
+def _run_outcomes(conn: Connection, run_key: str, first: dt.date, last: dt.date) -> dict[tuple[str, str | None], ArmOutcome]:
+    am, o = audience_members, orders
+    measured = and_(am.c.run_key == run_key, am.c.arm.in_(MEASURED_ARMS))
+    bought = case((and_(o.c.is_return.is_(False), o.c.quantity > 0), 1), else_=0)
+    per_customer = (
+        select(o.c.customer_id, func.max(bought).label("converted"), func.sum(o.c.quantity * o.c.unit_price).label("revenue"))
+        .where(o.c.order_date.between(first, last), o.c.customer_id.in_(select(am.c.customer_id).where(measured)))
+        .group_by(o.c.customer_id)
+        .subquery()
+    )
+    revenue = func.coalesce(per_customer.c.revenue, 0.0)
+    stmt = (
+        select(
+            am.c.arm,
+            am.c.variant,
             func.count().label("members"),
-            func.sum(members.c.converted).label("conversions"),
-            func.sum(members.c.revenue).label("revenue"),
-            func.sum(members.c.revenue * members.c.revenue).label("revenue_squares"),
-        ).group_by(members.c.run_key, members.c.arm, members.c.variant)
-        for row in conn.execute(stmt):
-            outcomes[row.run_key][(row.arm, row.variant)] = ArmOutcome(
-                int(row.members), int(row.conversions or 0), float(row.revenue or 0.0), float(row.revenue_squares or 0.0)
-            )
-    return outcomes
+            func.sum(func.coalesce(per_customer.c.converted, 0)).label("conversions"),
+            func.sum(revenue).label("revenue"),
+            func.sum(revenue * revenue).label("revenue_squares"),
+        )
+        .select_from(am.outerjoin(per_customer, per_customer.c.customer_id == am.c.customer_id))
+        .where(measured)
+        .group_by(am.c.arm, am.c.variant)
+    )
+    return {
+        (row.arm, row.variant): ArmOutcome(
+            int(row.members), int(row.conversions or 0), float(row.revenue or 0.0), float(row.revenue_squares or 0.0)
+        )
+        for row in conn.execute(stmt)
+    }
 
 
 def arm_outcome(outcomes: RunOutcomes, arm: str) -> ArmOutcome:

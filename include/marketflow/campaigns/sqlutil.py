@@ -10,8 +10,6 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Connection, Date, Table
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import FunctionElement
 
 #: Rows per `IN (...)` list: SQLite (3.32 and later) allows 32,766 bound parameters a statement; fewer,
 #: longer lists cut the per-statement cost of selecting and rendering for 100,000 members.
@@ -102,23 +100,3 @@ def bulk_insert(
         inserted += len(converted)
     return inserted
 
-
-class add_days(FunctionElement[Any]):
-    """`day + days` for two columns (each row its own number of days), compiled per dialect: SQLite
-    keeps dates as ISO text, PostgreSQL as DATE."""
-
-    type = Date()
-    inherit_cache = True
-    name = "add_days"
-
-
-@compiles(add_days, "sqlite")
-def _add_days_sqlite(element: add_days, compiler: Any, **kw: Any) -> str:
-    day, days = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"date({day}, printf('%+d days', {days}))"
-
-
-@compiles(add_days, "postgresql")
-def _add_days_postgresql(element: add_days, compiler: Any, **kw: Any) -> str:
-    day, days = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(CAST({day} AS DATE) + {days})"
