@@ -180,6 +180,10 @@ def test_runs_that_sent_nothing_are_not_measured_or_pooled(campaign_warehouse: s
     assert backfill.send_mode == "backfill" and not backfill.measured and backfill.uplift is None
     assert backfill.attribution_days == 14  # none recorded: the schema's default
     assert backfill.window_end == dt.date(2011, 9, 22) and backfill.window_complete  # orders reach 09-23
+    # measured in its own window (09-09..09-22) in the same call as the live run: B's and H's
+    # purchases of 09-02 and 09-04 count for the live run only
+    assert (backfill.treatment.conversions, backfill.control.conversions) == (0, 0)
+    assert (backfill.treatment.members, backfill.control.members) == (1, 1)
     assert [run.run_key for run in result.measured_runs] == ["winback:2011-09-01"]
     assert (result.treatment.members, result.control.members) == (4, 3)
     assert result.uplift is not None
