@@ -99,4 +99,3 @@ def bulk_insert(
             conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})", converted)
         inserted += len(converted)
     return inserted
-
