@@ -74,8 +74,8 @@ def member_outcomes(conn: Connection, run_keys: Sequence[str]) -> dict[str, dict
     One query a run, its window's dates as constants: the members' order lines of those days summed
     per customer, then per arm. Looking up each member's lines by customer instead probed every
     `orders` partition on PostgreSQL (split by customer hash) once per member: 17 s against 0.26 s
-    for 100,000 members; probing only each member's own partition lost to this scan too
-    (bench/audiences README)."""
+    for 100,000 members. Probing only each member's own partition lost to this scan too: 4.4 s
+    against 3.1 s at 2M order lines (bench/audiences README)."""
     cr = campaign_runs
     windows = [
         row
