@@ -23,10 +23,10 @@ import io
 import json
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
@@ -114,10 +114,11 @@ class EmbeddedModel:
 
         hf_logging.disable_progress_bar()
         self._torch = torch
+        started = time.perf_counter()
         converted = converted_copy(path)
-        #: what the weights were read from: the GGUF file, or the copy an earlier process converted
-        self.loaded_from = converted if converted.is_dir() else path
         if converted.is_dir():
+            #: what the weights were read from: the GGUF file, or the copy an earlier process converted
+            self.loaded_from = converted
             from safetensors import SafetensorError
 
             try:
@@ -127,10 +128,12 @@ class EmbeddedModel:
                 raise RuntimeError(f"the embedded model's converted copy {converted} cannot be read ({exc}): "
                                    "delete that folder and the next load converts the model again") from exc
         else:
+            self.loaded_from = path
             with _no_progress_bars():  # the GGUF reader's own tqdm bar would fill a task's log
                 self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
                 self.model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
             _keep_converted(self.model, self.tokenizer, converted)
+        log.info("the embedded model is loaded from %s in %.1f s", self.loaded_from, time.perf_counter() - started)
         # batches are padded with the end-of-turn token, which every chat prompt already holds (so the
         # repetition penalty sees no token it would not have seen unpadded)
         self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -216,25 +219,20 @@ def _keep_converted(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
 
     try:
         converted.parent.mkdir(parents=True, exist_ok=True)
-        draft = Path(tempfile.mkdtemp(prefix=".converting-", dir=converted.parent))
-    except OSError as exc:
-        log.warning("the embedded model is not kept in %s (%s): each process converts it again", converted, exc)
-        return
-    try:
-        config = copy.deepcopy(model.config)
-        del config.quantization_config  # the weights are plain float32 now
-        config.save_pretrained(draft)
-        save_model(model, str(draft / "model.safetensors"))
-        tokenizer.save_pretrained(draft)
-        for file in draft.iterdir():
-            file.chmod(0o644)  # readable by every worker that shares the cache, as the folder is
-        draft.chmod(0o755)
-        draft.rename(converted)
+        with tempfile.TemporaryDirectory(prefix=".converting-", dir=converted.parent, ignore_cleanup_errors=True) as name:
+            draft = Path(name)
+            config = copy.deepcopy(model.config)
+            del config.quantization_config  # the weights are plain float32 now
+            config.save_pretrained(draft)
+            save_model(model, str(draft / "model.safetensors"))
+            tokenizer.save_pretrained(draft)
+            for file in draft.iterdir():
+                file.chmod(0o644)  # readable by every worker that shares the cache, as the folder is
+            draft.chmod(0o755)
+            draft.rename(converted)
     except OSError as exc:
         if not converted.is_dir():
             log.warning("the embedded model is not kept in %s (%s): each process converts it again", converted, exc)
-    finally:
-        shutil.rmtree(draft, ignore_errors=True)
 
 
 @lru_cache(maxsize=1)
