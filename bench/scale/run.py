@@ -177,7 +177,7 @@ ORDERS_OF_DAY = f"""INSERT INTO orders (order_date, source_line, invoice_no, sto
     FROM base_orders CROSS JOIN generate_series(0, CAST(:last AS int)) AS g(c)
     WHERE order_date = :day AND (customer_id IS NOT NULL OR g.c = 0)"""
 COPIES_PER_STATEMENT = 25
-ORDERS_INDEXES = ["ix_orders_customer_id_order_date", "ix_orders_stock_code_order_date_invoice_ts_source_line"]
+ORDERS_INDEXES = ["ix_orders_customer_id_order_date"]
 
 
 def _copy_orders_by_day(engine: Any, scale: int, started: float) -> None:

@@ -60,7 +60,6 @@ orders = Table(
     Column("is_return", Boolean, nullable=False, comment="cancellation invoice (C...)"),
     Column("source_file", String(512), nullable=False),
     Index(None, "customer_id", "order_date"),
-    Index(None, "stock_code", "order_date", "invoice_ts", "source_line"),
 )
 
 
