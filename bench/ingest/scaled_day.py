@@ -3,8 +3,10 @@
 The real day's lines are replicated `factor` times: copy 0 is the real day unchanged, copy k gets
 new customer ids (`k * 100000 + id`, the real ids are 5 digits) and new invoice numbers (6 digits
 after the real ones, a `C` cancellation stays one), so every copy is a different set of customers
-placing different orders of the same products at the same times. Lines are ordered by invoice time
-as the real exports are. No randomness: the same day file always gives the same export.
+placing different orders of the same products at the same times. With `variants` > 1 the shop also
+sells more products: copy k buys variant k mod `variants` of each product (`variant_code`), so
+the catalogue grows `variants` times. Lines are ordered by invoice time as the real exports are.
+No randomness: the same day file always gives the same export.
 """
 
 from __future__ import annotations
@@ -13,10 +15,22 @@ import csv
 import io
 from pathlib import Path
 
+from marketflow.profiles.settings import DEFAULT_SERVICE_CODES
+
 #: First synthetic invoice number: above every real one (536365..581587) and still 6 digits.
 FIRST_INVOICE = 600_000
 _CUSTOMER_STRIDE = 100_000
-_INVOICE, _TIMESTAMP, _CUSTOMER = 0, 4, 6
+_INVOICE, _STOCK_CODE, _TIMESTAMP, _CUSTOMER = 0, 1, 4, 6
+_SERVICE_CODES = frozenset(code.upper() for code in DEFAULT_SERVICE_CODES)
+
+
+def variant_code(code: str, variant: int) -> str:
+    """Variant `variant` of a product, `V3_85123A` (a code the export's format accepts); variant 0 and
+    the service codes (postage, fees, vouchers) stay as they are: a larger shop sells more products,
+    not more kinds of postage. `bench/scale` writes the same codes in SQL."""
+    if variant == 0 or code.upper() in _SERVICE_CODES or code.upper().startswith("GIFT_"):
+        return code
+    return f"V{variant}_{code}"
 
 
 def _customer(value: str, copy: int) -> str:
@@ -25,9 +39,10 @@ def _customer(value: str, copy: int) -> str:
     return f"{copy * _CUSTOMER_STRIDE + int(head)}{dot}{tail}" if head.isdigit() else value
 
 
-def scaled_day(real_day: bytes, factor: int) -> bytes:
+def scaled_day(real_day: bytes, factor: int, variants: int = 1) -> bytes:
     """The export of `real_day` (an Online Retail day file) replicated `factor` times under new
-    customers and invoices (refused when the new invoice numbers would need a seventh digit)."""
+    customers and invoices, copy k buying variant k mod `variants` of each product (refused when
+    the new invoice numbers would need a seventh digit)."""
     header, *lines = list(csv.reader(io.StringIO(real_day.decode("utf-8"), newline="")))
     invoices = sorted({line[_INVOICE].lstrip("C") for line in lines})
     number = {invoice: index for index, invoice in enumerate(invoices)}
@@ -43,6 +58,7 @@ def scaled_day(real_day: bytes, factor: int) -> bytes:
                 serial = FIRST_INVOICE + (copy - 1) * len(invoices) + number[invoice.lstrip("C")]
                 line[_INVOICE] = f"{prefix}{serial}"
                 line[_CUSTOMER] = _customer(line[_CUSTOMER], copy)
+                line[_STOCK_CODE] = variant_code(line[_STOCK_CODE], copy % variants)
             copies.append((line[_TIMESTAMP], copy, position, line))
     copies.sort(key=lambda item: item[:3])
     out = io.StringIO(newline="")
@@ -52,8 +68,8 @@ def scaled_day(real_day: bytes, factor: int) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def write_scaled_day(real_day: Path, factor: int, target: Path) -> int:
+def write_scaled_day(real_day: Path, factor: int, target: Path, variants: int = 1) -> int:
     """Write the scaled export of `real_day` to `target`; returns its number of lines."""
-    content = scaled_day(real_day.read_bytes(), factor)
+    content = scaled_day(real_day.read_bytes(), factor, variants)
     target.write_bytes(content)
     return content.count(b"\n") - 1

@@ -40,6 +40,18 @@ def test_every_copy_parses_under_its_own_customer_and_invoice() -> None:
     assert rows["duplicate_of"].isna().all()
 
 
+def test_variants_grow_the_catalogue_but_not_the_services() -> None:
+    export = read_orders(scaled_day(DAY, 4, variants=2), "scaled.csv", "GBP")
+    rows = parse_orders(export)
+
+    assert not export.rejected and len(rows) == 16
+    # copies 0 and 2 buy the real products, copies 1 and 3 their variant 1; the discount stays a service
+    assert sorted(rows["stock_code"].unique()) == ["22139", "71053", "85123A", "D", "V1_22139", "V1_71053", "V1_85123A"]
+    assert (rows["stock_code"] == "V1_85123A").sum() == 2
+    assert (rows["stock_code"] == "D").sum() == 4
+    assert scaled_day(DAY, 4, variants=1) == scaled_day(DAY, 4)
+
+
 def test_the_same_day_always_gives_the_same_export() -> None:
     assert scaled_day(DAY, 4) == scaled_day(DAY, 4)
     assert scaled_day(DAY, 1).splitlines() == DAY.splitlines()
