@@ -15,22 +15,27 @@ import csv
 import io
 from pathlib import Path
 
-from marketflow.profiles.settings import DEFAULT_SERVICE_CODES
+from marketflow.profiles.settings import ProfileSettings
 
 #: First synthetic invoice number: above every real one (536365..581587) and still 6 digits.
 FIRST_INVOICE = 600_000
 _CUSTOMER_STRIDE = 100_000
 _INVOICE, _STOCK_CODE, _TIMESTAMP, _CUSTOMER = 0, 1, 4, 6
-_SERVICE_CODES = frozenset(code.upper() for code in DEFAULT_SERVICE_CODES)
 
 
 def variant_code(code: str, variant: int) -> str:
-    """Variant `variant` of a product, `V3_85123A` (a code the export's format accepts); variant 0 and
-    the service codes (postage, fees, vouchers) stay as they are: a larger shop sells more products,
-    not more kinds of postage. `bench/scale` writes the same codes in SQL."""
-    if variant == 0 or code.upper() in _SERVICE_CODES or code.upper().startswith("GIFT_"):
-        return code
+    """Variant `variant` (1, 2, ...) of a product: `V3_85123A`, a code the export's format accepts
+    (`bench/scale` writes the same in SQL)."""
     return f"V{variant}_{code}"
+
+
+def service_codes(codes: set[str]) -> set[str]:
+    """Those of `codes` that are services (postage, fees, vouchers: `ProfileSettings.is_service`),
+    which keep their code in every copy: a larger shop sells more products, not more kinds of postage."""
+    import pandas as pd
+
+    ordered = sorted(codes)
+    return {code for code, service in zip(ordered, ProfileSettings().is_service(pd.Series(ordered, dtype=object))) if service}
 
 
 def _customer(value: str, copy: int) -> str:
@@ -45,6 +50,7 @@ def scaled_day(real_day: bytes, factor: int, variants: int = 1) -> bytes:
     the new invoice numbers would need a seventh digit)."""
     header, *lines = list(csv.reader(io.StringIO(real_day.decode("utf-8"), newline="")))
     invoices = sorted({line[_INVOICE].lstrip("C") for line in lines})
+    services = service_codes({line[_STOCK_CODE] for line in lines})
     number = {invoice: index for index, invoice in enumerate(invoices)}
     if FIRST_INVOICE + factor * len(invoices) > 999_999:
         raise ValueError(f"{factor} copies of {len(invoices)} invoices do not fit in 6-digit invoice numbers")
@@ -58,7 +64,8 @@ def scaled_day(real_day: bytes, factor: int, variants: int = 1) -> bytes:
                 serial = FIRST_INVOICE + (copy - 1) * len(invoices) + number[invoice.lstrip("C")]
                 line[_INVOICE] = f"{prefix}{serial}"
                 line[_CUSTOMER] = _customer(line[_CUSTOMER], copy)
-                line[_STOCK_CODE] = variant_code(line[_STOCK_CODE], copy % variants)
+                if copy % variants and line[_STOCK_CODE] not in services:
+                    line[_STOCK_CODE] = variant_code(line[_STOCK_CODE], copy % variants)
             copies.append((line[_TIMESTAMP], copy, position, line))
     copies.sort(key=lambda item: item[:3])
     out = io.StringIO(newline="")

@@ -14,8 +14,8 @@ The catalogue grows with the square root of k (`product_variants`: 3 times at x1
 x250; `--same-catalogue` keeps the real one): copy c buys variant c mod that count of each product
 (`V3_85123A`, `bench/ingest/scaled_day.variant_code`; service codes stay), its recommendations name
 the same variants, and each variant's `product_days`, `product_day_descriptions` and `products` rows
-are what ingest would derive from its lines (the real customers' lines, by the rules of migrations
-0013 and 0014). The days are the real shop's (the issue also asked for more days: not done).
+are derived from its lines (the real customers' lines) by ingest's own code. The days are the real
+shop's (the issue also asked for more days: not done).
 
 Then, as the DAGs run them for 2011-10-31, each task in a fresh process (a Celery worker's task):
 
@@ -61,16 +61,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import column, create_engine, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "online-retail" / "by-day"
 sys.path.insert(0, str(REPO))
 
-from bench.ingest.scaled_day import write_scaled_day  # noqa: E402
+from bench.ingest.scaled_day import variant_code, write_scaled_day  # noqa: E402
 from bench.record import write_record  # noqa: E402
-from marketflow.profiles.settings import DEFAULT_SERVICE_CODES  # noqa: E402
+from marketflow.profiles.settings import ProfileSettings  # noqa: E402
 from marketflow.shards import ORDER_PARTITIONS  # noqa: E402
 
 DAY = dt.date(2011, 10, 31)
@@ -155,9 +156,10 @@ def build_template(server_url: str, name: str, data_dir: Path, work: Path) -> di
 #: Per table: the real customers' rows, and the SQL that inserts copies :first..:last of them (customer
 #: ids and e-mails made unique per copy) from that snapshot, so no copy reads another.
 _NEW_ID = "CAST(CAST(customer_id AS bigint) + g.c * %d AS varchar)" % CUSTOMER_STRIDE
-#: `scaled_day.variant_code` in SQL: copy g.c buys variant g.c mod :variants; services keep their code.
-_SERVICE = "(upper(stock_code) IN (%s) OR upper(stock_code) LIKE 'GIFT\\_%%')" % ", ".join(
-    f"'{code.upper()}'" for code in DEFAULT_SERVICE_CODES)
+#: `scaled_day.variant_code` in SQL: copy g.c buys variant g.c mod :variants; services
+#: (`ProfileSettings.service_clause`, rendered for a text statement) keep their code.
+_SERVICE = "(%s)" % ProfileSettings().service_clause(column("stock_code")).compile(
+    dialect=postgresql.dialect(paramstyle="named"), compile_kwargs={"literal_binds": True})
 _VARIANT_CODE = (f"CASE WHEN g.c % CAST(:variants AS int) = 0 OR {_SERVICE} THEN stock_code "
                  "ELSE 'V' || (g.c % CAST(:variants AS int)) || '_' || stock_code END")
 _COPIES = "CROSS JOIN generate_series(CAST(:first AS int), CAST(:last AS int)) AS g(c)"
@@ -194,35 +196,9 @@ ORDERS_OF_DAY = f"""INSERT INTO orders (order_date, source_line, invoice_no, sto
     invoice_ts, unit_price, {_NEW_ID}, country, is_return, source_file
     FROM base_orders CROSS JOIN generate_series(0, CAST(:last AS int)) AS g(c)
     WHERE order_date = :day AND (customer_id IS NOT NULL OR g.c = 0)"""
-#: Each variant's derived product rows, from the real customers' lines (`base_orders`, guests' lines
-#: are copied once, under the real codes), by ingest's rules (migrations 0013 and 0014; latest: by
-#: invoice time, then line), for variants 1 .. :variants - 1.
-_VARIANT_LINES = f"SELECT * FROM base_orders WHERE customer_id IS NOT NULL AND NOT {_SERVICE}"
-_VARIANTS = "CROSS JOIN generate_series(1, CAST(:variants AS int) - 1) AS v(n)"
-_DESCRIBED = "NOT is_return AND quantity > 0 AND unit_price > 0 AND description IS NOT NULL AND description <> ''"
-VARIANT_PRODUCT_ROWS = [
-    f"""INSERT INTO product_days (stock_code, order_date, description, unit_price)
-        WITH lines AS ({_VARIANT_LINES}),
-        described AS (SELECT DISTINCT ON (stock_code, order_date) stock_code, order_date, description FROM lines
-                      WHERE description IS NOT NULL ORDER BY stock_code, order_date, invoice_ts DESC, source_line DESC),
-        priced AS (SELECT DISTINCT ON (stock_code, order_date) stock_code, order_date, unit_price FROM lines
-                   WHERE unit_price > 0 ORDER BY stock_code, order_date, invoice_ts DESC, source_line DESC)
-        SELECT 'V' || v.n || '_' || d.stock_code, d.order_date, s.description, p.unit_price
-        FROM (SELECT DISTINCT stock_code, order_date FROM lines) d
-        LEFT JOIN described s USING (stock_code, order_date) LEFT JOIN priced p USING (stock_code, order_date) {_VARIANTS}""",
-    f"""INSERT INTO product_day_descriptions (stock_code, order_date, description, invoice_ts)
-        WITH lines AS ({_VARIANT_LINES} AND {_DESCRIBED}),
-        latest AS (SELECT stock_code, order_date, max(invoice_ts) AS invoice_ts FROM lines GROUP BY stock_code, order_date)
-        SELECT 'V' || v.n || '_' || d.stock_code, d.order_date, d.description, d.invoice_ts
-        FROM (SELECT DISTINCT stock_code, order_date, description, invoice_ts FROM lines JOIN latest
-              USING (stock_code, order_date, invoice_ts)) d {_VARIANTS}""",
-    """INSERT INTO products (stock_code, description, unit_price, first_seen, last_seen)
-        SELECT stock_code,
-               (array_agg(description ORDER BY order_date DESC) FILTER (WHERE description IS NOT NULL))[1],
-               (array_agg(unit_price ORDER BY order_date DESC) FILTER (WHERE unit_price IS NOT NULL))[1],
-               min(order_date), max(order_date)
-        FROM product_days WHERE stock_code ~ '^V[0-9]+_' GROUP BY stock_code""",
-]
+#: The order columns ingest derives the product tables from (`marketflow.ingest.derived`).
+PRODUCT_LINE_COLUMNS = ("stock_code", "order_date", "invoice_ts", "source_line", "description", "quantity",
+                        "unit_price", "is_return")
 COPIES_PER_STATEMENT = 25
 ORDERS_INDEXES = ["ix_orders_customer_id_order_date"]
 
@@ -242,9 +218,27 @@ def _copy_orders_by_day(engine: Any, scale: int, variants: int, started: float) 
             print(f"  x{scale}: orders of {number} of {len(days)} days ({time.perf_counter() - started:.0f} s)", flush=True)
     with engine.begin() as conn:
         if variants > 1:
-            for statement in VARIANT_PRODUCT_ROWS:
-                conn.execute(text(statement), {"variants": variants})
+            _add_variant_products(conn, variants)
         conn.execute(text("DROP TABLE base_orders"))
+
+
+def _add_variant_products(conn: Any, variants: int) -> None:
+    """Each product variant's `product_days`, `product_day_descriptions` and `products` rows, by
+    ingest's own code (`marketflow.ingest.derived`, as for a load that adds new products) from the
+    variant's lines: the real customers' lines of merchandise under the variant's code (guests'
+    lines are copied once and services keep their code, so neither has variants)."""
+    import pandas as pd
+
+    from marketflow.ingest import derived
+
+    lines = pd.read_sql(text(f"SELECT {', '.join(PRODUCT_LINE_COLUMNS)} FROM base_orders WHERE customer_id IS NOT NULL"),
+                        conn)
+    lines = lines[~ProfileSettings().is_service(lines["stock_code"])]
+    for variant in range(1, variants):
+        codes = {code: variant_code(code, variant) for code in lines["stock_code"].unique()}
+        own = lines.assign(stock_code=lines["stock_code"].map(codes))
+        derived.refresh_products(conn, [], own, set(), set(codes.values()))
+        derived.refresh_day_descriptions(conn, [], own)
 
 
 def build_scaled(server_url: str, template: str, name: str, scale: int, variants: int) -> dict[str, Any]:
