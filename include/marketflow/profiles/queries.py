@@ -129,8 +129,12 @@ def read_groups(engine: Engine, as_of: dt.date) -> pd.DataFrame:
     product sold by then, with its description as of `as_of`)."""
     table = schema.product_groups
     query = select(table.c.stock_code, table.c.description, table.c.group_name).where(table.c.as_of_date == as_of)
-    with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(query).all(), columns=["stock_code", "description", "group_name"])
+    # through COPY: every shard reads the whole catalogue, and a driver row per product cost a
+    # shard of a 58,000-product shop 0.6 s
+    groups = read_frame(engine, query, categories=("stock_code", "description", "group_name"))
+    description = groups["description"].astype(object)
+    groups["description"] = description.where(description.notna(), None)
+    return groups
 
 
 def publish_scored_day(conn: Connection, as_of: dt.date) -> int:
