@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import tempfile
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from sqlalchemy import (
     and_,
     cast,
     func,
+    literal_column,
     select,
     union_all,
 )
@@ -50,6 +52,24 @@ def _shard_orders(engine: Engine, shard: int, shards: int) -> tuple[FromClause, 
 
 #: PostgreSQL COPY output above this size spills from memory to a temporary file.
 _COPY_SPOOL_BYTES = 256 * 1024 * 1024
+
+#: Put before each text value that COPY sends for a categorical column: pandas turns categories that
+#: all look like numbers into numbers ("01234" -> 1234), so no value may look like one; removed from
+#: the parsed categories (once per distinct value, not per line).
+_TEXT_MARK = "~"
+
+
+def _marked(value: ColumnElement) -> ColumnElement:
+    """`value` with `_TEXT_MARK` before it (NULL stays NULL)."""
+    return literal_column(f"'{_TEXT_MARK}'").op("||")(value)
+
+
+def _unmarked(frame: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
+    """The `names` categoricals of a COPY read with `_TEXT_MARK` taken off their categories."""
+    for name in names:
+        categories = frame[name].cat.categories
+        frame[name] = frame[name].cat.rename_categories(categories.str.slice(len(_TEXT_MARK)))
+    return frame
 
 
 def read_orders(
@@ -87,7 +107,11 @@ def _read_with_copy(
     columns = [
         (orders.order_date - EPOCH).label("order_date"),  # days since 1970-01-01
         cast(func.extract("epoch", orders.invoice_ts) * 1_000_000, BigInteger).label("invoice_ts"),  # microseconds
-        *(orders[name] for name in names if name not in {"order_date", "invoice_ts"}),
+        *(
+            _marked(orders[name]).label(name) if name in TEXT_COLUMNS else orders[name]
+            for name in names
+            if name not in {"order_date", "invoice_ts"}
+        ),
     ]
     query = select(*columns).where(condition)
     sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
@@ -107,6 +131,7 @@ def _read_with_copy(
             keep_default_na=False,
             na_values={"description": [""], "customer_id": [""]},
         )
+    frame = _unmarked(frame, [name for name in TEXT_COLUMNS if name in names])
     frame["order_date"] = pd.to_datetime(frame["order_date"], unit="D")
     frame["invoice_ts"] = pd.to_datetime(frame["invoice_ts"], unit="us")
     return frame[list(names)]
@@ -185,12 +210,17 @@ def read_frame(engine: Engine, query: Select, categories: tuple[str, ...] = ()) 
         with engine.connect() as conn:
             frame = pd.read_sql(query, conn)
         return frame.astype({name: "category" for name in categories})
-    sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    selected = query.selected_columns
+    marked = query.with_only_columns(
+        *(_marked(selected[name]).label(name) if name in categories else selected[name] for name in names),
+        maintain_column_froms=True,
+    )
+    sql = str(marked.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     with tempfile.SpooledTemporaryFile(max_size=_COPY_SPOOL_BYTES, mode="w+b") as buffer:
         with engine.connect() as conn:
             conn.connection.dbapi_connection.cursor().copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
         buffer.seek(0)
-        return pd.read_csv(
+        frame = pd.read_csv(
             buffer,
             encoding="utf-8",
             names=names,
@@ -198,3 +228,4 @@ def read_frame(engine: Engine, query: Select, categories: tuple[str, ...] = ()) 
             keep_default_na=False,
             na_values=[""],
         )
+    return _unmarked(frame, categories)
