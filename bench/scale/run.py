@@ -184,8 +184,8 @@ EARLIER_INGEST_DAYS = """INSERT INTO ingest_days (file_date, file_kind, status, 
 
 def add_earlier_years(engine: Any, years: int) -> None:
     """Years 1..`years` - 1 of history before the real one (module doc): their order lines and
-    `ingest_days` rows, and the product and customer rows ingest derives from lines
-    (`marketflow.ingest.derived`, as a load of those days would)."""
+    `ingest_days` rows, and every table ingest derives from order lines
+    (`derived.refresh_order_tables`, as a load of those days would)."""
     import pandas as pd
 
     from marketflow.ingest import derived
@@ -202,9 +202,9 @@ def add_earlier_years(engine: Any, years: int) -> None:
         conn.execute(text("DROP TABLE real_orders"))
         lines = pd.read_sql(text(f"SELECT {', '.join(PRODUCT_LINE_COLUMNS)}, customer_id FROM orders "
                                  "WHERE order_date < :real_start"), conn, params={"real_start": real_start})
-        derived.refresh_products(conn, [], lines, set(), set(lines["stock_code"]))
-        derived.refresh_day_descriptions(conn, [], lines)
-        derived.refresh_customers(conn, [], set(), set(lines["customer_id"].dropna()))
+        derived.refresh_order_tables(
+            conn, [], lines, (set(), set(lines["stock_code"])), (set(), set(lines["customer_id"].dropna()))
+        )
 
 
 #: Per table: the real customers' rows, and the SQL that inserts copies :first..:last of them (customer
@@ -604,7 +604,7 @@ def table(results: list[dict[str, Any]]) -> str:
             mapped = f" ({s['parallel_s']:.1f})" if s["tasks"] > 1 else ""
             cells.append(f"{s['serial_s']:.1f}{mapped} / {s['peak_mb']:,.0f} / {s['serial_s'] / b['serial_s']:.1f}")
         lines.append(
-            f"| x{r['scale']} | {r['customers']:,} | {r.get('products', 0):,} | {r.get('history_days', '')} | "
+            f"| x{r['scale']} | {r['customers']:,} | {r['products']:,} | {r['history_days']} | "
             f"{r['history_lines']:,} | {r['day_lines']:,} | {r['shards']} | "
             f"{r['treatment'] + r['control']:,} ({r['sent']:,}) | " + " | ".join(cells) + " |"
         )
