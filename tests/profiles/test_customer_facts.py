@@ -128,6 +128,16 @@ def test_favourite_group_counts_purchases_per_group_and_breaks_ties_alphabetical
     assert result.loc["2", "favourite_group"] == "bags"  # one each: alphabetical
 
 
+def test_no_favourite_group_when_nobody_bought_a_grouped_product() -> None:
+    """Groups fitted on other products (a shard whose customers bought none of them) leave the
+    favourite group empty instead of failing the day's build."""
+    frame = orders(line("2011-01-03", "1", "10001", 1, 1.0, "1"), line("2011-01-04", "2", "10002", 1, 1.0, "2"))
+    groups = pd.DataFrame({"stock_code": ["20001", "20002"], "group_name": ["mugs", "bags"]})
+    result = profiles(frame, "2011-01-31", groups=groups)
+    assert sorted(result.index) == ["1", "2"]
+    assert result["favourite_group"].isna().all()
+
+
 def test_price_band_is_the_band_of_most_basket_lines_and_ties_go_to_the_cheaper_band() -> None:
     frame = orders(
         line("2011-01-03", "1", "10001", 10, 0.85, "1"),

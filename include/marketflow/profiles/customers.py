@@ -145,6 +145,8 @@ class _BasketPairs:
         group_of_code = np.array([rank_of_code.get(code, -1) for code in self.products], dtype=np.int64)
         pair_group = group_of_code[self.pair_product]
         grouped = pair_group >= 0
+        if not grouped.any():  # groups fitted on products none of these customers bought
+            return pd.Series(dtype=object)
         key = self.pair_customer[grouped] * len(names) + pair_group[grouped]
         keys, inverse = np.unique(key, return_inverse=True)
         pairs = np.bincount(inverse, weights=self.pair_purchases[grouped], minlength=len(keys))
