@@ -76,7 +76,7 @@ def read_purchase_invoices(engine: Engine, through: dt.date, settings: ProfileSe
         .where(_purchase_lines(through, settings), _orders.customer_id.is_not(None))
         .group_by(_orders.customer_id, _orders.invoice_no, _orders.order_date)
     )
-    rows = read_frame(engine, query, categories=("customer_id", "invoice_no"))
+    rows = read_frame(engine, query, categories=("customer_id", "invoice_no"), per_partition=True)
     invoices = pd.DataFrame(
         {
             "customer_id": as_category(rows["customer_id"]),

@@ -201,10 +201,16 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame, as_of: dt.
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders})", rows)
 
 
-def read_frame(engine: Engine, query: Select, categories: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_frame(
+    engine: Engine, query: Select, categories: tuple[str, ...] = (), *, per_partition: bool = False
+) -> pd.DataFrame:
     """The rows of `query` as a frame, the `categories` columns as categoricals: COPY on PostgreSQL
     (millions of rows never become Python objects), pandas' reader on SQLite. Dates and times come
-    as the driver gives them or as ISO text: parse them with `pd.to_datetime`."""
+    as the driver gives them or as ISO text: parse them with `pd.to_datetime`.
+
+    `per_partition`: on PostgreSQL the query's aggregates run partition by partition of `orders`
+    first (`enable_partitionwise_aggregate`, off by default): each partition's groups fit in memory
+    where one hash table over every line spills to disk."""
     names = [column.name for column in query.selected_columns]
     if engine.dialect.name != "postgresql":
         with engine.connect() as conn:
@@ -218,6 +224,8 @@ def read_frame(engine: Engine, query: Select, categories: tuple[str, ...] = ()) 
     sql = str(marked.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     with tempfile.SpooledTemporaryFile(max_size=_COPY_SPOOL_BYTES, mode="w+b") as buffer:
         with engine.connect() as conn:
+            if per_partition:
+                conn.exec_driver_sql("SET LOCAL enable_partitionwise_aggregate = on")
             conn.connection.dbapi_connection.cursor().copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
         buffer.seek(0)
         frame = pd.read_csv(
