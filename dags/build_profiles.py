@@ -25,8 +25,10 @@ its logical date.
 **Tasks** (the customers are sharded, so no worker holds every customer's order lines):
 - `prepare_days`: what is the whole shop's, from warehouse aggregates: each day's `product_groups`
   and `product_stats`, the month's lifetime-value model (a few floats, passed on through XCom).
-- `build_shard`: dynamic task mapping over `MARKETFLOW_PROFILES_SHARDS` customer shards (N equal
-  ranges of a stable hash of customer_id, default 4); each reads only its customers' orders (on
+- `build_shard`: dynamic task mapping over the plan's customer shards (N equal ranges of a stable
+  hash of customer_id): `MARKETFLOW_PROFILES_SHARDS` (default 4), or more when the history up to
+  the run's last day has over `MARKETFLOW_PROFILES_LINES_PER_SHARD` order lines a shard (default
+  5,000,000, about 1.7 GB of a task's memory); each reads only its customers' orders (on
   PostgreSQL, only the `orders` partitions of its range) and consent events, once
   for all the run's days, and stages their profiles (all but the RFM scores) in
   `customer_profiles_staging`, replacing its own staged rows.
@@ -97,8 +99,8 @@ def build_profiles() -> None:
         from marketflow.profiles.warehouse import prepare_days as prepare
         from marketflow.warehouse import warehouse_engine
 
-        settings = ProfileSettings.from_env()
-        plan = prepare(warehouse_engine(), [dt.date.fromisoformat(day) for day in days], settings, settings.shards)
+        plan = prepare(warehouse_engine(), [dt.date.fromisoformat(day) for day in days], ProfileSettings.from_env())
+        log.info("%d customer shards for %s", plan.shards, ", ".join(days))
         return plan.as_xcom()
 
     @task

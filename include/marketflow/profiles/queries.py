@@ -55,6 +55,17 @@ def read_descriptions(engine: Engine, through: dt.date, settings: ProfileSetting
     return latest_descriptions(lines)
 
 
+def read_history_lines(engine: Engine, through: dt.date) -> int:
+    """Order lines dated up to `through`, as ingest logged them (`ingest_days.rows_loaded` of the
+    loaded order files: the only writer of `orders`), without scanning `orders` itself."""
+    days = schema.ingest_days.c
+    query = select(func.coalesce(func.sum(days.rows_loaded), 0)).where(
+        days.file_kind == "orders", days.status == "loaded", days.file_date <= through
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
 def read_first_sale_day(engine: Engine, through: dt.date, settings: ProfileSettings) -> int | None:
     """`OrderHistory.first_day` of the whole shop (guests included), or None before any sale."""
     with engine.connect() as conn:

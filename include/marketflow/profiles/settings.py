@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from marketflow.env_settings import settings_from_env
 
 ENV_PREFIX = "MARKETFLOW_PROFILES_"
+#: The most customer shards a build maps over.
+MAX_SHARDS = 256
 
 #: Stock codes that are not merchandise in the shop's data: postage, carriage, fees, manual
 #: adjustments, discounts, samples, bad-debt write-offs; and the partial-refund line the Shopify
@@ -51,8 +53,23 @@ class ProfileSettings(BaseModel):
         default=50, ge=2, description="customers with a repeat purchase needed to fit the CLV models"
     )
     shards: int = Field(
-        default=4, ge=1, le=256, description="customer shards whose profiles are built as mapped tasks"
+        default=4,
+        ge=1,
+        le=MAX_SHARDS,
+        description="the fewest customer shards whose profiles are built as mapped tasks",
     )
+    lines_per_shard: int = Field(
+        default=5_000_000,
+        ge=1_000,
+        description="most order lines of history a shard should hold (about 0.34 GB of a task's memory per "
+        "million): a longer history is built in more shards than `shards`",
+    )
+
+    def shards_for(self, history_lines: int) -> int:
+        """The shard count for a history of that many order lines: `shards`, or as many more as keep
+        each shard within `lines_per_shard` (customers hash evenly, so their lines split evenly), up
+        to MAX_SHARDS."""
+        return min(MAX_SHARDS, max(self.shards, -(-history_lines // self.lines_per_shard)))
 
     def is_service(self, stock_codes: Any) -> Any:
         """True where a stock code (a pandas Series) is a service, not merchandise. The recommender and

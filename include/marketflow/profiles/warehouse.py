@@ -35,6 +35,7 @@ from marketflow.profiles.queries import (
     read_descriptions,
     read_first_sale_day,
     read_groups,
+    read_history_lines,
     read_product_counts,
     read_purchase_invoices,
 )
@@ -106,13 +107,17 @@ class DayPlan:
         )
 
 
-def prepare_days(engine: Engine, days: Iterable[dt.date], settings: ProfileSettings, shards: int) -> DayPlan:
+def prepare_days(
+    engine: Engine, days: Iterable[dt.date], settings: ProfileSettings, shards: int | None = None
+) -> DayPlan:
     """Step 1: store each day's product groups and product statistics, fit each month's lifetime
     value model, and clear the days' staging rows (a shard re-run after an earlier run's finish
     leaves none behind). Memory: the products, and one row per purchase invoice up to the last fit
-    day for the CLV fit (no order lines)."""
+    day for the CLV fit (no order lines). The plan's shard count is `shards`, else sized from the
+    history's lines (`ProfileSettings.shards_for`), so a shard's memory stays bounded as it grows."""
     days = tuple(sorted(set(days)))
     last = days[-1]
+    shards = shards or settings.shards_for(read_history_lines(engine, last))
     descriptions = read_descriptions(engine, last, settings)
     sales_start = read_first_sale_day(engine, last, settings)
     products = OrderHistory(pd.DataFrame(), pd.DataFrame(), descriptions, sales_start=sales_start)
@@ -226,11 +231,11 @@ def build_days(
     engine: Engine, days: Iterable[dt.date], settings: ProfileSettings, shards: int | None = None
 ) -> list[DaySummary]:
     """Build and store the snapshot of every day in `days`: the three steps, the shards in turn
-    (`settings.shards` of them unless `shards` says otherwise; each reads its own lines once)."""
+    (`shards` of them, else as many as `prepare_days` sizes; each reads its own lines once)."""
     days = sorted(set(days))
     if not days:
         return []
-    plan = prepare_days(engine, days, settings, shards or settings.shards)
+    plan = prepare_days(engine, days, settings, shards)
     rows = [build_shard(engine, plan, shard, settings) for shard in range(plan.shards)]
     return finish_days(engine, plan.days, rows)
 
