@@ -14,9 +14,11 @@ two sizes and two points), so a fixed per-task cost is spread over the units:
 - score_shard: the shard's customers (since migration 0016 a shard reads its own rows by their
   stored hash; a record made before it, when each shard hashed the whole day, fits worse).
 
-A shop of N customers has the real shop's lines per customer, N / 100,000 shards (one per 100,000
-customers, as the bench), and W workers each with a core of its own and a PostgreSQL that keeps
-up; a mapped stage takes ceil(shards / W) rounds of its slowest task. The PostgreSQL column is the
+A shop of N customers has the real shop's lines per customer, the shards a deployment's
+`prepare_days` sizes for its history with the default settings (`ProfileSettings.shards_for`: at
+least 4, one per 5M lines; the score shards set to the same count), and W workers each with a core
+of its own and a PostgreSQL that keeps up; a mapped stage takes ceil(shards / W) rounds of its
+slowest task. The PostgreSQL column is the
 lines the shard tasks scan in a day, all shards together.
 
     .venv/bin/python bench/scale/capacity.py [bench/results/scale-<timestamp>.json]
@@ -32,10 +34,10 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import nnls
 
+from marketflow.profiles.settings import ProfileSettings
 from marketflow.shards import ORDER_PARTITIONS, order_partitions
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-CUSTOMERS_PER_SHARD = 100_000
 SHOPS = [1_000_000, 10_000_000]
 WORKERS = [1, 4, 16]
 
@@ -88,7 +90,7 @@ def project(results: list[dict], c: dict[str, np.ndarray], customers: int, worke
     top = max(results, key=lambda r: r["customers"])
     k = customers / top["customers"]
     lines, day_lines = top["history_lines"] * k, top["day_lines"] * k
-    shards = math.ceil(customers / CUSTOMERS_PER_SHARD)
+    shards = ProfileSettings().shards_for(int(lines))
     rounds = math.ceil(shards / workers)
     shard_s = float(c["build_shard"] @ [lines * scanned_share(shards), customers / shards])
     return {

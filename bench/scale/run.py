@@ -35,9 +35,10 @@ back to `rendered`) and count with their faster run; both runs' seconds are in `
 
 Peak memory is the task process's VmHWM (imports included); CPU seconds are the task process's
 own (not PostgreSQL's); disk reads are the whole machine's while the task ran (`disk_read_mb`), so
-they show when the warehouse a task reads is not in memory. Shards default to one per 100,000
-customers, at least 4 (`MARKETFLOW_PROFILES_SHARDS` and `MARKETFLOW_PROPENSITY_SHARDS` in a
-deployment). Each scale's database is dropped after it is measured unless `--keep`.
+they show when the warehouse a task reads is not in memory. Shards are what a deployment's
+`prepare_days` sizes with the default settings (`ProfileSettings.shards_for` of the history's lines:
+at least 4, one per 5M lines), for the score shards too; the bench passes the count itself, since its
+scaled copies are not in `ingest_days`, where a deployment counts the lines. Each scale's database is dropped after it is measured unless `--keep`.
 
     .venv/bin/python bench/scale/run.py [--pg-url URL] [--data DIR] [--scales 1,10,100,250] [--keep]
         [--same-catalogue] [--years 1[,2,...]]
@@ -84,7 +85,6 @@ DAY = dt.date(2011, 10, 31)
 HISTORY_END = DAY - dt.timedelta(days=1)
 CUSTOMER_STRIDE = 100_000  # copy c of customer n is c * CUSTOMER_STRIDE + n, as in scaled_day
 LINE_STRIDE = 100_000  # copy c of line l of a day is line c * LINE_STRIDE + l (a day has < 100,000 lines)
-CUSTOMERS_PER_SHARD = 100_000
 #: Selection, render and send run this many times (send after its e-mails are put back to `rendered`);
 #: the stage's figures are its fastest run: a minute-long task on a shared VM varies by 20% or more.
 REPEATS = 2
@@ -569,7 +569,7 @@ def run(server_url: str, data_dir: Path, scales: list[int], keep: bool, same_cat
                     variants = 1 if same_catalogue else product_variants(scale)
                     shop = build_scaled(server_url, template, name, scale, variants)
                     print(f"x{scale}, {years} year(s): {shop}", flush=True)
-                    shards = max(4, -(-shop["history_customers"] // CUSTOMERS_PER_SHARD))
+                    shards = ProfileSettings().shards_for(shop["history_lines"])
                     measured = run_stages(database_url(server_url, name), scale, variants, shards, base["model_id"],
                                           work, data_dir, server.port)
                     results.append({"scale": scale, "years": years, "history_days": base["history_days"], **shop,
