@@ -106,17 +106,21 @@ def warehouse_url(empty_warehouse_url: str) -> str:
     return empty_warehouse_url
 
 
-@pytest.fixture
-def warehouse_connection_env(warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point the Airflow connection `marketflow_warehouse` at the test warehouse."""
+def airflow_connection_uri(warehouse_url: str) -> str:
+    """The Airflow connection URI of a warehouse's SQLAlchemy URL: Airflow reads the scheme as the
+    connection type, which names the database (`postgresql`), not the driver."""
     from sqlalchemy.engine import make_url
 
     url = make_url(warehouse_url)
     if url.get_backend_name() == "sqlite":
-        conn_uri = f"sqlite:///{url.database}"
-    else:
-        conn_uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    monkeypatch.setenv("AIRFLOW_CONN_MARKETFLOW_WAREHOUSE", conn_uri)
+        return f"sqlite:///{url.database}"
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def warehouse_connection_env(warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the Airflow connection `marketflow_warehouse` at the test warehouse."""
+    monkeypatch.setenv("AIRFLOW_CONN_MARKETFLOW_WAREHOUSE", airflow_connection_uri(warehouse_url))
     return warehouse_url
 
 

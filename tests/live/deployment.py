@@ -1,5 +1,5 @@
 """A real local deployment for the scheduler tests: its own Airflow home and metadata database, a
-SQLite warehouse, a landing folder the test fills one export at a time, an SMTP sink, and every
+warehouse (SQLite in the home, or a PostgreSQL database the test names), a landing folder the test fills one export at a time, an SMTP sink, and every
 Airflow component (`marketflow.local_stack`) on free ports of 127.0.0.1.
 
 The sample is re-dated so that its last day is yesterday (as the demo does); all but the last
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
+from tests.conftest import REPO, airflow_connection_uri
 from tests.ui.live_airflow import free_port
 
 #: How long a step may take before the test fails (a stall detector, not a speed bar: the suite runs this
@@ -40,10 +40,7 @@ class Deployment:
     outbox: Path
     base_url: str
     password: str
-
-    @property
-    def warehouse_url(self) -> str:
-        return f"sqlite:///{self.home / 'warehouse.db'}"
+    warehouse_url: str
 
     def marketflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -149,9 +146,12 @@ def base_environment(home: Path) -> dict[str, str]:
 
 
 @contextmanager
-def deployment(home: Path, campaigns: Path, replayed: list[dt.date], settings: dict[str, str]) -> Iterator[Deployment]:
+def deployment(
+    home: Path, campaigns: Path, replayed: list[dt.date], settings: dict[str, str], warehouse_url: str | None = None
+) -> Iterator[Deployment]:
     """Set the deployment up (metadata DB, warehouse, initial import of the days before `replayed`)
-    and run it until the context ends."""
+    and run it until the context ends. The warehouse is `warehouse_url` (an empty database), else
+    SQLite in the home."""
     from marketflow.campaigns.demo import LocalChannels, serve
     from marketflow.demo import deployment_settings, initial_import
     from marketflow.ingest.sample import sample_days, unpack_sample
@@ -170,17 +170,19 @@ def deployment(home: Path, campaigns: Path, replayed: list[dt.date], settings: d
     env = base_environment(home)
     env.update(deployment_settings(home, dt.datetime.now(dt.timezone.utc), original, free_port()))
     env.update({"MARKETFLOW_START_DATE": replayed[0].isoformat(), "MARKETFLOW_CAMPAIGNS_DIR": str(campaigns), **settings})
+    warehouse_url = warehouse_url or env["AIRFLOW_CONN_MARKETFLOW_WAREHOUSE"]
+    env["AIRFLOW_CONN_MARKETFLOW_WAREHOUSE"] = airflow_connection_uri(warehouse_url)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
-    upgrade_to_head(warehouse_engine(f"sqlite:///{home / 'warehouse.db'}"))
+    engine = warehouse_engine(warehouse_url)
+    upgrade_to_head(engine)
     for day in days:
         if day < replayed[0]:
             shutil.copyfile(staging / f"{day}.csv", landing / f"{day}.csv")
             shutil.copyfile(staging / f"customers-{day}.csv", landing / f"customers-{day}.csv")
-    engine = warehouse_engine(f"sqlite:///{home / 'warehouse.db'}")
     initial_import(engine, IngestSettings.from_env(env), days[0], replayed[0] - dt.timedelta(days=1))
     stack = LocalStack(env, home / "logs" / "stack", api_port=free_port(), log_port=free_port())
     channels = LocalChannels.from_environment(env)
     assert channels is not None
     with serve(channels), stack:
         cli_env = local_environment(env, stack.api_port, stack.log_port)
-        yield Deployment(home, cli_env, staging, landing, channels.outbox, stack.base_url, password)
+        yield Deployment(home, cli_env, staging, landing, channels.outbox, stack.base_url, password, warehouse_url)

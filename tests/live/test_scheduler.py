@@ -1,7 +1,8 @@
 """The pipeline run by Airflow's real scheduler (scheduler, dag-processor, triggerer, api-server,
 LocalExecutor), with the shop's exports arriving one day at a time.
 
-Four days of the sample, re-dated to end yesterday (D1..D4), are replayed: the test drops each day's
+On each warehouse (SQLite, as the demo; PostgreSQL, as the compose stack), four days of the sample,
+re-dated to end yesterday (D1..D4), are replayed: the test drops each day's
 export into the landing folder once the previous day is ingested, and holds the last one back. (The
 demo's run, tests/ui/test_demo_run.py, checks a whole week of stages started by their inputs under
 the scheduler; four days are what the late export, the backfill over two past days and the two
@@ -16,7 +17,7 @@ Two campaigns (the re-order reminder on a daily 00:00 schedule) are unpaused bef
 - `marketflow backfill` over past days contacts nobody, and refuses a paused DAG;
 - two profiles events sent while `score_audiences` is busy both get their days scored, once
   (Airflow 3.3 hands the next run only the first: apache/airflow#56050).
-The timeline of runs goes to test-artifacts/scheduler-timeline.txt.
+The timeline of runs goes to test-artifacts/scheduler-timeline-<warehouse>.txt.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from marketflow.warehouse import warehouse_engine
 from marketflow.warehouse.schema import audience_scores, campaign_runs, customer_profiles, messages
 from tests.conftest import REPO
 from tests.live.deployment import Deployment, deployment
+from tests.scratch_db import scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -61,8 +63,8 @@ def _campaign(folder: Path, name: str, wait_minutes: int) -> None:
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     campaigns = tmp_path_factory.mktemp("campaigns")
     _campaign(campaigns, "strict_reminder", wait_minutes=0)
     _campaign(campaigns, "patient_reminder", wait_minutes=24 * 60)
@@ -76,8 +78,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         "MARKETFLOW_PROPENSITY_SHARDS": "1",  # one scoring task a day: 2 cores run the whole stack
     }
     home = tmp_path_factory.mktemp("live") / "airflow-home"
-    with deployment(home, campaigns, DAYS, settings) as live:
-        yield live
+    if request.param == "sqlite":
+        with deployment(home, campaigns, DAYS, settings) as live:
+            yield live
+    else:
+        with scratch_database(request.getfixturevalue("postgres_server_url")) as url:
+            with deployment(home, campaigns, DAYS, settings, warehouse_url=url) as live:
+                yield live
 
 
 def _finished(runs: list[dict[str, Any]], dag_id: str) -> list[dict[str, Any]]:
@@ -222,4 +229,5 @@ def test_days_replayed_by_the_scheduler_hold_block_and_send_exactly_once(live: D
 
 def _write_timeline(live: Deployment) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "scheduler-timeline.txt").write_text(live.marketflow("runs").stdout)
+    backend = "sqlite" if live.warehouse_url.startswith("sqlite") else "postgres"
+    (ARTIFACTS / f"scheduler-timeline-{backend}.txt").write_text(live.marketflow("runs").stdout)
