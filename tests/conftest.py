@@ -7,7 +7,9 @@ module imports airflow.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,3 +136,24 @@ def airflow_db() -> Path:
         env=os.environ.copy(),
     )
     return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def real_landing(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A landing folder with the whole real history (linked, not copied) and its synthetic CRM files."""
+    from marketflow.ingest.synthetic_crm import write_crm_exports
+
+    landing = tmp_path_factory.mktemp("real-landing")
+    for path in real_data_dir.glob("????-??-??.csv"):
+        (landing / path.name).symlink_to(path)
+    write_crm_exports(str(landing))
+    return landing
+
+
+def copy_days(real_landing: Path, target: Path, days: list[dt.date]) -> Path:
+    """A landing folder holding only `days` of the real history (orders and CRM files)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for day in days:
+        for name in (f"{day}.csv", f"customers-{day}.csv"):
+            shutil.copyfile(real_landing / name, target / name)
+    return target

@@ -1,4 +1,5 @@
-"""Fixtures of the ingest tests: landing folders (the real history, a few days, broken files).
+"""Fixtures of the ingest tests: landing folders (a few days, broken files; the real history's is
+`real_landing` in tests/conftest.py).
 
 The export sensor's poke interval and timeout are read when the DAG file is parsed, so they are
 shortened here, at import, before any test parses the DAGs: a missing export fails in seconds.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,27 +18,6 @@ os.environ["MARKETFLOW_INGEST_EXPORT_TIMEOUT_S"] = "3"
 
 HISTORY_FIRST_DAY = dt.date(2010, 12, 1)
 HISTORY_LAST_DAY = dt.date(2011, 10, 31)
-
-
-@pytest.fixture(scope="session")
-def real_landing(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A landing folder with the whole real history (linked, not copied) and its synthetic CRM files."""
-    from marketflow.ingest.synthetic_crm import write_crm_exports
-
-    landing = tmp_path_factory.mktemp("real-landing")
-    for path in real_data_dir.glob("????-??-??.csv"):
-        (landing / path.name).symlink_to(path)
-    write_crm_exports(str(landing))
-    return landing
-
-
-def copy_days(real_landing: Path, target: Path, days: list[dt.date]) -> Path:
-    """A landing folder holding only `days` of the real history (orders and CRM files)."""
-    target.mkdir(parents=True, exist_ok=True)
-    for day in days:
-        for name in (f"{day}.csv", f"customers-{day}.csv"):
-            shutil.copyfile(real_landing / name, target / name)
-    return target
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from marketflow.ingest import IngestSettings, ingest_day, ingest_history
 from marketflow.ingest.errors import ExportFileError, ValidationFailed
 from marketflow.ingest.history import days_between
 from marketflow.warehouse import schema, warehouse_engine
-from tests.conftest import postgres_only
-from tests.ingest.conftest import copy_days
+from tests.conftest import copy_days, postgres_only
 from tests.ingest.warehouse_state import INGEST_TABLES, table_fingerprints
 
 FIRST, LAST = dt.date(2011, 3, 1), dt.date(2011, 3, 21)  # three weeks, Saturdays closed

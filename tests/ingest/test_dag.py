@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from marketflow.warehouse import schema, warehouse_engine
 from tests.airflow_runner import dag_bag, task_states
+from tests.conftest import copy_days
 from tests.ingest.airflow_backfill import DAG_ID, run_ingest
-from tests.ingest.conftest import copy_days
 from tests.ingest.test_corpus import CORPUS
 
 TRADING_DAY = dt.date(2011, 3, 1)  # a Tuesday

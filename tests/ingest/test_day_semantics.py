@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from marketflow.ingest import IngestSettings, ingest_customers_day, ingest_history, ingest_orders_day
 from marketflow.warehouse import schema, warehouse_engine
-from tests.ingest.conftest import copy_days
+from tests.conftest import copy_days
 from tests.ingest.warehouse_state import table_fingerprints
 
 WEEK = [dt.date(2011, 3, 1) + dt.timedelta(days=offset) for offset in range(7)]  # Tue..Mon, Saturday closed

@@ -10,6 +10,8 @@ coalesced events below need.)
 Two campaigns (the re-order reminder on a daily 00:00 schedule) are unpaused before it arrives:
 `strict_reminder` may not wait for late inputs, `patient_reminder` may. The test asserts:
 - every stage ran once per day, started by its input (schedule for ingest, asset events after it);
+- each profile build mapped as many shards as its history's lines call for (more than the one
+  configured), and said so in its `prepare_days` log;
 - the late export holds every downstream stage, and blocks `strict_reminder` with a reason naming
   the stale input and its date, in the task log, `campaign_runs` and on the Campaigns page;
 - nobody is contacted on stale inputs; once the export arrives `patient_reminder` sends each
@@ -37,7 +39,7 @@ from sqlalchemy import func, select
 
 from marketflow.days import event_extra
 from marketflow.warehouse import warehouse_engine
-from marketflow.warehouse.schema import audience_scores, campaign_runs, customer_profiles, messages
+from marketflow.warehouse.schema import audience_scores, campaign_runs, customer_profiles, messages, orders
 from tests.conftest import REPO
 from tests.live.deployment import Deployment, deployment
 from tests.scratch_db import scratch_database
@@ -49,6 +51,7 @@ DAYS = [TODAY - dt.timedelta(days=n) for n in range(4, 0, -1)]  # D1..D4, D4 = y
 LATE = DAYS[-1]
 DATA_DAGS = ("ingest_orders", "build_profiles", "score_audiences")
 STRICT, PATIENT = "campaign__strict_reminder", "campaign__patient_reminder"
+LINES_PER_SHARD = 80_000  # the sample's ~180,000 lines of history: 3 profile shards
 ARTIFACTS = REPO / "test-artifacts"
 
 
@@ -76,6 +79,8 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         "MARKETFLOW_INGEST_EXPORT_POKE_INTERVAL_S": "10",
         "MARKETFLOW_INPUT_POKE_INTERVAL_S": "10",
         "MARKETFLOW_PROPENSITY_SHARDS": "1",  # one scoring task a day: 2 cores run the whole stack
+        "MARKETFLOW_PROFILES_SHARDS": "1",  # at least one: the history's lines decide how many
+        "MARKETFLOW_PROFILES_LINES_PER_SHARD": str(LINES_PER_SHARD),
     }
     home = tmp_path_factory.mktemp("live") / "airflow-home"
     if request.param == "sqlite":
@@ -190,6 +195,13 @@ def test_days_replayed_by_the_scheduler_hold_block_and_send_exactly_once(live: D
         built = _days_built(runs, dag_id)
         assert built == Counter({str(d): 1 for d in DAYS}), (dag_id, built)
         assert {r["trigger"] for r in runs if r["dag_id"] == dag_id} == {f"asset {asset}"}
+    # Each profile build mapped the shards its history's lines call for, under the scheduler.
+    for run in [r for r in _finished(runs, "build_profiles") if r["state"] == "success" and r["built"]]:
+        last = dt.date.fromisoformat(max(run["built"]))
+        shards = -(-_count(live, orders, orders.c.order_date <= last) // LINES_PER_SHARD)
+        assert shards > 1, "the history's lines should call for more shards than the one configured"
+        log = live.task_log("build_profiles", run["run_id"], "prepare_days")
+        assert f"{shards} customer shards for " in log, log[-3000:]
     _write_timeline(live)
 
     # A backfill of past days contacts nobody; a paused DAG is refused with the way out.

@@ -15,7 +15,7 @@ from marketflow.profiles.queries import read_history_lines
 from marketflow.profiles.settings import MAX_SHARDS, ProfileSettings
 from marketflow.profiles.warehouse import build_days, prepare_days
 from marketflow.warehouse import schema, warehouse_engine
-from tests.ingest.conftest import copy_days, real_landing  # noqa: F401 (a fixture)
+from tests.conftest import copy_days
 from tests.profiles.test_snapshots import stored
 
 FIRST, LAST = dt.date(2011, 3, 1), dt.date(2011, 3, 10)
@@ -42,7 +42,7 @@ def _order_lines_through(engine: Engine, day: dt.date) -> int:
 
 @pytest.mark.real_data
 def test_the_build_adds_shards_for_a_longer_history_and_stores_the_same_rows(
-    warehouse_url: str, real_landing: Path, tmp_path: Path  # noqa: F811 (the fixture imported above)
+    warehouse_url: str, real_landing: Path, tmp_path: Path
 ) -> None:
     days = [FIRST + dt.timedelta(days=n) for n in range((LAST - FIRST).days + 1)]
     landing = copy_days(real_landing, tmp_path / "landing", [d for d in days if (real_landing / f"{d}.csv").exists()])
