@@ -9,10 +9,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import OperationalError
 
 from marketflow.shards import ORDER_PARTITIONS
 from marketflow.warehouse import schema, upgrade_to_head, warehouse_engine
 from marketflow.warehouse.connection import url_from_connection
+from tests.conftest import airflow_connection_uri
 
 
 #: PostgreSQL's partitions of `orders` (migration 0015)
@@ -230,6 +232,37 @@ def test_airflow_connection_types_map_to_engine_urls() -> None:
     )
     with pytest.raises(ValueError, match="type 'mysql'"):
         url_from_connection(_Conn("mysql", host="db"))
+
+
+def test_a_postgres_connections_extra_reaches_the_driver_and_an_unknown_key_fails() -> None:
+    """`?sslmode=verify-full` in the connection's URI is its extra: dropping it would connect
+    without the certificate check the user asked for."""
+    tls = {"sslmode": "verify-full", "sslrootcert": "/etc/ssl/db-ca.pem", "connect_timeout": 5}
+    url = url_from_connection(_Conn("postgres", host="db", schema="warehouse", extra_dejson=tls))
+    assert dict(url.query) == {"sslmode": "verify-full", "sslrootcert": "/etc/ssl/db-ca.pem", "connect_timeout": "5"}
+    assert url_from_connection(_Conn("postgresql+psycopg2", host="db")).drivername == "postgresql+psycopg2"
+    with pytest.raises(ValueError, match="extra 'ssl_mode', which is not a libpq connection parameter"):
+        url_from_connection(_Conn("postgres", host="db", extra_dejson={"ssl_mode": "require"}))
+
+
+def test_the_connection_uris_libpq_parameters_apply_to_the_warehouse_session(
+    postgres_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through Airflow's own parsing of the URI and a real server: the session runs with the
+    parameters the connection names, and a TLS requirement the server cannot meet fails the
+    connection instead of falling back to plain text."""
+    from sqlalchemy import text
+
+    from marketflow.warehouse import warehouse_engine, warehouse_url
+
+    base = airflow_connection_uri(postgres_server_url)
+    monkeypatch.setenv("AIRFLOW_CONN_MARKETFLOW_WAREHOUSE", f"{base}?application_name=marketflow-test&options=-c%20statement_timeout%3D4321")
+    with warehouse_engine(warehouse_url()).connect() as conn:
+        settings = conn.execute(text("SELECT current_setting('application_name'), current_setting('statement_timeout')")).one()
+    assert tuple(settings) == ("marketflow-test", "4321ms")
+    monkeypatch.setenv("AIRFLOW_CONN_MARKETFLOW_WAREHOUSE", f"{base}?sslmode=require")
+    with pytest.raises(OperationalError, match="SSL"):
+        warehouse_engine(warehouse_url()).connect().close()
 
 
 def test_the_airflow_connection_env_var_selects_the_warehouse(warehouse_connection_env: str) -> None:

@@ -18,7 +18,19 @@ from marketflow.shards import SQL_FUNCTION, sqlite_shard
 
 WAREHOUSE_CONN_ID = "marketflow_warehouse"
 
-_POSTGRES_TYPES = {"postgres", "postgresql"}
+_POSTGRES_TYPES = {"postgres", "postgresql", "postgresql+psycopg2"}
+
+#: libpq connection parameters a postgres connection's extra (or its URI's query) may set: TLS,
+#: timeouts, keepalives, the server-side options. Anything else is refused, not dropped: an
+#: `sslmode` misspelt or left out would otherwise connect without the checks the user asked for.
+LIBPQ_PARAMETERS = frozenset({
+    "application_name", "channel_binding", "client_encoding", "connect_timeout", "gssencmode",
+    "gsslib", "keepalives", "keepalives_count", "keepalives_idle", "keepalives_interval",
+    "krbsrvname", "load_balance_hosts", "options", "passfile", "require_auth", "requirepeer",
+    "service", "ssl_max_protocol_version", "ssl_min_protocol_version", "sslcert", "sslcompression",
+    "sslcrl", "sslcrldir", "sslkey", "sslmode", "sslpassword", "sslrootcert", "sslsni",
+    "target_session_attrs", "tcp_user_timeout",
+})
 
 
 def default_sqlite_path() -> Path:
@@ -44,11 +56,24 @@ def url_from_connection(conn: Any) -> URL:
             host=conn.host or None,
             port=conn.port or None,
             database=conn.schema or None,
+            query=_libpq_parameters(getattr(conn, "extra_dejson", None) or {}),
         )
     raise ValueError(
         f"Connection {WAREHOUSE_CONN_ID!r} has type {conn.conn_type!r}; "
         "the warehouse supports 'sqlite' and 'postgres'"
     )
+
+
+def _libpq_parameters(extra: dict[str, Any]) -> dict[str, str]:
+    """The connection's extra as libpq parameters (`sslmode`, `connect_timeout`, ...), each passed to
+    the driver as given; an unknown key fails, naming it."""
+    unknown = sorted(set(extra) - LIBPQ_PARAMETERS)
+    if unknown:
+        raise ValueError(
+            f"Connection {WAREHOUSE_CONN_ID!r} has extra {', '.join(map(repr, unknown))}, which is not a "
+            f"libpq connection parameter; the warehouse passes these to PostgreSQL: {', '.join(sorted(LIBPQ_PARAMETERS))}"
+        )
+    return {key: str(value) for key, value in sorted(extra.items())}
 
 
 def warehouse_url() -> URL:
