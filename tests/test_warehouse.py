@@ -56,7 +56,7 @@ def test_upgrade_is_idempotent(warehouse_url: str) -> None:
     engine = warehouse_engine(warehouse_url)
     upgrade_to_head(engine)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0017"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0018"
 
 
 def test_runs_from_before_0005_keep_the_window_their_stored_report_used(empty_warehouse_url: str) -> None:
@@ -147,7 +147,8 @@ def test_0014_fills_product_days_from_the_orders_as_ingest_keeps_them(empty_ware
     with engine.begin() as conn:
         conn.execute(schema.orders.insert(), lines)
     upgrade_to_head(engine)
-    days = select(schema.product_days).order_by(schema.product_days.c.stock_code)
+    table = schema.product_days.c
+    days = select(table.stock_code, table.order_date, table.description, table.unit_price).order_by(table.stock_code)
     with engine.connect() as conn:
         migrated = conn.execute(days).all()
     with engine.begin() as conn:
@@ -156,6 +157,43 @@ def test_0014_fills_product_days_from_the_orders_as_ingest_keeps_them(empty_ware
         products = conn.execute(select(schema.products).order_by(schema.products.c.stock_code)).all()
     assert migrated == refreshed == [("A", _DAY, "A FREE", 4.0), ("B", _DAY, "B FREE ONLY", None)]
     assert products == [("A", "A FREE", 4.0, _DAY, _DAY), ("B", "B FREE ONLY", None, _DAY, _DAY)]
+
+
+def test_0018_counts_each_product_days_purchase_baskets_as_ingest_keeps_them(empty_warehouse_url: str) -> None:
+    """A basket is a (customer or guest, invoice) pair with a purchase line: two lines of one invoice
+    are one basket, two guests' invoices two; returns and zero quantities are no purchase."""
+    from alembic import command
+
+    from marketflow.ingest.derived import refresh_products
+    from marketflow.warehouse.migrate import alembic_config
+
+    def bought(line: int, code: str, customer: str | None, invoice: str, quantity: int, price: float) -> dict:
+        return _line(line, code, "10:00", code, quantity=quantity, price=price) | {
+            "customer_id": customer, "invoice_no": invoice
+        }
+
+    engine = warehouse_engine(empty_warehouse_url)
+    command.upgrade(alembic_config(engine), "0013")  # 0014 then fills product_days, as ingest kept it until 0018
+    lines = [
+        bought(1, "A", "12345", "500", 2, 1.5),
+        bought(2, "A", "12345", "500", 3, 1.5),  # the same basket
+        bought(3, "A", "12346", "501", 1, 2.0),
+        bought(4, "A", None, "502", 4, 1.0),  # two guests' invoices: two baskets
+        bought(5, "A", None, "503", 1, 1.0),
+        bought(6, "A", "12345", "C504", -2, 1.5),  # a return
+        bought(7, "B", "12345", "505", 0, 9.0),  # no quantity: no purchase
+    ]
+    with engine.begin() as conn:
+        conn.execute(schema.orders.insert(), lines)
+    upgrade_to_head(engine)
+    table = schema.product_days.c
+    counts = select(table.stock_code, table.baskets, table.units, table.revenue).order_by(table.stock_code)
+    with engine.connect() as conn:
+        migrated = conn.execute(counts).all()
+    with engine.begin() as conn:
+        refresh_products(conn, [_DAY], pd.DataFrame(lines), set(), {"A", "B"})
+        refreshed = conn.execute(counts).all()
+    assert migrated == refreshed == [("A", 4, 11, 14.5), ("B", 0, 0, 0.0)]
 
 
 def test_round_trip_of_an_order_line_and_a_json_profile(warehouse_url: str) -> None:

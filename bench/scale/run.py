@@ -200,7 +200,7 @@ def add_earlier_years(engine: Any, years: int) -> None:
             conn.execute(text(EARLIER_ORDERS), {"days": days, "year": year})
             conn.execute(text(EARLIER_INGEST_DAYS), {"days": days, "real_start": real_start})
         conn.execute(text("DROP TABLE real_orders"))
-        lines = pd.read_sql(text(f"SELECT {', '.join(PRODUCT_LINE_COLUMNS)}, customer_id FROM orders "
+        lines = pd.read_sql(text(f"SELECT {', '.join(PRODUCT_LINE_COLUMNS)} FROM orders "
                                  "WHERE order_date < :real_start"), conn, params={"real_start": real_start})
         derived.refresh_order_tables(
             conn, [], lines, (set(), set(lines["stock_code"])), (set(), set(lines["customer_id"].dropna()))
@@ -252,7 +252,18 @@ ORDERS_OF_DAY = f"""INSERT INTO orders (order_date, source_line, invoice_no, sto
     WHERE order_date = :day AND (customer_id IS NOT NULL OR g.c = 0)"""
 #: The order columns ingest derives the product tables from (`marketflow.ingest.derived`).
 PRODUCT_LINE_COLUMNS = ("stock_code", "order_date", "invoice_ts", "source_line", "description", "quantity",
-                        "unit_price", "is_return")
+                        "unit_price", "is_return", "customer_id", "invoice_no")
+#: `product_days`' purchase baskets, units and revenue recounted from the scaled shop's `orders` (copies
+#: multiply a product's buyers): migration 0018's rule, on rows reset to none first
+RECOUNT_PRODUCT_DAYS = (
+    "UPDATE product_days SET baskets = 0, units = 0, revenue = 0",
+    "UPDATE product_days SET baskets = c.baskets, units = c.units, revenue = c.revenue "
+    "FROM (SELECT stock_code, order_date, count(*) AS baskets, sum(units) AS units, sum(value) AS revenue "
+    "FROM (SELECT stock_code, order_date, customer_id, invoice_no, sum(quantity) AS units, "
+    "sum(quantity * unit_price) AS value FROM orders WHERE NOT is_return AND quantity > 0 "
+    "GROUP BY stock_code, order_date, customer_id, invoice_no) AS b GROUP BY stock_code, order_date) AS c "
+    "WHERE product_days.stock_code = c.stock_code AND product_days.order_date = c.order_date",
+)
 COPIES_PER_STATEMENT = 25
 ORDERS_INDEXES = ["ix_orders_customer_id_order_date"]
 
@@ -274,6 +285,8 @@ def _copy_orders_by_day(engine: Any, scale: int, variants: int, started: float) 
         if variants > 1:
             _add_variant_products(conn, variants)
         conn.execute(text("DROP TABLE base_orders"))
+        for statement in RECOUNT_PRODUCT_DAYS:
+            conn.execute(text(statement))
 
 
 def _add_variant_products(conn: Any, variants: int) -> None:

@@ -24,7 +24,7 @@ from marketflow.ingest.bulk import bulk_insert
 from marketflow.warehouse import schema
 
 DESCRIPTION_COLUMNS = ("stock_code", "order_date", "description", "invoice_ts")
-PRODUCT_DAY_COLUMNS = ("stock_code", "order_date", "description", "unit_price")
+PRODUCT_DAY_COLUMNS = ("stock_code", "order_date", "description", "unit_price", "baskets", "units", "revenue")
 
 
 def _touched_keys(key: Any, on_days: Any, lost: Collection[str]) -> Any:
@@ -90,8 +90,9 @@ def refresh_products(conn: Connection, days: list[dt.date], lines: Any, before: 
 
 def product_days(lines: Any) -> Any:
     """product_days(code, day) = the description of the product's latest line of the day that has
-    one and the price of its latest line with a positive price (NULL when none); migration 0014
-    states the same rule in SQL."""
+    one and the price of its latest line with a positive price (NULL when none), migration 0014's
+    rule; and over its purchase lines (no return, positive quantity), the baskets (distinct
+    customer or guest and invoice), units and revenue, migration 0018's."""
     ordered = lines.sort_values(["order_date", "invoice_ts", "source_line"])
     keys = ["stock_code", "order_date"]
     described = ordered[ordered["description"].notna()]
@@ -99,6 +100,13 @@ def product_days(lines: Any) -> Any:
     days = ordered[keys].drop_duplicates().set_index(keys)
     days["description"] = described.groupby(keys, observed=True)["description"].last().astype(object)
     days["unit_price"] = priced.groupby(keys, observed=True)["unit_price"].last()
+    bought = lines[~lines["is_return"].astype(bool) & (lines["quantity"] > 0)]
+    bought = bought.assign(revenue=bought["quantity"] * bought["unit_price"])
+    baskets = bought[[*keys, "customer_id", "invoice_no"]].drop_duplicates().groupby(keys, observed=True).size()
+    sums = bought.groupby(keys, observed=True)[["quantity", "revenue"]].sum()
+    days["baskets"] = baskets.reindex(days.index, fill_value=0).astype("int64")
+    days["units"] = sums["quantity"].reindex(days.index, fill_value=0).astype("int64")
+    days["revenue"] = sums["revenue"].reindex(days.index, fill_value=0.0).astype(float)
     return days.reset_index()
 
 

@@ -103,32 +103,42 @@ def read_purchase_invoices(engine: Engine, through: dt.date, settings: ProfileSe
 
 
 def read_product_counts(engine: Engine, as_of: dt.date, settings: ProfileSettings) -> pd.DataFrame:
-    """`products.product_counts` of `as_of` (guests included), from the warehouse: basket lines
-    (one per customer or guest, invoice, product and day) of the 60 days up to `as_of`."""
+    """`products.product_counts` of `as_of` (guests included), from the warehouse: the basket lines,
+    units and revenue of the 60 days up to `as_of` summed from ingest's `product_days` (at most 60
+    rows a product), and the distinct buyers of the last 30 days from `orders`'s lines of those
+    days, the only count that does not add up over days."""
     window_start = as_of - dt.timedelta(days=TREND_WINDOW_DAYS)
-    basket = (
+    days = schema.product_days.c
+    recent = days.order_date > window_start
+
+    def recent_sum(value: ColumnElement, zero: int | float = 0) -> ColumnElement:
+        return func.sum(case((recent, value), else_=zero))
+
+    sums = (
         select(
-            _orders.customer_id,
-            _orders.stock_code,
-            _orders.order_date,
-            func.sum(_orders.quantity).label("units"),
-            func.sum(_orders.quantity * _orders.unit_price).label("value"),
+            days.stock_code,
+            recent_sum(days.baskets),
+            func.sum(case((recent, 0), else_=days.baskets)),
+            recent_sum(days.units),
+            recent_sum(days.revenue, 0.0),
         )
-        .where(_purchase_lines(as_of, settings), _orders.order_date > window_start - dt.timedelta(days=TREND_WINDOW_DAYS))
-        .group_by(_orders.customer_id, _orders.invoice_no, _orders.stock_code, _orders.order_date)
-        .subquery()
+        .where(
+            days.order_date <= as_of,
+            days.order_date > window_start - dt.timedelta(days=TREND_WINDOW_DAYS),
+            not_(settings.service_clause(days.stock_code)),
+        )
+        .group_by(days.stock_code)
+        .having(func.sum(days.baskets) > 0)
     )
-    recent = basket.c.order_date > window_start
-    query = select(
-        basket.c.stock_code,
-        func.sum(case((recent, 1), else_=0)),
-        func.sum(case((recent, 0), else_=1)),
-        func.count(func.distinct(case((recent, basket.c.customer_id)))),
-        func.sum(case((recent, basket.c.units), else_=0)),
-        func.sum(case((recent, basket.c.value), else_=0.0)),
-    ).group_by(basket.c.stock_code)
+    buyers = (
+        select(_orders.stock_code, func.count(func.distinct(_orders.customer_id)))
+        .where(_purchase_lines(as_of, settings), _orders.order_date > window_start, _orders.customer_id.is_not(None))
+        .group_by(_orders.stock_code)
+    )
     with engine.connect() as conn:
-        counts = pd.DataFrame(conn.execute(query).all(), columns=COUNT_COLUMNS)
+        counts = pd.DataFrame(conn.execute(sums).all(), columns=[name for name in COUNT_COLUMNS if name != "customers_30d"])
+        bought_by = dict(conn.execute(buyers).all())
+    counts.insert(3, "customers_30d", counts["stock_code"].map(bought_by).fillna(0))
     counts = counts.astype({name: np.int64 for name in COUNT_COLUMNS[1:-1]} | {"revenue_30d": float})
     # by stock code in code point order (Python's, not the database collation's), as the pandas
     # build lists them: the rank's last tie-break

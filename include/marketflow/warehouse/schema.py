@@ -121,6 +121,9 @@ products = Table(
 )
 
 
+#: product_days.baskets (migration 0018): what the profiles' product counts add up over 30 and 60 days
+PURCHASE_BASKETS_COMMENT = "(customer or guest, invoice) pairs with a purchase line: no return, positive quantity"
+
 product_days = Table(
     "product_days",
     metadata,
@@ -128,6 +131,9 @@ product_days = Table(
     Column("order_date", Date, primary_key=True),
     Column("description", Text, comment="the day's latest non-empty description"),
     Column("unit_price", Float, comment="the day's latest positive price"),
+    Column("baskets", Integer, nullable=False, server_default="0", comment=PURCHASE_BASKETS_COMMENT),
+    Column("units", BigInteger, nullable=False, server_default="0", comment="units on the day's purchase lines"),
+    Column("revenue", Float, nullable=False, server_default="0", comment="quantity x unit price of the day's purchase lines"),
 )
 
 product_day_descriptions = Table(
