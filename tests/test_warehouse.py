@@ -256,6 +256,7 @@ class _Conn:
         self.conn_type = conn_type
         self.host = self.login = self.password = self.schema = None
         self.port = None
+        self.extra_dejson: dict = {}
         self.__dict__.update(fields)
 
 

@@ -56,7 +56,7 @@ def url_from_connection(conn: Any) -> URL:
             host=conn.host or None,
             port=conn.port or None,
             database=conn.schema or None,
-            query=_libpq_parameters(getattr(conn, "extra_dejson", None) or {}),
+            query=_libpq_parameters(conn.extra_dejson or {}),
         )
     raise ValueError(
         f"Connection {WAREHOUSE_CONN_ID!r} has type {conn.conn_type!r}; "
