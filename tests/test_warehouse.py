@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -128,14 +129,28 @@ def test_0013_fills_the_day_descriptions_from_the_orders_as_ingest_keeps_them(em
     ]
 
 
-def test_0014_fills_product_days_from_the_orders_as_ingest_keeps_them(empty_warehouse_url: str) -> None:
+def _product_days_migrated_and_refreshed(url: str, lines: list[dict], query: Any) -> tuple[Any, list, list]:
+    """`query`'s rows of `product_days` after the migrations fill it from `lines` loaded at 0013, and
+    after ingest's refresh writes the same day from the same lines."""
     from alembic import command
 
     from marketflow.ingest.derived import refresh_products
     from marketflow.warehouse.migrate import alembic_config
 
-    engine = warehouse_engine(empty_warehouse_url)
+    engine = warehouse_engine(url)
     command.upgrade(alembic_config(engine), "0013")
+    with engine.begin() as conn:
+        conn.execute(schema.orders.insert(), lines)
+    upgrade_to_head(engine)
+    with engine.connect() as conn:
+        migrated = conn.execute(query).all()
+    with engine.begin() as conn:
+        refresh_products(conn, [_DAY], pd.DataFrame(lines), set(), {line["stock_code"] for line in lines})
+        refreshed = conn.execute(query).all()
+    return engine, migrated, refreshed
+
+
+def test_0014_fills_product_days_from_the_orders_as_ingest_keeps_them(empty_warehouse_url: str) -> None:
     lines = [
         _line(1, "A", "09:00", "A MORNING", price=1.0),
         _line(3, "A", "15:00", "A SECOND AT 15", price=3.0),  # a tie in time: the later source line wins
@@ -144,16 +159,10 @@ def test_0014_fills_product_days_from_the_orders_as_ingest_keeps_them(empty_ware
         _line(5, "A", "17:00", "A FREE", price=0.0),  # the latest description, but no price
         _line(6, "B", "10:00", "B FREE ONLY", price=0.0),
     ]
-    with engine.begin() as conn:
-        conn.execute(schema.orders.insert(), lines)
-    upgrade_to_head(engine)
     table = schema.product_days.c
     days = select(table.stock_code, table.order_date, table.description, table.unit_price).order_by(table.stock_code)
+    engine, migrated, refreshed = _product_days_migrated_and_refreshed(empty_warehouse_url, lines, days)
     with engine.connect() as conn:
-        migrated = conn.execute(days).all()
-    with engine.begin() as conn:
-        refresh_products(conn, [_DAY], pd.DataFrame(lines), set(), {"A", "B"})
-        refreshed = conn.execute(days).all()
         products = conn.execute(select(schema.products).order_by(schema.products.c.stock_code)).all()
     assert migrated == refreshed == [("A", _DAY, "A FREE", 4.0), ("B", _DAY, "B FREE ONLY", None)]
     assert products == [("A", "A FREE", 4.0, _DAY, _DAY), ("B", "B FREE ONLY", None, _DAY, _DAY)]
@@ -162,18 +171,11 @@ def test_0014_fills_product_days_from_the_orders_as_ingest_keeps_them(empty_ware
 def test_0018_counts_each_product_days_purchase_baskets_as_ingest_keeps_them(empty_warehouse_url: str) -> None:
     """A basket is a (customer or guest, invoice) pair with a purchase line: two lines of one invoice
     are one basket, two guests' invoices two; returns and zero quantities are no purchase."""
-    from alembic import command
-
-    from marketflow.ingest.derived import refresh_products
-    from marketflow.warehouse.migrate import alembic_config
-
     def bought(line: int, code: str, customer: str | None, invoice: str, quantity: int, price: float) -> dict:
         return _line(line, code, "10:00", code, quantity=quantity, price=price) | {
             "customer_id": customer, "invoice_no": invoice
         }
 
-    engine = warehouse_engine(empty_warehouse_url)
-    command.upgrade(alembic_config(engine), "0013")  # 0014 then fills product_days, as ingest kept it until 0018
     lines = [
         bought(1, "A", "12345", "500", 2, 1.5),
         bought(2, "A", "12345", "500", 3, 1.5),  # the same basket
@@ -183,16 +185,9 @@ def test_0018_counts_each_product_days_purchase_baskets_as_ingest_keeps_them(emp
         bought(6, "A", "12345", "C504", -2, 1.5),  # a return
         bought(7, "B", "12345", "505", 0, 9.0),  # no quantity: no purchase
     ]
-    with engine.begin() as conn:
-        conn.execute(schema.orders.insert(), lines)
-    upgrade_to_head(engine)
     table = schema.product_days.c
     counts = select(table.stock_code, table.baskets, table.units, table.revenue).order_by(table.stock_code)
-    with engine.connect() as conn:
-        migrated = conn.execute(counts).all()
-    with engine.begin() as conn:
-        refresh_products(conn, [_DAY], pd.DataFrame(lines), set(), {"A", "B"})
-        refreshed = conn.execute(counts).all()
+    _, migrated, refreshed = _product_days_migrated_and_refreshed(empty_warehouse_url, lines, counts)
     assert migrated == refreshed == [("A", 4, 11, 14.5), ("B", 0, 0, 0.0)]
 
 
