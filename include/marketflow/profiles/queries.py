@@ -117,10 +117,10 @@ def read_product_counts(engine: Engine, as_of: dt.date, settings: ProfileSetting
     sums = (
         select(
             days.stock_code,
-            recent_sum(days.baskets),
-            func.sum(case((recent, 0), else_=days.baskets)),
-            recent_sum(days.units),
-            recent_sum(days.revenue, 0.0),
+            recent_sum(days.baskets).label("purchases_30d"),
+            func.sum(case((recent, 0), else_=days.baskets)).label("purchases_prev_30d"),
+            recent_sum(days.units).label("units_30d"),
+            recent_sum(days.revenue, 0.0).label("revenue_30d"),
         )
         .where(
             days.order_date <= as_of,
@@ -129,16 +129,25 @@ def read_product_counts(engine: Engine, as_of: dt.date, settings: ProfileSetting
         )
         .group_by(days.stock_code)
         .having(func.sum(days.baskets) > 0)
+        .subquery("sums")
     )
     buyers = (
-        select(_orders.stock_code, func.count(func.distinct(_orders.customer_id)))
+        select(_orders.stock_code, func.count(func.distinct(_orders.customer_id)).label("customers_30d"))
         .where(_purchase_lines(as_of, settings), _orders.order_date > window_start, _orders.customer_id.is_not(None))
         .group_by(_orders.stock_code)
+        .subquery("buyers")
     )
+    # one statement, so the sums and the buyers come from one snapshot of a day being reloaded
+    query = select(
+        sums.c.stock_code,
+        sums.c.purchases_30d,
+        sums.c.purchases_prev_30d,
+        func.coalesce(buyers.c.customers_30d, 0),
+        sums.c.units_30d,
+        sums.c.revenue_30d,
+    ).outerjoin(buyers, buyers.c.stock_code == sums.c.stock_code)
     with engine.connect() as conn:
-        counts = pd.DataFrame(conn.execute(sums).all(), columns=[name for name in COUNT_COLUMNS if name != "customers_30d"])
-        bought_by = dict(conn.execute(buyers).all())
-    counts.insert(3, "customers_30d", counts["stock_code"].map(bought_by).fillna(0))
+        counts = pd.DataFrame(conn.execute(query).all(), columns=COUNT_COLUMNS)
     counts = counts.astype({name: np.int64 for name in COUNT_COLUMNS[1:-1]} | {"revenue_30d": float})
     # by stock code in code point order (Python's, not the database collation's), as the pandas
     # build lists them: the rank's last tie-break
