@@ -100,7 +100,7 @@ def _line(source_line: int, code: str, at: str, description: str | None, quantit
 def test_0013_fills_the_day_descriptions_from_the_orders_as_ingest_keeps_them(empty_warehouse_url: str) -> None:
     from alembic import command
 
-    from marketflow.ingest.derived import refresh_day_descriptions
+    from marketflow.ingest.derived import day_descriptions, refresh_day_descriptions
     from marketflow.warehouse.migrate import alembic_config
 
     engine = warehouse_engine(empty_warehouse_url)
@@ -122,7 +122,7 @@ def test_0013_fills_the_day_descriptions_from_the_orders_as_ingest_keeps_them(em
     with engine.connect() as conn:
         migrated = conn.execute(ordered).all()
     with engine.begin() as conn:
-        refresh_day_descriptions(conn, [_DAY], pd.DataFrame(lines))
+        refresh_day_descriptions(conn, [_DAY], day_descriptions(pd.DataFrame(lines)))
         refreshed = conn.execute(ordered).all()
     assert migrated == refreshed == [
         ("A", "A LATEST", _at("15:00")), ("A", "A LATEST TOO", _at("15:00")), ("B", "B ONLY", _at("10:00"))
@@ -134,7 +134,7 @@ def _product_days_migrated_and_refreshed(url: str, lines: list[dict], query: Any
     after ingest's refresh writes the same day from the same lines."""
     from alembic import command
 
-    from marketflow.ingest.derived import refresh_products
+    from marketflow.ingest.derived import product_days, refresh_products
     from marketflow.warehouse.migrate import alembic_config
 
     engine = warehouse_engine(url)
@@ -145,7 +145,7 @@ def _product_days_migrated_and_refreshed(url: str, lines: list[dict], query: Any
     with engine.connect() as conn:
         migrated = conn.execute(query).all()
     with engine.begin() as conn:
-        refresh_products(conn, [_DAY], pd.DataFrame(lines), set(), {line["stock_code"] for line in lines})
+        refresh_products(conn, [_DAY], product_days(pd.DataFrame(lines)), set(), {line["stock_code"] for line in lines})
         refreshed = conn.execute(query).all()
     return engine, migrated, refreshed
 

@@ -203,7 +203,7 @@ def add_earlier_years(engine: Any, years: int) -> None:
         lines = pd.read_sql(text(f"SELECT {', '.join(PRODUCT_LINE_COLUMNS)} FROM orders "
                                  "WHERE order_date < :real_start"), conn, params={"real_start": real_start})
         derived.refresh_order_tables(
-            conn, [], lines, (set(), set(lines["stock_code"])), (set(), set(lines["customer_id"].dropna()))
+            conn, [], derived.day_rows(lines), (set(), set(lines["stock_code"])), (set(), set(lines["customer_id"].dropna()))
         )
 
 
@@ -304,8 +304,8 @@ def _add_variant_products(conn: Any, variants: int) -> None:
     for variant in range(1, variants):
         codes = {code: variant_code(code, variant) for code in lines["stock_code"].unique()}
         own = lines.assign(stock_code=lines["stock_code"].map(codes))
-        derived.refresh_products(conn, [], own, set(), set(codes.values()))
-        derived.refresh_day_descriptions(conn, [], own)
+        derived.refresh_products(conn, [], derived.product_days(own), set(), set(codes.values()))
+        derived.refresh_day_descriptions(conn, [], derived.day_descriptions(own))
 
 
 def build_scaled(server_url: str, template: str, name: str, scale: int, variants: int) -> dict[str, Any]:

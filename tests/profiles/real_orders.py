@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, delete
 
-from marketflow.ingest.derived import refresh_order_tables
+from marketflow.ingest.derived import day_rows, refresh_order_tables
 from marketflow.ingest.sources.online_retail import read_history
 from marketflow.ingest.store import distinct_values
 from marketflow.warehouse import schema
@@ -70,7 +70,7 @@ def insert_orders(engine: Engine, frame: pd.DataFrame) -> int:
         refresh_order_tables(
             conn,
             days,
-            frame,
+            day_rows(frame),
             (codes_before, set(frame["stock_code"])),
             (customers_before, set(frame["customer_id"].dropna())),
         )

@@ -4,7 +4,6 @@ SQLAlchemy's SQLite storage format (no per-row ORM or type processing)."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from sqlalchemy import Connection
@@ -47,14 +46,33 @@ def _csv_column(column: Any) -> list[str]:
     return np.array(texts + [""], dtype=object)[codes].tolist()  # code -1 (missing): the last, ""
 
 
+#: Rows of each chunk of `COPY` text (about 1 MB): the server parses and indexes one chunk while the
+#: next is written, instead of waiting for the whole text (bench/ingest: 3.4 s -> 2.7 s for the history).
+COPY_CHUNK_ROWS = 10_000
+
+
+class _CsvChunks:
+    """The frame as CSV text, a chunk of rows per `read` (the size asked is a hint psycopg2 does not
+    need kept), so the text is written while the server is busy with the chunk before."""
+
+    def __init__(self, frame: Any, columns: tuple[str, ...]) -> None:
+        self._chunks = (frame.iloc[start : start + COPY_CHUNK_ROWS] for start in range(0, len(frame), COPY_CHUNK_ROWS))
+        self._columns = columns
+
+    def read(self, size: int = -1) -> str:
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            return ""
+        return "\n".join(map(",".join, zip(*(_csv_column(chunk[name]) for name in self._columns)))) + "\n"
+
+
 def _copy(conn: Connection, table: str, columns: tuple[str, ...], frame: Any) -> None:
     """`COPY` the frame's rows, written as CSV column by column (several times quicker than
-    `DataFrame.to_csv`, which formats row by row)."""
-    buffer = io.StringIO("\n".join(map(",".join, zip(*(_csv_column(frame[name]) for name in columns)))) + "\n")
+    `DataFrame.to_csv`, which formats row by row) and chunk by chunk (`_CsvChunks`)."""
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.copy_expert(statement, buffer, size=1 << 20)
+        cursor.copy_expert(statement, _CsvChunks(frame, columns))
     except conn.dialect.dbapi.Error as error:  # the driver's own call: raise it as SQLAlchemy would
         raise DBAPIError(statement, None, error) from error
     finally:

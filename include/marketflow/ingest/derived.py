@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, func, insert, select
 
@@ -52,14 +52,26 @@ def _order_date(lines: Any, aggregate: Any, key: Any) -> Any:
     return select(aggregate(line.c.order_date)).where(line.c.customer_id == key).scalar_subquery()
 
 
-def refresh_products(conn: Connection, days: list[dt.date], lines: Any, before: set[str], after: set[str]) -> None:
-    """Replace the days' `product_days` with those of their new order `lines`, then recompute the
+class DayRows(NamedTuple):
+    """The days' rows of the two per-day product tables, from the days' order lines alone."""
+
+    product_days: Any
+    descriptions: Any
+
+
+def day_rows(lines: Any) -> DayRows:
+    """`DayRows` of the days' order `lines` (all their lines, with `order_date`)."""
+    return DayRows(product_days(lines), day_descriptions(lines))
+
+
+def refresh_products(conn: Connection, days: list[dt.date], rows: Any, before: set[str], after: set[str]) -> None:
+    """Replace the days' `product_days` with `rows` (`product_days` of their new lines), then recompute the
     products the days had or have: products(code) = latest non-empty description, latest positive
     price, first and last day seen, from its `product_days` (one row per day it sold; the primary
     key answers each value directly, whatever `orders` is partitioned by)."""
     table, products = schema.product_days, schema.products
     conn.execute(delete(table).where(table.c.order_date.in_(days)))
-    bulk_insert(conn, table.name, PRODUCT_DAY_COLUMNS, product_days(lines))
+    bulk_insert(conn, table.name, PRODUCT_DAY_COLUMNS, rows)
     touched = sorted(before | after)
     conn.execute(delete(products).where(products.c.stock_code.in_(touched)))
 
@@ -92,22 +104,39 @@ def product_days(lines: Any) -> Any:
     """product_days(code, day) = the description of the product's latest line of the day that has
     one and the price of its latest line with a positive price (NULL when none), migration 0014's
     rule; and over its purchase lines (no return, positive quantity), the baskets (distinct
-    customer or guest and invoice), units and revenue, migration 0018's."""
-    ordered = lines.sort_values(["order_date", "invoice_ts", "source_line"])
+    customer or guest and invoice), units and revenue, migration 0018's.
+
+    The (code, day) text keys are factorised once; every grouping after works on their integer code
+    (grouping by the text keys took 0.9 s of 1.1 s for the whole history)."""
+    import numpy as np
+    import pandas as pd
+
     keys = ["stock_code", "order_date"]
-    described = ordered[ordered["description"].notna()]
-    priced = ordered[ordered["unit_price"] > 0]
-    days = ordered[keys].drop_duplicates().set_index(keys)
-    days["description"] = described.groupby(keys, observed=True)["description"].last().astype(object)
-    days["unit_price"] = priced.groupby(keys, observed=True)["unit_price"].last()
-    bought = lines[~lines["is_return"].astype(bool) & (lines["quantity"] > 0)]
-    bought = bought.assign(revenue=bought["quantity"] * bought["unit_price"])
-    baskets = bought[[*keys, "customer_id", "invoice_no"]].drop_duplicates().groupby(keys, observed=True).size()
-    sums = bought.groupby(keys, observed=True)[["quantity", "revenue"]].sum()
+    group = lines.groupby(keys, observed=True, sort=False).ngroup().to_numpy()
+    # latest first within a group: by time, then source line (a line's day is its group's)
+    order = np.lexsort((lines["source_line"].to_numpy(), lines["invoice_ts"].to_numpy(), group))
+    ordered = lines.iloc[order]
+    by_group = group[order]
+    starts = np.flatnonzero(np.r_[True, by_group[1:] != by_group[:-1]]) if len(by_group) else by_group
+    days = ordered[keys].iloc[starts].set_axis(by_group[starts])
+    described = ordered["description"].notna().to_numpy()
+    days["description"] = ordered["description"][described].groupby(by_group[described]).last().astype(object)
+    priced = (ordered["unit_price"] > 0).to_numpy()
+    days["unit_price"] = ordered["unit_price"][priced].groupby(by_group[priced]).last()
+    bought = (~lines["is_return"].astype(bool) & (lines["quantity"] > 0)).to_numpy(dtype=bool)
+    purchase = pd.DataFrame({
+        "group": group[bought],
+        "customer": pd.factorize(lines["customer_id"].to_numpy()[bought])[0],  # a guest: -1, one value
+        "invoice": pd.factorize(lines["invoice_no"].to_numpy()[bought])[0],
+        "units": lines["quantity"].to_numpy(dtype="int64", na_value=0)[bought],
+    })
+    purchase["revenue"] = purchase["units"] * lines["unit_price"].to_numpy()[bought]
+    baskets = purchase[["group", "customer", "invoice"]].drop_duplicates().groupby("group").size()
+    sums = purchase.groupby("group")[["units", "revenue"]].sum()
     days["baskets"] = baskets.reindex(days.index, fill_value=0).astype("int64")
-    days["units"] = sums["quantity"].reindex(days.index, fill_value=0).astype("int64")
+    days["units"] = sums["units"].reindex(days.index, fill_value=0).astype("int64")
     days["revenue"] = sums["revenue"].reindex(days.index, fill_value=0.0).astype(float)
-    return days.reset_index()
+    return days.reset_index(drop=True)
 
 
 def refresh_customers(conn: Connection, days: list[dt.date], before: set[str], after: set[str]) -> None:
@@ -155,24 +184,24 @@ def refresh_contacts(conn: Connection, days: list[dt.date], before: set[str], af
 def refresh_order_tables(
     conn: Connection,
     days: list[dt.date],
-    lines: Any,
+    rows: DayRows,
     codes: tuple[set[str], set[str]],
     customers: tuple[set[str], set[str]],
 ) -> None:
-    """Everything derived from `orders`, after `days` were replaced with `lines` (all their new order
-    lines, with `order_date`): `codes` and `customers` are the stock codes and customer ids the days
-    had (before, after)."""
-    refresh_products(conn, days, lines, *codes)
+    """Everything derived from `orders`, after `days` were replaced with new lines whose `day_rows`
+    are `rows`: `codes` and `customers` are the stock codes and customer ids the days had (before,
+    after)."""
+    refresh_products(conn, days, rows.product_days, *codes)
     refresh_customers(conn, days, *customers)
-    refresh_day_descriptions(conn, days, lines)
+    refresh_day_descriptions(conn, days, rows.descriptions)
 
 
-def refresh_day_descriptions(conn: Connection, days: list[dt.date], lines: Any) -> None:
-    """Replace the `days` rows of product_day_descriptions with those of the days' new order
-    `lines`: the load holds every line of its days, so nothing is read back."""
+def refresh_day_descriptions(conn: Connection, days: list[dt.date], rows: Any) -> None:
+    """Replace the `days` rows of product_day_descriptions with `rows` (`day_descriptions` of the
+    days' new order lines: the load holds every line of its days, so nothing is read back)."""
     table = schema.product_day_descriptions
     conn.execute(delete(table).where(table.c.order_date.in_(days)))
-    bulk_insert(conn, table.name, DESCRIPTION_COLUMNS, day_descriptions(lines))
+    bulk_insert(conn, table.name, DESCRIPTION_COLUMNS, rows)
 
 
 def day_descriptions(lines: Any) -> Any:
