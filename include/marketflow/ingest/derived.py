@@ -113,7 +113,7 @@ def product_days(lines: Any) -> Any:
 
     keys = ["stock_code", "order_date"]
     group = lines.groupby(keys, observed=True, sort=False).ngroup().to_numpy()
-    # latest first within a group: by time, then source line (a line's day is its group's)
+    # each group's lines in time order, then source line (a line's day is its group's): the last is the latest
     order = np.lexsort((lines["source_line"].to_numpy(), lines["invoice_ts"].to_numpy(), group))
     ordered = lines.iloc[order]
     by_group = group[order]
