@@ -47,7 +47,8 @@ def _csv_column(column: Any) -> list[str]:
 
 
 #: Rows of each chunk of `COPY` text (about 1 MB): the server parses and indexes one chunk while the
-#: next is written, instead of waiting for the whole text (the history's 431,673 lines into `orders`: 3.4 s -> 2.7 s).
+#: next is written, instead of waiting for the whole text (the history's 431,673 lines into `orders`:
+#: 3.4 s -> 2.7 s).
 COPY_CHUNK_ROWS = 10_000
 
 
