@@ -210,11 +210,47 @@ def _invoices(customer_lines: pd.DataFrame) -> pd.DataFrame:
 
 
 def _basket_lines(lines: pd.DataFrame) -> pd.DataFrame:
-    """Sorted by customer (guests last), product, day: per-customer product counts then need no sort."""
-    grouped = lines.groupby(["customer_id", "invoice_no", "stock_code", "day"], sort=True, observed=True, dropna=False)
-    basket = grouped.agg(units=("quantity", "sum"), value=("purchase_value", "sum")).reset_index()
-    basket["value"] = basket["value"].round(VALUE_DECIMALS)
-    return basket.sort_values(["customer_id", "stock_code", "day", "invoice_no"], kind="stable").reset_index(drop=True)
+    """Sorted by customer (guests last), product, day, invoice: per-customer product counts then need
+    no sort. One row per (customer, invoice, product, day) with its units and value: the lines are
+    sorted once on two integer keys and summed over runs of equal keys: 0.8 s for a profile shard's
+    4.4M lines at x100, where a four-key pandas groupby and a sort after it took 3.6-4.3 s."""
+    product = _sort_codes(lines["stock_code"])
+    pair = _sort_codes(lines["customer_id"]) * (product.max(initial=0) + 1) + product
+    del product  # a shard's lines are millions: hold as few int64 copies as the keys need
+    invoice = _sort_codes(lines["invoice_no"])
+    day = lines["day"].to_numpy().astype(np.int64)
+    when = (day - day.min(initial=0)) * (invoice.max(initial=0) + 1) + invoice
+    del invoice, day
+    order = np.lexsort((when, pair))
+    pair, when = pair[order], when[order]
+    starts = np.flatnonzero(np.r_[True, (pair[1:] != pair[:-1]) | (when[1:] != when[:-1])]) if len(order) else order
+    first = order[starts]
+
+    def summed(name: str) -> np.ndarray:
+        values = lines[name].to_numpy()[order]
+        return np.add.reduceat(values, starts) if len(order) else values
+
+    return pd.DataFrame(
+        {
+            "customer_id": _categorical_at(lines["customer_id"], first),
+            "invoice_no": _categorical_at(lines["invoice_no"], first),
+            "stock_code": _categorical_at(lines["stock_code"], first),
+            "day": lines["day"].to_numpy()[first],
+            "units": summed("quantity"),
+            "value": np.round(summed("purchase_value"), VALUE_DECIMALS),
+        }
+    )
+
+
+def _sort_codes(column: pd.Series) -> np.ndarray:
+    """A categorical's codes as int64, missing values after every category (where pandas sorts them)."""
+    codes = column.cat.codes.to_numpy().astype(np.int64)
+    return np.where(codes < 0, len(column.cat.categories), codes)
+
+
+def _categorical_at(column: pd.Series, positions: np.ndarray) -> pd.Categorical:
+    """The categorical's values at `positions`, with its categories."""
+    return pd.Categorical.from_codes(column.cat.codes.to_numpy()[positions], dtype=column.dtype)
 
 
 def latest_descriptions(lines: pd.DataFrame) -> pd.DataFrame:
