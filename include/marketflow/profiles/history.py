@@ -219,7 +219,7 @@ def _basket_lines(lines: pd.DataFrame) -> pd.DataFrame:
     del product  # a shard's lines are millions: hold as few int64 copies as the keys need
     invoice = _sort_codes(lines["invoice_no"])
     day = lines["day"].to_numpy().astype(np.int64)
-    when = (day - day.min(initial=0)) * (invoice.max(initial=0) + 1) + invoice
+    when = day * (invoice.max(initial=0) + 1) + invoice  # far from int64's limit: ~2e4 days x invoices
     del invoice, day
     order = np.lexsort((when, pair))
     pair, when = pair[order], when[order]
