@@ -24,3 +24,15 @@ def sort_order(*keys: np.ndarray) -> np.ndarray:
     for rank, width in packed:
         combined = (combined << width) | rank
     return np.argsort(combined, kind="stable")
+
+
+def run_starts(*keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal rows begins in rows sorted by `keys` (a row whose keys differ from
+    the row before's): the offsets `np.add.reduceat` sums over; empty for no rows."""
+    if not len(keys[0]):
+        return np.array([], dtype=np.intp)
+    changed = np.zeros(len(keys[0]), dtype=bool)
+    changed[0] = True
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(changed)

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from marketflow.profiles.arrays import sort_order
+from marketflow.profiles.arrays import run_starts, sort_order
 from marketflow.profiles.history import OrderHistory, day_number
 from marketflow.profiles.settings import ProfileSettings
 
@@ -97,7 +97,7 @@ class _BasketPairs:
         self.line_customer = customer
         self.line_unit_price = basket["value"][bought] / basket["units"][bought]
         key = customer * len(self.products) + product
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.array([], dtype=int)
+        starts = run_starts(key)
         self.pair_customer = customer[starts]
         self.pair_product = product[starts]
         self.pair_purchases = np.diff(np.r_[starts, len(key)])

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from marketflow.profiles.arrays import run_starts
 from marketflow.profiles.settings import ProfileSettings
 
 EPOCH = dt.date(1970, 1, 1)
@@ -222,8 +223,8 @@ def _basket_lines(lines: pd.DataFrame) -> pd.DataFrame:
     when = day * (invoice.max(initial=0) + 1) + invoice  # far from int64's limit: ~2e4 days x invoices
     del invoice, day
     order = np.lexsort((when, pair))
-    pair, when = pair[order], when[order]
-    starts = np.flatnonzero(np.r_[True, (pair[1:] != pair[:-1]) | (when[1:] != when[:-1])]) if len(order) else order
+    starts = run_starts(pair[order], when[order])
+    del pair, when
     first = order[starts]
 
     def summed(name: str) -> np.ndarray:
@@ -232,9 +233,9 @@ def _basket_lines(lines: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            "customer_id": _categorical_at(lines["customer_id"], first),
-            "invoice_no": _categorical_at(lines["invoice_no"], first),
-            "stock_code": _categorical_at(lines["stock_code"], first),
+            "customer_id": lines["customer_id"].array[first],
+            "invoice_no": lines["invoice_no"].array[first],
+            "stock_code": lines["stock_code"].array[first],
             "day": lines["day"].to_numpy()[first],
             "units": summed("quantity"),
             "value": np.round(summed("purchase_value"), VALUE_DECIMALS),
@@ -246,11 +247,6 @@ def _sort_codes(column: pd.Series) -> np.ndarray:
     """A categorical's codes as int64, missing values after every category (where pandas sorts them)."""
     codes = column.cat.codes.to_numpy().astype(np.int64)
     return np.where(codes < 0, len(column.cat.categories), codes)
-
-
-def _categorical_at(column: pd.Series, positions: np.ndarray) -> pd.Categorical:
-    """The categorical's values at `positions`, with its categories."""
-    return pd.Categorical.from_codes(column.cat.codes.to_numpy()[positions], dtype=column.dtype)
 
 
 def latest_descriptions(lines: pd.DataFrame) -> pd.DataFrame:
