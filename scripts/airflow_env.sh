@@ -24,9 +24,10 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$AIRFLOW_HOME/simple_auth_manager_passwords.json
 [ -s "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" ] ||
   echo '{"admin": "admin", "viewer": "viewer"}' > "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
-# Airflow's SQLite metadata database waits up to 30 s for a lock (SQLite's default, 5 s, fails
-# requests while the scheduler and tasks are busy on a small machine).
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db?timeout=30}
+# Airflow's SQLite metadata database waits up to 120 s for a lock (SQLite's default, 5 s, fails
+# requests while the scheduler and tasks are busy on a small machine; 30 s failed an API request
+# once in the test suite's live deployment on 2 busy cores).
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db?timeout=120}
 export AIRFLOW_CONN_MARKETFLOW_WAREHOUSE=${AIRFLOW_CONN_MARKETFLOW_WAREHOUSE:-sqlite:///$AIRFLOW_HOME/marketflow_warehouse.db}
 export MARKETFLOW_LANDING_URL=${MARKETFLOW_LANDING_URL:-$AIRFLOW_HOME/landing}
 # After `make demo`: the demo deployment's settings (first day, trading calendar, SMTP sink).

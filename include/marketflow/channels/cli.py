@@ -11,6 +11,11 @@ from pathlib import Path
 def _smtp_sink(args: argparse.Namespace) -> int:
     from marketflow.channels.sink import DELIVERY_LOG, start_sink
 
+    # Before the sink announces itself: a supervisor may stop it as soon as it reads the port, and a
+    # SIGTERM that arrived before the handler ended the process uncleanly (exit -15, seen under load).
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     folder = Path(args.dir).resolve()
     controller = start_sink(folder, args.host, args.port)
     log = folder / DELIVERY_LOG
@@ -21,9 +26,6 @@ def _smtp_sink(args: argparse.Namespace) -> int:
         f"\"extra\": {{\"disable_ssl\": true, \"disable_tls\": true, \"delivery_log\": \"{log}\"}}}}'",
         flush=True,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     controller.stop()
     return 0
