@@ -15,6 +15,7 @@ from marketflow.demo import (
     first_replayed_day,
     latest_cron_day,
     read_env_file,
+    replay_idle,
     replay_shift,
     write_env_file,
 )
@@ -22,6 +23,7 @@ from marketflow.ingest.calendar import closure_reason
 from marketflow.ingest.sample import SAMPLE_FIRST_DAY, SAMPLE_LAST_DAY, redate_orders, sample_days, unpack_sample
 from marketflow.ingest.settings import IngestSettings
 from marketflow.local_stack import local_environment
+from marketflow.timeline import RunRecord
 
 UTC = dt.timezone.utc
 
@@ -77,6 +79,24 @@ def test_the_replay_reaches_back_to_the_earliest_latest_due_campaign_day() -> No
     assert latest_cron_day("0 9 * * 2,4", monday_10) == dt.date(2026, 11, 25)
     assert first_replayed_day(monday_10, ["0 8 * * *"]) == dt.date(2026, 11, 27)  # at least three days
     assert first_replayed_day(monday_10, ["0 8 * * *", "0 11 * * 1", "@once"]) == dt.date(2026, 11, 22)
+
+
+def test_the_demo_waits_for_the_replayed_days_not_for_the_day_after_midnight() -> None:
+    """Past midnight UTC the scheduler starts ingesting a day the sample has no export for: that run
+    waits for it, as in production, and must not keep the demo waiting (it did, without end)."""
+    last_day = dt.date(2026, 12, 7)
+
+    def run(state: str, *days: dt.date, dag_id: str = "ingest_orders") -> RunRecord:
+        return RunRecord(dag_id, f"{dag_id}-{state}-{days}", "scheduled", "schedule", state, days, None, None)
+
+    replayed = [run("success", last_day - dt.timedelta(days=1)), run("success", last_day)]
+    assert replay_idle([*replayed, run("running", last_day + dt.timedelta(days=1))], ("ingest_orders",), last_day)
+    assert not replay_idle([*replayed, run("running", last_day)], ("ingest_orders",), last_day)
+    assert not replay_idle([*replayed, run("queued")], ("ingest_orders",), last_day)  # days unknown: waited for
+    assert replay_idle([*replayed, run("running", last_day, dag_id="build_profiles")], ("ingest_orders",), last_day)
+    # a run of the last day and the next (a data-triggered run reading both) is waited for
+    both = run("running", last_day, last_day + dt.timedelta(days=1), dag_id="build_profiles")
+    assert not replay_idle([both], ("build_profiles",), last_day)
 
 
 def test_the_settings_file_is_sourced_by_a_shell_unchanged(tmp_path: Path) -> None:
