@@ -179,7 +179,12 @@ def replay_idle(runs: list[RunRecord], dag_ids: tuple[str, ...], last_day: dt.da
     A run only for later days is not waited for: once the clock passes midnight UTC the scheduler starts
     ingesting the next day, whose export the sample does not have, and that run waits for it as it would
     in production (a run whose days are not known counts)."""
-    return all(r.finished for r in runs if r.dag_id in dag_ids and not (r.days and min(r.days) > last_day))
+    return all(r.finished for r in runs if r.dag_id in dag_ids and not after_replay(r, last_day))
+
+
+def after_replay(run: RunRecord, last_day: dt.date) -> bool:
+    """Whether `run` works only on days after the sample's `last_day` (False while its days are unknown)."""
+    return bool(run.days) and min(run.days) > last_day
 
 
 def _has_day(table: schema.Table, column: str, day: dt.date) -> bool:
@@ -359,7 +364,7 @@ def main() -> int:
         print(f"  {label:<32} {count:>9,}")
     runs = dag_runs()
     for run in runs:
-        if not run.finished and run.days and min(run.days) > yesterday:
+        if not run.finished and after_replay(run, yesterday):
             days = ", ".join(map(str, run.days))
             print(f"==> past midnight UTC: {run.dag_id} for {days} waits for inputs the sample does not have ({run.state})")
     failed_runs = [r for r in runs if r.state == "failed"]
