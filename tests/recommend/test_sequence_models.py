@@ -18,10 +18,12 @@ from marketflow.recommend.models.sequence import (
     SequenceModel,
     SequenceNetwork,
     Validation,
-    future_targets,
+    RecentBuyers,
+    future_positions,
     new_targets,
     next_item_loss,
     prefix_items,
+    targets_at,
 )
 from marketflow.recommend.params import Gru4recParams, RecommenderParams, SasrecParams
 from marketflow.recommend.runtime import cpu_threads
@@ -137,6 +139,12 @@ def test_early_stopping_stops_on_overfitting_and_keeps_the_best_epoch() -> None:
     assert reloaded.best_epoch == model.best_epoch
     rows = np.arange(history.n_users)
     assert np.array_equal(reloaded.score(history, rows), model.score(history, rows))
+    # an artifact saved before `recent_days` existed loads without the recent buyers' term
+    saved = model.state()
+    saved["model"] = {name: value for name, value in saved["model"].items() if name != "recent_weight"}
+    legacy = models.build("sasrec", model_params(model), torch.device("cpu"))
+    legacy.load_state(saved)
+    assert float(legacy.model.recent_weight.detach()) == 0.0
 
 
 def test_each_epoch_without_improvement_cuts_the_learning_rate() -> None:
@@ -207,7 +215,7 @@ def test_future_targets_are_later_purchases_new_to_the_prefix() -> None:
     window = torch.tensor([[0, 0, 3, 5, 3, 7, 5, 1], [2, 2, 2, 2, 2, 2, 2, 2]])
     masked = prefix_items(window[:, :-1], 8)
     generator = torch.Generator().manual_seed(0)
-    drawn = torch.stack([future_targets(window, masked, generator) for _ in range(200)])
+    drawn = torch.stack([targets_at(window, future_positions(window, masked, generator)) for _ in range(200)])
     possible = [{-1}, {-1}, {4, 6, 0}, {6, 0}, {6, 0}, {0}, {0}]  # positions reading padding have none
     assert [set(drawn[:, 0, position].tolist()) for position in range(7)] == possible
     assert (drawn[:, 1] == -1).all()
@@ -228,6 +236,8 @@ def test_new_validation_holds_out_the_last_new_item_and_masks_the_sequence_befor
     assert [set(np.flatnonzero(row.numpy())) for row in validation.seen] == [{item["x"], item["y"]}, {item["x"], item["y"]}]
     # the held-out purchase and every one after it are left out of training; b keeps everything
     assert keep.tolist() == [True] * 3 + [False] * 3 + [True] * 3 + [True] * 2 + [False] * 2
+    # their days (each purchase an hour apart, all on 2024-01-01: day 19723 since 1970-01-01)
+    assert validation.days.tolist() == [19723, 19723]
 
 
 def test_first_purchases_keep_each_customers_distinct_items_in_order() -> None:
@@ -265,3 +275,56 @@ def test_distinct_sequences_see_the_chain_behind_runs_of_reorders() -> None:
     }
     assert hits[True] >= 0.8, hits
     assert hits[False] <= 0.3, hits
+
+
+def test_recent_buyers_count_each_customer_once_in_the_days_before_each_day() -> None:
+    day = pd.Timestamp("2024-01-10")  # day number 19732
+    rows = [
+        ("a", "x", day - pd.Timedelta(days=1)), ("a", "x", day - pd.Timedelta(days=1, hours=-2)),  # once
+        ("b", "x", day - pd.Timedelta(days=3)), ("c", "x", day - pd.Timedelta(days=4)),  # outside a 3-day window
+        ("a", "y", day), ("b", "y", day + pd.Timedelta(days=1)),  # on the day itself: not before it
+    ]
+    history = History.from_frame(pd.DataFrame(rows, columns=["user", "item", "timestamp"]), as_of=day + pd.Timedelta(days=2))
+    recent = RecentBuyers.of(history, 3, 19732, 19734)
+    x, y = (list(history.item_ids).index(name) for name in ("x", "y"))
+    counts = np.expm1(recent.table.numpy()).round().astype(int)
+    # windows [7, 10), [8, 11), [9, 12) of January
+    assert counts[:, x].tolist() == [2, 1, 1] and counts[:, y].tolist() == [0, 1, 2]
+    assert torch.equal(recent.on(torch.tensor([19734, 19732])), recent.table[[2, 0]])
+
+
+def weekly_hits(seed: int = 0, users: int = 400, weeks: int = 8) -> pd.DataFrame:
+    """Each customer buys six items at random on the days of one week and, at a random place among
+    them, that week's hit (a random item, another each week): nothing before the hit in a sequence
+    says which it is, only the week does."""
+    rng = np.random.default_rng(seed)
+    hits = rng.permutation(N_ITEMS)[:weeks]
+    start = pd.Timestamp("2024-01-01")
+    rows = []
+    for user in range(users):
+        week = int(rng.integers(weeks))
+        items = [int(i) for i in rng.integers(N_ITEMS, size=6)]
+        items.insert(int(rng.integers(7)), int(hits[week]))
+        for step, item in enumerate(items):
+            rows.append((f"u{user}", f"i{item:03d}", start + pd.Timedelta(days=7 * week + step, hours=step)))
+    return pd.DataFrame(rows, columns=["user", "item", "timestamp"])
+
+
+def test_the_recent_buyers_weight_learns_what_sells_this_week() -> None:
+    """Every customer's next purchase could be this week's hit, and only the week tells which item
+    that is. With `recent_days` the model learns a positive weight and ranks the last week's hit in
+    most customers' top 10; without it, it cannot. Measured: weight 0.30, hit rate@10 0.75 against
+    0.045 (seed 0, 10 epochs)."""
+    frame = weekly_hits()
+    as_of = pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=8)
+    history = History.from_frame(frame, as_of=as_of)
+    last_week = frame[frame["timestamp"] >= as_of - pd.Timedelta(days=7)]
+    this_weeks_hit = list(history.item_ids).index(last_week["item"].value_counts().index[0])
+    target = np.full(history.n_users, this_weeks_hit)
+    rows = np.arange(history.n_users)
+    with_recent = fitted("sasrec", history, recent_days=7, epochs=10, min_epochs=1)
+    without = fitted("sasrec", history, recent_days=0, epochs=10, min_epochs=1)
+    assert float(with_recent.model.recent_weight.detach()) > 0.1
+    assert float(without.model.recent_weight.detach()) == 0.0
+    assert hit_rate(with_recent.score(history, rows), target) > 0.5
+    assert hit_rate(without.score(history, rows), target) < 0.15

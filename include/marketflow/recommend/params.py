@@ -121,6 +121,10 @@ _TARGETS = (
 _DISTINCT = "read and learn each customer's sequence of distinct items (first purchases only), so max_len spans more history"
 
 
+_RECENT_DAYS = (
+    "each logit adds a learned weight x log(1 + the item's distinct buyers in the N days before the day of the "
+    "purchase it learns, or of the as-of date when it scores); 0 = none"
+)
 _WEIGHT_DECAY = "AdamW's decoupled weight decay"
 _LR_DECAY = "multiply the learning rate by this after each epoch without a better validation NDCG@10; None = constant"
 _MIN_EPOCHS = (
@@ -132,8 +136,9 @@ _MIN_EPOCHS = (
 class SasrecParams(_Strict):
     """Defaults: what scored best on "new" on the shop (the blend's other components cover re-orders):
     distinct items, "future" targets, the last 150, dropout 0.6, AdamW weight decay 0.2, the learning
-    rate cut to 0.3x on each plateau (see recommend/README.md); the textbook next-item SASRec is
-    targets="next", distinct=False, max_len=50, dropout=0.2, epochs=4, lr=0.002, weight_decay=0, lr_decay=None."""
+    rate cut to 0.3x on each plateau, the recent buyers of 7 days in the output (see recommend/README.md);
+    the textbook next-item SASRec is targets="next", distinct=False, max_len=50, dropout=0.2, epochs=4,
+    lr=0.002, weight_decay=0, lr_decay=None, recent_days=0."""
 
     dim: int = Field(64, ge=8)
     heads: int = Field(2, ge=1)
@@ -150,6 +155,7 @@ class SasrecParams(_Strict):
     negatives: int = Field(0, ge=0, description="sampled negatives per batch; 0 = softmax over all items")
     targets: Literal["next", "new", "future"] = Field("future", description=_TARGETS)
     distinct: bool = Field(True, description=_DISTINCT)
+    recent_days: int = Field(7, ge=0, description=_RECENT_DAYS)
 
     @model_validator(mode="after")
     def _heads_divide_dim(self) -> SasrecParams:
@@ -176,6 +182,7 @@ class Gru4recParams(_Strict):
     lr_decay: float | None = Field(None, gt=0, lt=1, description=_LR_DECAY)
     targets: Literal["next", "new", "future"] = Field("future", description=_TARGETS)
     distinct: bool = Field(True, description=_DISTINCT)
+    recent_days: int = Field(0, ge=0, description=_RECENT_DAYS + "; not measured on GRU4Rec, so off")
 
 
 class ValidationParams(_Strict):

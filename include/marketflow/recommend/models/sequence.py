@@ -31,6 +31,12 @@ have the same timestamp (basket), and "new" rewards the coming weeks' items. On 
 weeks) SASRec's NDCG@10 "new" was 0.054 with "next", 0.052 with "new" and 0.066 with "future" (12
 epochs, lr 4e-3), against EASE's 0.103. Its early stopping is "new"'s.
 
+`recent_days` (SASRec's default 7; 0 = none): each logit also gets a learned weight times log(1 + the
+item's distinct buyers in the `recent_days` days before the day of the purchase it is trained on, or
+before the as-of date when it scores). What sells at a moment is outside what one customer's sequence
+can show, and the coming weeks' new items are largely what sells then; learnt jointly, the item
+vectors keep to what is personal. The weight is not decayed.
+
 `distinct` (the default, with "future"): the models read and learn each customer's sequence of
 distinct items, their first purchases only. Re-orders say nothing about what is new to a customer and
 fill the window: the last 50 purchases are two or three baskets, the last 150 distinct items most of a
@@ -49,11 +55,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from marketflow.recommend.interactions import History
+from marketflow.recommend.interactions import SECONDS_PER_DAY, History
 from marketflow.recommend.models.base import Component
 from marketflow.recommend.runtime import MixedPrecision, seed_everything
 
@@ -70,6 +77,11 @@ class SequenceNetwork(nn.Module):
     vectors of its token embedding `items` (tied input and output)."""
 
     items: nn.Embedding
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: the weight of the recent buyers' log count in every logit (0 and untrained without `recent_days`)
+        self.recent_weight = nn.Parameter(torch.zeros(()))
 
     @abstractmethod
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -88,9 +100,46 @@ def init_item_embedding(n_items: int, dim: int) -> nn.Embedding:
     return items
 
 
-def sequences(history: History, keep: np.ndarray | None = None) -> list[np.ndarray]:
-    """Each customer's token sequence (oldest first), limited to events where `keep` is True."""
-    tokens = history.item + 1
+def day_numbers(seconds: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 (UTC) of event times in seconds."""
+    return (np.asarray(seconds) // SECONDS_PER_DAY).astype(np.int64)
+
+
+def as_of_day(history: History) -> int:
+    """The day number of the history's as-of date (its first day left out)."""
+    return int(day_numbers(np.array([history.as_of.value // 10**9]))[0])
+
+
+@dataclass(frozen=True)
+class RecentBuyers:
+    """log(1 + the distinct customers who bought each item in the `window` days before each day of
+    first..first + len(table) - 1 (day numbers), the day itself left out."""
+
+    first: int
+    table: torch.Tensor  # (days, n_items)
+
+    @classmethod
+    def of(cls, history: History, window: int, first: int, last: int) -> RecentBuyers:
+        day = day_numbers(history.seconds)
+        inside = (day >= first - window) & (day < last)
+        # a customer counts once per item and day
+        keys = pd.DataFrame({"d": day[inside] - (first - window), "i": history.item[inside], "u": history.user[inside]})
+        keys = keys.drop_duplicates()
+        daily = np.zeros((last - first + window, history.n_items), dtype=np.float32)
+        np.add.at(daily, (keys["d"].to_numpy(), keys["i"].to_numpy()), 1.0)
+        before = np.concatenate([np.zeros((1, history.n_items), np.float32), np.cumsum(daily, axis=0)])
+        days = last - first + 1
+        return cls(first, torch.from_numpy(np.log1p(before[window : window + days] - before[:days])))
+
+    def on(self, days: torch.Tensor) -> torch.Tensor:
+        """(*days.shape, n_items) rows for day numbers `days`."""
+        return self.table[days - self.first]
+
+
+def sequences(history: History, keep: np.ndarray | None = None, values: np.ndarray | None = None) -> list[np.ndarray]:
+    """Each customer's token sequence (oldest first), limited to events where `keep` is True; with
+    `values` (one per event) those values in the same places instead of the tokens."""
+    tokens = history.item + 1 if values is None else values
     out = []
     for user in range(history.n_users):
         span = slice(history.offsets[user], history.offsets[user + 1])
@@ -134,17 +183,22 @@ def new_targets(window: torch.Tensor) -> torch.Tensor:
     return torch.where(repeat | (following == PAD), -1, following - 1)
 
 
-def future_targets(window: torch.Tensor, masked: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """targets="future": per real position t of window[:, :-1], an item drawn uniformly from the tokens
-    after t in the window whose item is not True in masked[:, t] (its prefix items), -1 where none."""
+def future_positions(window: torch.Tensor, masked: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """targets="future": per real position t of window[:, :-1], a position drawn uniformly from those
+    after t in window[:, 1:] whose item is not True in masked[:, t] (its prefix items), -1 where none
+    (`targets_at` reads the items; the position also gives the purchase's day)."""
     following = window[:, 1:]
     batch, length = following.shape
     index = (following.clamp(min=1) - 1)[:, None, :].expand(batch, length, length)
     later = torch.ones(length, length, dtype=torch.bool, device=window.device).triu()
     candidate = later & (following != PAD)[:, None, :] & (window[:, :-1] != PAD)[:, :, None] & ~masked.gather(2, index)
     draw = torch.rand(batch, length, length, generator=generator).to(window.device).masked_fill(~candidate, -1.0)
-    picked = following.gather(1, draw.argmax(-1)) - 1
-    return torch.where(candidate.any(-1), picked, -1)
+    return torch.where(candidate.any(-1), draw.argmax(-1), -1)
+
+
+def targets_at(window: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """The item at each position of window[:, 1:] (-1 where the position is -1)."""
+    return torch.where(positions >= 0, window[:, 1:].gather(1, positions.clamp(min=0)) - 1, -1)
 
 
 def prefix_items(tokens: torch.Tensor, n_items: int) -> torch.Tensor:
@@ -165,33 +219,41 @@ def next_item_loss(
     negatives: int,
     generator: torch.Generator,
     masked: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy of each real position's next item (target >= 0), against all items or
     `negatives` items sampled once per batch; items True in `masked` (batch, length, n_items) are
-    left out of that position's softmax."""
+    left out of that position's softmax; `bias` (real positions, n_items) is added to the logits."""
     real = targets >= 0
     hidden, targets = hidden[real], targets[real]
     masked = masked[real] if masked is not None else None
     if not negatives:
         logits = (hidden @ vectors.T).float()
+        logits = logits if bias is None else logits + bias
         return F.cross_entropy(logits if masked is None else logits.masked_fill(masked, float("-inf")), targets)
     sampled = torch.randint(len(vectors), (negatives,), generator=generator).to(hidden.device)
     positive = (hidden * vectors[targets]).sum(-1, keepdim=True)
     excluded = sampled[None, :] == targets[:, None]
     if masked is not None:
         excluded = excluded | masked[:, sampled]
-    negative = (hidden @ vectors[sampled].T).masked_fill(excluded, float("-inf"))
+    negative = hidden @ vectors[sampled].T
+    if bias is not None:
+        positive = positive + bias.gather(1, targets[:, None])
+        negative = negative + bias[:, sampled]
+    negative = negative.masked_fill(excluded, float("-inf"))
     logits = torch.cat([positive, negative], dim=1).float()
     return F.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long, device=hidden.device))
 
 
 @dataclass(frozen=True)
 class Validation:
-    """Each validated customer's input sequence and held-out next item (an item index); with `seen`
-    (customers x items, the items of each customer's whole input sequence) those are not ranked."""
+    """Each validated customer's input sequence and held-out next item (an item index) with its day
+    number; with `seen` (customers x items, the items of each customer's whole input sequence) those
+    are not ranked."""
 
     inputs: torch.Tensor
     targets: torch.Tensor
+    days: torch.Tensor
     seen: torch.Tensor | None = None
 
     def __len__(self) -> int:
@@ -211,7 +273,7 @@ class Validation:
         keep = np.ones(history.n_events, dtype=bool)
         keep[last] = False
         inputs = left_padded([history.item[history.offsets[u] : end] + 1 for u, end in zip(validated, last)], max_len)
-        return keep, cls(inputs, torch.from_numpy(history.item[last]))
+        return keep, cls(inputs, torch.from_numpy(history.item[last]), torch.from_numpy(day_numbers(history.seconds[last])))
 
     @classmethod
     def _split_new(cls, history: History, max_len: int) -> tuple[np.ndarray, Validation]:
@@ -231,13 +293,18 @@ class Validation:
             prefix = history.item[history.offsets[user] : event]
             seen[row, torch.from_numpy(prefix)] = True
             prefixes.append(prefix + 1)
-        return keep, cls(left_padded(prefixes, max_len), torch.from_numpy(history.item[held]), seen)
+        days = torch.from_numpy(day_numbers(history.seconds[held]))
+        return keep, cls(left_padded(prefixes, max_len), torch.from_numpy(history.item[held]), days, seen)
 
-    def ndcg(self, network: SequenceNetwork, device: torch.device) -> float:
-        """Mean NDCG@10 of the held-out item in the ranking of all items but the `seen` ones (one relevant item)."""
+    def ndcg(self, network: SequenceNetwork, device: torch.device, recent: RecentBuyers | None = None) -> float:
+        """Mean NDCG@10 of the held-out item in the ranking of all items but the `seen` ones (one relevant
+        item); with `recent`, the recent buyers of the held-out purchase's day weigh in as in training."""
         training = network.training
         network.eval()
         logits = next_logits(network, self.inputs, device)
+        if recent is not None:
+            weight = float(network.recent_weight.detach())
+            logits = [chunk + weight * recent.on(days) for chunk, days in zip(logits, self.days.split(_SCORE_CHUNK))]
         if self.seen is not None:
             logits = [chunk.masked_fill(seen, float("-inf")) for chunk, seen in zip(logits, self.seen.split(_SCORE_CHUNK))]
         ranks = torch.cat([_rank_of(chunk, targets) for chunk, targets in zip(logits, self.targets.split(_SCORE_CHUNK))])
@@ -282,35 +349,52 @@ class SequenceModel(Component):
         generator = seed_everything(self.seed)
         p = self.params
         self.n_items = history.n_items
+        recent = None
+        if p.recent_days and history.n_events:  # counted over every purchase, re-orders too
+            first_day = int(day_numbers(history.seconds).min())
+            recent = RecentBuyers.of(history, p.recent_days, first_day, as_of_day(history))
         if p.distinct:
             history = history.first_purchases()
         new = p.targets in ("new", "future")
         keep, validation = Validation.split(history, p.max_len, p.targets)
         batches = length_batches(windows(sequences(history, keep), p.max_len), p.batch_size)
-        # per batch: (tokens, each position's target item or -1); "new" drops batches without a target
-        steps = [(b, new_targets(b) if new else torch.where(b[:, 1:] == PAD, -1, b[:, 1:] - 1)) for b in batches]
-        steps = [(b, t) for b, t in steps if bool((t >= 0).any())]
+        # each token's day number, batched alike (the sort by length is stable)
+        days = length_batches(windows(sequences(history, keep, day_numbers(history.seconds)), p.max_len), p.batch_size)
+        # per batch: (tokens, days, each position's target item or -1); "new" drops batches without a target
+        steps = [(b, d, new_targets(b) if new else torch.where(b[:, 1:] == PAD, -1, b[:, 1:] - 1)) for b, d in zip(batches, days)]
+        steps = [(b, d, t) for b, d, t in steps if bool((t >= 0).any())]
         model = self.network(history.n_items).to(self.device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=p.lr, betas=(0.9, 0.98), weight_decay=p.weight_decay)
+        decayed = [q for name, q in model.named_parameters() if name != "recent_weight"]
+        optimizer = torch.optim.AdamW(
+            [{"params": decayed}, {"params": [model.recent_weight], "weight_decay": 0.0}],
+            lr=p.lr, betas=(0.9, 0.98), weight_decay=p.weight_decay,
+        )
+        on_device = RecentBuyers(recent.first, recent.table.to(self.device)) if recent is not None else None
         precision = MixedPrecision(self.device)
-        targets_per_epoch = sum(int((t >= 0).sum()) for _, t in steps)
+        targets_per_epoch = sum(int((t >= 0).sum()) for _, _, t in steps)
         best, self.best_epoch, best_state, self.validation_curve, self.learning_rates = -math.inf, 0, None, [], []
         model.train()
         with self.throughput.timing():
             for epoch in range(1, p.epochs + 1):
                 self.learning_rates.append(optimizer.param_groups[0]["lr"])
                 for index in torch.randperm(len(steps), generator=generator).tolist():
-                    window, targets = (t.to(self.device) for t in steps[index])
+                    window, window_days, targets = (t.to(self.device) for t in steps[index])
                     masked = prefix_items(window[:, :-1], self.n_items) if new else None
+                    positions = None
                     if p.targets == "future":  # drawn again every epoch
-                        targets = future_targets(window, masked, generator)
+                        positions = future_positions(window, masked, generator)
+                        targets = targets_at(window, positions)
+                    bias = None
+                    if on_device is not None:
+                        target_days = window_days[:, 1:] if positions is None else window_days[:, 1:].gather(1, positions.clamp(min=0))
+                        bias = model.recent_weight * on_device.on(target_days[targets >= 0])
                     with precision.autocast():
                         hidden = model(window[:, :-1])
-                        loss = next_item_loss(hidden, model.item_vectors(), targets, self.negatives, generator, masked)
+                        loss = next_item_loss(hidden, model.item_vectors(), targets, self.negatives, generator, masked, bias)
                     precision.step(loss, optimizer)
                 self.throughput.samples += targets_per_epoch
                 # with nobody to validate on (every customer has < 3 purchases) the last epoch is kept
-                score = validation.ndcg(model, self.device) if len(validation) else float(epoch)
+                score = validation.ndcg(model, self.device, recent) if len(validation) else float(epoch)
                 self.validation_curve.append(score)
                 if score > best:
                     best, self.best_epoch = score, epoch
@@ -324,19 +408,28 @@ class SequenceModel(Component):
                         group["lr"] *= p.lr_decay
         model.load_state_dict(best_state)
         log.info(
-            "%s trained on %s: best epoch %d of %d (validation NDCG@%d per epoch %s) %s",
+            "%s trained on %s: best epoch %d of %d (validation NDCG@%d per epoch %s), recent buyers' weight %.3f %s",
             self.name, precision.describe(), self.best_epoch, len(self.validation_curve), VALIDATION_K,
-            [round(score, 4) for score in self.validation_curve], self.throughput.as_dict(),
+            [round(score, 4) for score in self.validation_curve], float(model.recent_weight.detach()), self.throughput.as_dict(),
         )
         self.model = model.eval()
 
     def score(self, history: History, rows: np.ndarray) -> np.ndarray:
-        """Softmax over items after each customer's last `max_len` purchases (`distinct`: distinct items)."""
+        """Softmax over items after each customer's last `max_len` purchases (`distinct`: distinct items),
+        with the recent buyers of the days before the as-of date weighing in (`recent_days`)."""
+        weight = float(self.model.recent_weight.detach())
+        bias = None
+        if self.params.recent_days and weight:
+            today = as_of_day(history)
+            bias = weight * RecentBuyers.of(history, self.params.recent_days, today, today).table[0]
         if self.params.distinct:
             history = history.first_purchases()
         seqs = [history.item[history.offsets[user] : history.offsets[user + 1]] + 1 for user in rows]
         logits = next_logits(self.model, left_padded(seqs, self.params.max_len), self.device)
-        return torch.softmax(torch.cat(logits), dim=-1).numpy() if logits else np.zeros((0, self.n_items), np.float32)
+        if not logits:
+            return np.zeros((0, self.n_items), np.float32)
+        logits = torch.cat(logits)
+        return torch.softmax(logits if bias is None else logits + bias, dim=-1).numpy()
 
     def state(self) -> dict[str, Any]:
         return {
@@ -349,5 +442,6 @@ class SequenceModel(Component):
         self.n_items = int(state["n_items"])
         self.best_epoch = int(state.get("best_epoch", 0))  # 0: saved before early stopping existed
         self.model = self.network(self.n_items).to(self.device)
-        self.model.load_state_dict(state["model"])
+        # saved before `recent_days` existed: no recent buyers' term
+        self.model.load_state_dict({"recent_weight": torch.zeros(()), **state["model"]})
         self.model.eval()
