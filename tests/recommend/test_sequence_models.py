@@ -277,11 +277,12 @@ def test_distinct_sequences_see_the_chain_behind_runs_of_reorders() -> None:
     assert hits[False] <= 0.3, hits
 
 
-def test_recent_buyers_count_each_customer_once_in_the_days_before_each_day() -> None:
+def test_recent_buyers_count_each_customer_once_a_day_on_the_days_before_each_day() -> None:
     day = pd.Timestamp("2024-01-10")  # day number 19732
     rows = [
         ("a", "x", day - pd.Timedelta(days=1)), ("a", "x", day - pd.Timedelta(days=1, hours=-2)),  # once
-        ("b", "x", day - pd.Timedelta(days=3)), ("c", "x", day - pd.Timedelta(days=4)),  # outside a 3-day window
+        ("b", "x", day - pd.Timedelta(days=3)), ("b", "x", day - pd.Timedelta(days=2)),  # two days: twice
+        ("c", "x", day - pd.Timedelta(days=4)),  # outside a 3-day window
         ("a", "y", day), ("b", "y", day + pd.Timedelta(days=1)),  # on the day itself: not before it
     ]
     history = History.from_frame(pd.DataFrame(rows, columns=["user", "item", "timestamp"]), as_of=day + pd.Timedelta(days=2))
@@ -289,7 +290,7 @@ def test_recent_buyers_count_each_customer_once_in_the_days_before_each_day() ->
     x, y = (list(history.item_ids).index(name) for name in ("x", "y"))
     counts = np.expm1(recent.table.numpy()).round().astype(int)
     # windows [7, 10), [8, 11), [9, 12) of January
-    assert counts[:, x].tolist() == [2, 1, 1] and counts[:, y].tolist() == [0, 1, 2]
+    assert counts[:, x].tolist() == [3, 2, 1] and counts[:, y].tolist() == [0, 1, 2]
     assert torch.equal(recent.on(torch.tensor([19734, 19732])), recent.table[[2, 0]])
 
 

@@ -122,8 +122,8 @@ _DISTINCT = "read and learn each customer's sequence of distinct items (first pu
 
 
 _RECENT_DAYS = (
-    "each logit adds a learned weight x log(1 + the item's distinct buyers in the N days before the day of the "
-    "purchase it learns, or of the as-of date when it scores); 0 = none"
+    "each logit adds a learned weight x log(1 + the item's buyers on the N days before the day of the purchase "
+    "it learns, or of the as-of date when it scores; a customer counts once a day); 0 = none"
 )
 _WEIGHT_DECAY = "AdamW's decoupled weight decay"
 _LR_DECAY = "multiply the learning rate by this after each epoch without a better validation NDCG@10; None = constant"

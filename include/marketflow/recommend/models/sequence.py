@@ -32,10 +32,10 @@ weeks) SASRec's NDCG@10 "new" was 0.054 with "next", 0.052 with "new" and 0.066 
 epochs, lr 4e-3), against EASE's 0.103. Its early stopping is "new"'s.
 
 `recent_days` (SASRec's default 7; 0 = none): each logit also gets a learned weight times log(1 + the
-item's distinct buyers in the `recent_days` days before the day of the purchase it is trained on, or
-before the as-of date when it scores). What sells at a moment is outside what one customer's sequence
-can show, and the coming weeks' new items are largely what sells then; learnt jointly, the item
-vectors keep to what is personal. The weight is not decayed.
+item's buyers on the `recent_days` days before the day of the purchase it is trained on, or before
+the as-of date when it scores; a customer counts once a day). What sells at a moment is outside what
+one customer's sequence can show, and the coming weeks' new items are largely what sells then. The
+weight is not decayed.
 
 `distinct` (the default, with "future"): the models read and learn each customer's sequence of
 distinct items, their first purchases only. Re-orders say nothing about what is new to a customer and
@@ -112,8 +112,9 @@ def as_of_day(history: History) -> int:
 
 @dataclass(frozen=True)
 class RecentBuyers:
-    """log(1 + the distinct customers who bought each item in the `window` days before each day of
-    first..first + len(table) - 1 (day numbers), the day itself left out."""
+    """log(1 + the buyers of each item on the `window` days before each day of first..first +
+    len(table) - 1 (day numbers), the day itself left out; a customer counts once a day, so one who
+    bought the item on two of those days counts twice (sums of daily counts, one cumulative sum)."""
 
     first: int
     table: torch.Tensor  # (days, n_items)
