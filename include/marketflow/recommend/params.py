@@ -165,9 +165,10 @@ class SasrecParams(_Strict):
 
 
 class Gru4recParams(_Strict):
-    """Defaults as SASRec's: distinct items, "future" targets, the last 150, but dropout 0.4, no weight
-    decay and a constant learning rate (SASRec's two were measured on SASRec only); the textbook
-    GRU4Rec is targets="next", distinct=False, max_len=50, dropout=0.2, epochs=4."""
+    """Defaults as SASRec's: distinct items, "future" targets, the last 150, the recent buyers of 7 days
+    in the output, but dropout 0.4, no weight decay and a constant learning rate (SASRec's two were
+    measured on SASRec only); the textbook GRU4Rec is targets="next", distinct=False, max_len=50,
+    dropout=0.2, epochs=4, recent_days=0."""
 
     dim: int = Field(64, ge=2)
     layers: int = Field(1, ge=1)
@@ -182,7 +183,7 @@ class Gru4recParams(_Strict):
     lr_decay: float | None = Field(None, gt=0, lt=1, description=_LR_DECAY)
     targets: Literal["next", "new", "future"] = Field("future", description=_TARGETS)
     distinct: bool = Field(True, description=_DISTINCT)
-    recent_days: int = Field(0, ge=0, description=_RECENT_DAYS + "; not measured on GRU4Rec, so off")
+    recent_days: int = Field(7, ge=0, description=_RECENT_DAYS)
 
 
 class ValidationParams(_Strict):

@@ -31,7 +31,7 @@ have the same timestamp (basket), and "new" rewards the coming weeks' items. On 
 weeks) SASRec's NDCG@10 "new" was 0.054 with "next", 0.052 with "new" and 0.066 with "future" (12
 epochs, lr 4e-3), against EASE's 0.103. Its early stopping is "new"'s.
 
-`recent_days` (SASRec's default 7; 0 = none): each logit also gets a learned weight times log(1 + the
+`recent_days` (default 7; 0 = none): each logit also gets a learned weight times log(1 + the
 item's buyers on the `recent_days` days before the day of the purchase it is trained on, or before
 the as-of date when it scores; a customer counts once a day). What sells at a moment is outside what
 one customer's sequence can show, and the coming weeks' new items are largely what sells then. The
