@@ -131,7 +131,8 @@ def test_early_stopping_stops_on_overfitting_and_keeps_the_best_epoch() -> None:
     assert model.best_epoch + model.params.patience == len(model.validation_curve) < model.params.epochs
     assert max(model.validation_curve) == model.validation_curve[model.best_epoch - 1]
     _, validation = Validation.split(history, model.params.max_len)
-    assert validation.ndcg(model.model, torch.device("cpu")) == pytest.approx(max(model.validation_curve), abs=1e-9)
+    recent = RecentBuyers.over(history, model.params.recent_days)  # as the fit validated
+    assert validation.ndcg(model.model, torch.device("cpu"), recent) == pytest.approx(max(model.validation_curve), abs=1e-9)
     assert not model.model.training
     # the epoch count travels with the saved state
     reloaded = models.build("sasrec", model_params(model), torch.device("cpu"))

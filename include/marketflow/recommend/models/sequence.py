@@ -136,6 +136,14 @@ class RecentBuyers:
         """(*days.shape, n_items) rows for day numbers `days`."""
         return self.table[days - self.first]
 
+    @classmethod
+    def over(cls, history: History, window: int) -> RecentBuyers | None:
+        """The table for every day from the history's first purchase to its as-of date, counted over
+        every purchase (re-orders too); None without a window or purchases."""
+        if not window or not history.n_events:
+            return None
+        return cls.of(history, window, int(day_numbers(history.seconds).min()), as_of_day(history))
+
 
 def sequences(history: History, keep: np.ndarray | None = None, values: np.ndarray | None = None) -> list[np.ndarray]:
     """Each customer's token sequence (oldest first), limited to events where `keep` is True; with
@@ -350,10 +358,7 @@ class SequenceModel(Component):
         generator = seed_everything(self.seed)
         p = self.params
         self.n_items = history.n_items
-        recent = None
-        if p.recent_days and history.n_events:  # counted over every purchase, re-orders too
-            first_day = int(day_numbers(history.seconds).min())
-            recent = RecentBuyers.of(history, p.recent_days, first_day, as_of_day(history))
+        recent = RecentBuyers.over(history, p.recent_days)
         if p.distinct:
             history = history.first_purchases()
         new = p.targets in ("new", "future")
